@@ -1,0 +1,253 @@
+package spec
+
+import "time"
+
+// APIVersion is the only version of the definition formats so far. A file
+// without apiVersion is read as this version, so the original VECROsim files
+// load unchanged.
+const APIVersion = "vecro/v1"
+
+// ServiceType selects what a service runs: the generic logic service or an
+// agent beside a real database server.
+type ServiceType string
+
+// Service types of the seed's table.
+const (
+	TypeBase    ServiceType = "base"
+	TypeMongoDB ServiceType = "mongodb"
+	TypeMySQL   ServiceType = "mysql"
+	TypeRedis   ServiceType = "redis"
+)
+
+// IsStorage reports whether the type runs beside a real database server.
+func (t ServiceType) IsStorage() bool {
+	return t == TypeMongoDB || t == TypeMySQL || t == TypeRedis
+}
+
+// CallMode is how a service calls its downstream services.
+type CallMode string
+
+// Call modes. Sequential is the original's behaviour.
+const (
+	CallSequential CallMode = "sequential"
+	CallParallel   CallMode = "parallel"
+)
+
+// System is a microservice system definition (the seed's deffile).
+type System struct {
+	APIVersion string    `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
+	Name       string    `yaml:"name" json:"name"`
+	Replicas   int       `yaml:"replicas,omitempty" json:"replicas,omitempty"`
+	Namespace  string    `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	Services   []Service `yaml:"services" json:"services"`
+
+	// File is where the definition was read from; errors and manifests name it.
+	File string `yaml:"-" json:"file,omitempty"`
+}
+
+// Service is one entry of System.Services.
+type Service struct {
+	Name      string      `yaml:"name" json:"name"`
+	Type      ServiceType `yaml:"type" json:"type"`
+	Replicas  int         `yaml:"replicas,omitempty" json:"replicas,omitempty"`
+	Calls     []string    `yaml:"calls,omitempty" json:"calls,omitempty"`
+	CallMode  CallMode    `yaml:"call-mode,omitempty" json:"call-mode,omitempty"`
+	Resources Resources   `yaml:"resources,omitempty" json:"resources,omitempty"`
+	Workload  Workload    `yaml:"workload,omitempty" json:"workload,omitempty"`
+}
+
+// Resources are the limits of one instance, as on a pod. Zero means the
+// original's defaults (DefaultCPULimit, DefaultMemoryLimit).
+type Resources struct {
+	CPU    MilliCPU `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory Size     `yaml:"memory,omitempty" json:"memory,omitempty"`
+}
+
+// The original's container limits.
+const (
+	DefaultCPULimit    MilliCPU = 700
+	DefaultMemoryLimit Size     = 250 << 20
+)
+
+// Workload is the per-request work of a service, in the original's units.
+type Workload struct {
+	// CPU: N ≈ N ms of CPU per request.
+	CPU int `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	// IO: N × 64 KiB written and fsynced per request.
+	IO int `yaml:"io,omitempty" json:"io,omitempty"`
+	// Net: a response payload of N/2 bytes.
+	Net int `yaml:"net,omitempty" json:"net,omitempty"`
+	// Memory allocated at start-up and kept live (YAML alias: mem). A bare
+	// number is MiB.
+	Memory Size `yaml:"memory,omitempty" json:"memory,omitempty"`
+	// Read and Write: point reads and inserts per request (storage types).
+	Read  int `yaml:"read,omitempty" json:"read,omitempty"`
+	Write int `yaml:"write,omitempty" json:"write,omitempty"`
+	// Delay before any work: Time ± Jitter (uniform).
+	Delay *Delay `yaml:"delay,omitempty" json:"delay,omitempty"`
+}
+
+// Delay is a fixed wait with uniform jitter.
+type Delay struct {
+	Time   Duration `yaml:"time" json:"time"`
+	Jitter Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+}
+
+// FaultFile is a fault definition (the seed's inject deffile).
+type FaultFile struct {
+	APIVersion string  `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
+	Name       string  `yaml:"name" json:"name"`
+	Namespace  string  `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	Seed       *int64  `yaml:"seed,omitempty" json:"seed,omitempty"`
+	Faults     []Fault `yaml:"faults" json:"faults"`
+
+	File string `yaml:"-" json:"file,omitempty"`
+}
+
+// Fault is one timed fault on one target service.
+type Fault struct {
+	Name   string `yaml:"name" json:"name"`
+	Target string `yaml:"target" json:"target"`
+	// Start is an offset from t0, the moment load starts.
+	Start    Duration `yaml:"start" json:"start"`
+	Duration Duration `yaml:"duration" json:"duration"`
+	// Mode picks the replicas: "all" (default), "one", or "N%".
+	Mode      Mode      `yaml:"mode,omitempty" json:"mode,omitempty"`
+	Behaviors Behaviors `yaml:"behaviors" json:"behaviors"`
+}
+
+// Mode selects which replicas of the target a fault hits: "all", "one" or "N%".
+type Mode string
+
+// Link is where a network behaviour acts.
+type Link string
+
+// Links. LinkIngress is the service's own port as its callers see it;
+// LinkDB is a storage service's connection to its database (the published
+// "deep" scenario).
+const (
+	LinkIngress Link = "ingress"
+	LinkDB      Link = "db"
+)
+
+// Behaviors holds the behaviours of one fault; at least one is set.
+type Behaviors struct {
+	NetDelay  *NetDelay  `yaml:"net-delay,omitempty" json:"net-delay,omitempty"`
+	NetLoss   *NetLoss   `yaml:"net-loss,omitempty" json:"net-loss,omitempty"`
+	NetRate   *NetRate   `yaml:"net-rate,omitempty" json:"net-rate,omitempty"`
+	CPUStress *CPUStress `yaml:"cpu-stress,omitempty" json:"cpu-stress,omitempty"`
+	IOStress  *IOStress  `yaml:"io-stress,omitempty" json:"io-stress,omitempty"`
+	MemStress *MemStress `yaml:"mem-stress,omitempty" json:"mem-stress,omitempty"`
+	HTTPAbort *HTTPAbort `yaml:"http-abort,omitempty" json:"http-abort,omitempty"`
+}
+
+// Behavior is the parameter struct of one fault behaviour.
+type Behavior interface {
+	// Kind is the behaviour's name as written in YAML, e.g. "net-delay".
+	Kind() string
+}
+
+// List returns the behaviours that are set, in a fixed order.
+func (b Behaviors) List() []Behavior {
+	var out []Behavior
+	add := func(set bool, x Behavior) {
+		if set {
+			out = append(out, x)
+		}
+	}
+	add(b.NetDelay != nil, b.NetDelay)
+	add(b.NetLoss != nil, b.NetLoss)
+	add(b.NetRate != nil, b.NetRate)
+	add(b.CPUStress != nil, b.CPUStress)
+	add(b.IOStress != nil, b.IOStress)
+	add(b.MemStress != nil, b.MemStress)
+	add(b.HTTPAbort != nil, b.HTTPAbort)
+	return out
+}
+
+// NetDelay delays traffic by Time ± Jitter, drawn from Distribution
+// ("uniform", the default, or "normal" with Jitter as the standard deviation).
+type NetDelay struct {
+	Time         Duration `yaml:"time" json:"time"`
+	Jitter       Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	Distribution string   `yaml:"distribution,omitempty" json:"distribution,omitempty"`
+	On           Link     `yaml:"on,omitempty" json:"on,omitempty"`
+}
+
+// NetLoss loses Percent of the traffic's segments; on TCP that shows as
+// retransmission delay (the agent documents its model).
+type NetLoss struct {
+	Percent Percent `yaml:"percent" json:"percent"`
+	On      Link    `yaml:"on,omitempty" json:"on,omitempty"`
+}
+
+// NetRate limits bandwidth to Rate.
+type NetRate struct {
+	Rate Rate `yaml:"rate" json:"rate"`
+	On   Link `yaml:"on,omitempty" json:"on,omitempty"`
+}
+
+// CPUStress burns CPU: Workers goroutines each busy Load percent of the time.
+type CPUStress struct {
+	Load    Percent `yaml:"load" json:"load"`
+	Workers int     `yaml:"workers,omitempty" json:"workers,omitempty"`
+	Method  string  `yaml:"method,omitempty" json:"method,omitempty"`
+}
+
+// IOStress keeps Workers writing and syncing files in the service's data dir.
+type IOStress struct {
+	Method  string `yaml:"method,omitempty" json:"method,omitempty"`
+	Workers int    `yaml:"workers,omitempty" json:"workers,omitempty"`
+}
+
+// MemStress allocates and touches Size bytes for the fault's duration.
+type MemStress struct {
+	Size Size `yaml:"size" json:"size"`
+}
+
+// HTTPAbort answers Percent of requests with Status instead of serving them.
+type HTTPAbort struct {
+	Percent Percent `yaml:"percent" json:"percent"`
+	Status  int     `yaml:"status,omitempty" json:"status,omitempty"`
+}
+
+// Kind implements Behavior.
+func (*NetDelay) Kind() string { return "net-delay" }
+
+// Kind implements Behavior.
+func (*NetLoss) Kind() string { return "net-loss" }
+
+// Kind implements Behavior.
+func (*NetRate) Kind() string { return "net-rate" }
+
+// Kind implements Behavior.
+func (*CPUStress) Kind() string { return "cpu-stress" }
+
+// Kind implements Behavior.
+func (*IOStress) Kind() string { return "io-stress" }
+
+// Kind implements Behavior.
+func (*MemStress) Kind() string { return "mem-stress" }
+
+// Kind implements Behavior.
+func (*HTTPAbort) Kind() string { return "http-abort" }
+
+// Duration is a time.Duration that also reads the seed's "2min" spelling.
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MilliCPU is CPU in thousandths of a core, as Kubernetes' "700m".
+type MilliCPU int64
+
+// Size is a number of bytes; YAML accepts "16MiB", "1GiB", "250Mi" and a bare
+// number of MiB.
+type Size int64
+
+// Rate is a bandwidth in bytes per second; YAML accepts tc(8) units
+// ("100kbit", "1mbit" are bits/s; "kbps", "mbps" are bytes/s).
+type Rate float64
+
+// Percent is a number from 0 to 100.
+type Percent float64

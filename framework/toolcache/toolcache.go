@@ -1,0 +1,35 @@
+// Package toolcache finds third-party binaries that `make tools` builds from
+// the Go module proxy (FerretDB, Kubernetes components) and caches outside
+// the repository, under $VECRO_CACHE/<name>/<version>/<name>.
+package toolcache
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Dir is the cache root: $VECRO_CACHE, or ~/.cache/vecro.
+func Dir() string {
+	if d := os.Getenv("VECRO_CACHE"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "vecro")
+	}
+	return filepath.Join(os.TempDir(), "vecro-cache")
+}
+
+// Path is where the binary name at version lives in the cache.
+func Path(name, version string) string {
+	return filepath.Join(Dir(), name, version, name)
+}
+
+// Find returns the cached binary, or an error that says how to build it.
+func Find(name, version string) (string, error) {
+	p := Path(name, version)
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s %s is not built: expected %s; run `make tools` (it builds it from the Go module proxy)", name, version, p)
+}
