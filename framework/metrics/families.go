@@ -84,7 +84,7 @@ const (
 var families = []Family{
 	{
 		Name: "latency_avg", Unit: "seconds",
-		Help: "mean server-side request latency",
+		Help:      "mean server-side request latency",
 		templates: both(`sum by (vecro_service) (rate(vecro_http_request_duration_seconds_sum{{S}}[{R}])) / sum by (vecro_service) (rate(vecro_http_request_duration_seconds_count{{S}}[{R}]))`),
 	},
 	{
