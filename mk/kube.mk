@@ -1,0 +1,58 @@
+# Kubernetes runtime (framework/runtime/kube).
+#
+# `make tools` builds, from the Go module proxy into $(VECRO_CACHE), the
+# control plane that the envtest suite runs against: kube-apiserver,
+# kube-controller-manager (deployments, garbage collection, namespace
+# deletion) and kube-scheduler (tools/kube/go.mod: k8s.io/kubernetes with its
+# staging modules replaced by their releases), and kwok, which makes fake
+# nodes and their pods Ready (tools/kube/kwok/go.mod). etcd is Debian's.
+# tools/kube/build.sh skips what is present.
+#
+# `make kind-up|kind-down` manage a kind cluster from kind-config.yaml and
+# `make test-kind` runs the runtime:kind suite on it: they need a Docker
+# daemon and the internet, so `make test` leaves them out.
+KUBE_VERSION := v1.37.2
+KWOK_VERSION := v0.8.0
+KUBE_CONTROL_PLANE := kube-apiserver kube-controller-manager kube-scheduler
+# The rest of a node (the offline single-node cluster builds them too).
+KUBE_NODE_BINARIES := kubelet kube-proxy kubectl
+KUBE_CONTROL_PLANE_BINS := $(foreach n,$(KUBE_CONTROL_PLANE),$(VECRO_CACHE)/$(n)/$(KUBE_VERSION)/$(n))
+KUBE_NODE_BINS := $(foreach n,$(KUBE_NODE_BINARIES),$(VECRO_CACHE)/$(n)/$(KUBE_VERSION)/$(n))
+KWOK_BIN := $(VECRO_CACHE)/kwok/$(KWOK_VERSION)/kwok
+
+KIND_CLUSTER ?= vecro
+KIND := $(GO) run sigs.k8s.io/kind
+
+TOOLS += $(KUBE_CONTROL_PLANE_BINS) $(KWOK_BIN)
+
+.PHONY: kube-tools kube-node-tools kind-up kind-down test-kind
+
+kube-tools: $(KUBE_CONTROL_PLANE_BINS) $(KWOK_BIN)
+kube-node-tools: $(KUBE_CONTROL_PLANE_BINS) $(KUBE_NODE_BINS)
+
+# One rule builds every missing component in one `go build` (they share most
+# packages); make runs it once for all of them as a grouped target.
+$(KUBE_CONTROL_PLANE_BINS) &:
+	tools/kube/build.sh $(KUBE_CONTROL_PLANE)
+
+$(KUBE_NODE_BINS) &:
+	tools/kube/build.sh $(KUBE_NODE_BINARIES)
+
+$(KWOK_BIN):
+	tools/kube/build.sh kwok
+
+kind-up:
+	@if $(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
+	  echo "kind cluster $(KIND_CLUSTER) is up"; \
+	else \
+	  $(KIND) create cluster --name '$(KIND_CLUSTER)' --config kind-config.yaml --wait 3m; \
+	fi
+
+kind-down:
+	$(KIND) delete cluster --name '$(KIND_CLUSTER)'
+
+# The kind suite provisions (or reuses) the cluster itself, installs
+# kube-prometheus and deletes only what it created unless VECRO_KEEP_CLUSTER=1.
+test-kind:
+	VECRO_KIND_CLUSTER='$(KIND_CLUSTER)' $(GO) test -count=1 -timeout 60m ./scenarios/kind/... \
+	  -args -ginkgo.label-filter='runtime:kind' -ginkgo.v

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds Kubernetes components and kwok from the Go module proxy into the tool
+# cache, $VECRO_CACHE/<name>/<version>/<name>, where
+# framework/toolcache.Find(name, version) looks for them. Idempotent: names
+# whose binary is present are skipped; the rest are built by one `go build`
+# so that they share the compile of the packages they have in common.
+# Used by `make tools` (mk/kube.mk).
+#
+#   build.sh kube-apiserver kube-controller-manager kube-scheduler   # ./go.mod
+#   build.sh kwok                                                   # ./kwok/go.mod
+set -euo pipefail
+
+KUBE_VERSION=v1.37.2
+KWOK_VERSION=v0.8.0
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${VECRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vecro}
+# A go.work above the tool module would pull it into the main module's build.
+export GOWORK=off CGO_ENABLED=0
+
+[ $# -gt 0 ] || { echo "usage: $0 NAME..." >&2; exit 2; }
+
+kube=() kwok=0
+for n in "$@"; do
+  case $n in
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl)
+      [ -x "$cache/$n/$KUBE_VERSION/$n" ] || kube+=("$n") ;;
+    kwok)
+      [ -x "$cache/kwok/$KWOK_VERSION/kwok" ] || kwok=1 ;;
+    *) echo "kube tools: unknown tool $n" >&2; exit 2 ;;
+  esac
+done
+
+# Two `make` runs at once must not both build (or race on the renames).
+mkdir -p "$cache"
+exec 9>"$cache/.kube-tools.lock"
+flock 9
+
+# build MODULE_DIR VERSION LDFLAGS PKG_PREFIX NAME... builds into a temp dir,
+# checks that each binary runs, then renames each into place.
+build() {
+  local dir=$1 version=$2 ldflags=$3 prefix=$4; shift 4
+  local todo=() n
+  for n in "$@"; do [ -x "$cache/$n/$version/$n" ] || todo+=("$n"); done
+  [ ${#todo[@]} -gt 0 ] || return 0
+  local tmp pkgs=() start=$SECONDS
+  tmp=$(mktemp -d "$cache/.kube-build.XXXXXX")
+  trap 'rm -rf "$tmp"' RETURN
+  for n in "${todo[@]}"; do pkgs+=("$prefix/$n"); done
+  echo "kube tools: building ${todo[*]} $version (kube-apiserver alone is about 5 min cold on 2 cores)"
+  (cd "$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" "${pkgs[@]}")
+  for n in "${todo[@]}"; do
+    "$tmp/$n" --version >/dev/null 2>&1 || "$tmp/$n" version >/dev/null 2>&1 ||
+      { echo "kube tools: $tmp/$n does not run" >&2; "$tmp/$n" --version >&2 || true; return 1; }
+    mkdir -p "$cache/$n/$version"
+    mv -f "$tmp/$n" "$cache/$n/$version/$n"
+    echo "kube tools: built $cache/$n/$version/$n"
+  done
+  echo "kube tools: ${todo[*]} took $((SECONDS - start)) s"
+}
+
+if [ ${#kube[@]} -gt 0 ]; then
+  v=k8s.io/component-base/version
+  build "$here" "$KUBE_VERSION" \
+    "-X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=37 -X $v.gitTreeState=clean" \
+    k8s.io/kubernetes/cmd "${kube[@]}"
+fi
+if [ $kwok = 1 ]; then
+  build "$here/kwok" "$KWOK_VERSION" "" sigs.k8s.io/kwok/cmd kwok
+fi
