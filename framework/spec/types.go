@@ -36,19 +36,22 @@ const (
 // System is a microservice system definition (the seed's deffile).
 type System struct {
 	APIVersion string    `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
-	Name       string    `yaml:"name" json:"name"`
+	Name       string    `yaml:"name" json:"name" vecro:"required"`
 	Replicas   int       `yaml:"replicas,omitempty" json:"replicas,omitempty"`
 	Namespace  string    `yaml:"namespace,omitempty" json:"namespace,omitempty"`
-	Services   []Service `yaml:"services" json:"services"`
+	Services   []Service `yaml:"services" json:"services" vecro:"required"`
 
 	// File is where the definition was read from; errors and manifests name it.
 	File string `yaml:"-" json:"file,omitempty"`
+
+	// meta locates fields in File; nil for a System built in Go.
+	meta *fileMeta
 }
 
 // Service is one entry of System.Services.
 type Service struct {
-	Name      string      `yaml:"name" json:"name"`
-	Type      ServiceType `yaml:"type" json:"type"`
+	Name      string      `yaml:"name" json:"name" vecro:"required"`
+	Type      ServiceType `yaml:"type" json:"type" vecro:"required"`
 	Replicas  int         `yaml:"replicas,omitempty" json:"replicas,omitempty"`
 	Calls     []string    `yaml:"calls,omitempty" json:"calls,omitempty"`
 	CallMode  CallMode    `yaml:"call-mode,omitempty" json:"call-mode,omitempty"`
@@ -79,7 +82,7 @@ type Workload struct {
 	Net int `yaml:"net,omitempty" json:"net,omitempty"`
 	// Memory allocated at start-up and kept live (YAML alias: mem). A bare
 	// number is MiB.
-	Memory Size `yaml:"memory,omitempty" json:"memory,omitempty"`
+	Memory Size `yaml:"memory,omitempty" json:"memory,omitempty" vecro:"alias=mem"`
 	// Read and Write: point reads and inserts per request (storage types).
 	Read  int `yaml:"read,omitempty" json:"read,omitempty"`
 	Write int `yaml:"write,omitempty" json:"write,omitempty"`
@@ -89,31 +92,35 @@ type Workload struct {
 
 // Delay is a fixed wait with uniform jitter.
 type Delay struct {
-	Time   Duration `yaml:"time" json:"time"`
-	Jitter Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	Time   Duration `yaml:"time" json:"time" vecro:"required,ms"`
+	Jitter Duration `yaml:"jitter,omitempty" json:"jitter,omitempty" vecro:"ms"`
 }
 
 // FaultFile is a fault definition (the seed's inject deffile).
 type FaultFile struct {
 	APIVersion string  `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
-	Name       string  `yaml:"name" json:"name"`
+	Name       string  `yaml:"name" json:"name" vecro:"required"`
 	Namespace  string  `yaml:"namespace,omitempty" json:"namespace,omitempty"`
 	Seed       *int64  `yaml:"seed,omitempty" json:"seed,omitempty"`
-	Faults     []Fault `yaml:"faults" json:"faults"`
+	Faults     []Fault `yaml:"faults" json:"faults" vecro:"required"`
 
+	// File is where the definition was read from; errors name it.
 	File string `yaml:"-" json:"file,omitempty"`
+
+	// meta locates fields in File; nil for a FaultFile built in Go.
+	meta *fileMeta
 }
 
 // Fault is one timed fault on one target service.
 type Fault struct {
-	Name   string `yaml:"name" json:"name"`
-	Target string `yaml:"target" json:"target"`
+	Name   string `yaml:"name" json:"name" vecro:"required"`
+	Target string `yaml:"target" json:"target" vecro:"required"`
 	// Start is an offset from t0, the moment load starts.
-	Start    Duration `yaml:"start" json:"start"`
-	Duration Duration `yaml:"duration" json:"duration"`
+	Start    Duration `yaml:"start" json:"start" vecro:"required"`
+	Duration Duration `yaml:"duration" json:"duration" vecro:"required"`
 	// Mode picks the replicas: "all" (default), "one", or "N%".
 	Mode      Mode      `yaml:"mode,omitempty" json:"mode,omitempty"`
-	Behaviors Behaviors `yaml:"behaviors" json:"behaviors"`
+	Behaviors Behaviors `yaml:"behaviors" json:"behaviors" vecro:"required"`
 }
 
 // Mode selects which replicas of the target a fault hits: "all", "one" or "N%".
@@ -168,7 +175,7 @@ func (b Behaviors) List() []Behavior {
 // NetDelay delays traffic by Time ± Jitter, drawn from Distribution
 // ("uniform", the default, or "normal" with Jitter as the standard deviation).
 type NetDelay struct {
-	Time         Duration `yaml:"time" json:"time"`
+	Time         Duration `yaml:"time" json:"time" vecro:"required"`
 	Jitter       Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
 	Distribution string   `yaml:"distribution,omitempty" json:"distribution,omitempty"`
 	On           Link     `yaml:"on,omitempty" json:"on,omitempty"`
@@ -177,19 +184,19 @@ type NetDelay struct {
 // NetLoss loses Percent of the traffic's segments; on TCP that shows as
 // retransmission delay (the agent documents its model).
 type NetLoss struct {
-	Percent Percent `yaml:"percent" json:"percent"`
+	Percent Percent `yaml:"percent" json:"percent" vecro:"required"`
 	On      Link    `yaml:"on,omitempty" json:"on,omitempty"`
 }
 
 // NetRate limits bandwidth to Rate.
 type NetRate struct {
-	Rate Rate `yaml:"rate" json:"rate"`
+	Rate Rate `yaml:"rate" json:"rate" vecro:"required"`
 	On   Link `yaml:"on,omitempty" json:"on,omitempty"`
 }
 
 // CPUStress burns CPU: Workers goroutines each busy Load percent of the time.
 type CPUStress struct {
-	Load    Percent `yaml:"load" json:"load"`
+	Load    Percent `yaml:"load" json:"load" vecro:"required"`
 	Workers int     `yaml:"workers,omitempty" json:"workers,omitempty"`
 	Method  string  `yaml:"method,omitempty" json:"method,omitempty"`
 }
@@ -202,12 +209,12 @@ type IOStress struct {
 
 // MemStress allocates and touches Size bytes for the fault's duration.
 type MemStress struct {
-	Size Size `yaml:"size" json:"size"`
+	Size Size `yaml:"size" json:"size" vecro:"required"`
 }
 
 // HTTPAbort answers Percent of requests with Status instead of serving them.
 type HTTPAbort struct {
-	Percent Percent `yaml:"percent" json:"percent"`
+	Percent Percent `yaml:"percent" json:"percent" vecro:"required"`
 	Status  int     `yaml:"status,omitempty" json:"status,omitempty"`
 }
 

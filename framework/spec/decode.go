@@ -1,0 +1,665 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// LoadSystem reads and validates a system definition file. A problem in the
+// file is reported as an ErrorList naming path, line and field.
+func LoadSystem(path string) (*System, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read system definition: %w", err)
+	}
+	return ParseSystem(path, data)
+}
+
+// ParseSystem decodes and validates a system definition; name is the file
+// name its errors carry. All problems are collected into one ErrorList.
+func ParseSystem(name string, data []byte) (*System, error) {
+	var sys System
+	d, ok := decodeFile(name, data, &sys)
+	if !ok {
+		return nil, d.errs.err()
+	}
+	sys.File, sys.meta = name, d.meta
+	errs := append(d.errs, sys.problems()...)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return &sys, nil
+}
+
+// LoadFaults reads a fault definition file and checks it on its own; check
+// it against its system with CheckFaults.
+func LoadFaults(path string) (*FaultFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read fault definition: %w", err)
+	}
+	return ParseFaults(path, data)
+}
+
+// ParseFaults decodes a fault definition and runs the checks that need no
+// system (units, ranges, overlapping windows); name is the file name its
+// errors carry.
+func ParseFaults(name string, data []byte) (*FaultFile, error) {
+	var ff FaultFile
+	d, ok := decodeFile(name, data, &ff)
+	if !ok {
+		return nil, d.errs.err()
+	}
+	ff.File, ff.meta = name, d.meta
+	errs := append(d.errs, ff.problems()...)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return &ff, nil
+}
+
+// Kind is what a definition file holds.
+type Kind int
+
+// Kinds of definition files.
+const (
+	KindUnknown Kind = iota
+	KindSystem
+	KindFaults
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindSystem:
+		return "system"
+	case KindFaults:
+		return "faults"
+	}
+	return "unknown"
+}
+
+var (
+	servicesKey = regexp.MustCompile(`(?m)^services\s*:`)
+	faultsKey   = regexp.MustCompile(`(?m)^faults\s*:`)
+)
+
+// DetectKind tells a system definition (a top-level services: key) from a
+// fault definition (faults:). It looks at the text, not the parse, so that a
+// file with a syntax error is still routed to the parser that reports it.
+func DetectKind(data []byte) Kind {
+	s, f := servicesKey.Match(data), faultsKey.Match(data)
+	switch {
+	case s && !f:
+		return KindSystem
+	case f && !s:
+		return KindFaults
+	}
+	return KindUnknown
+}
+
+// fileMeta remembers where each field of a decoded file was, so that
+// validation after decoding can still name lines.
+type fileMeta struct {
+	// lines maps a field path ("services[3].calls[1]") to the line of its value.
+	lines map[string]int
+	// bad holds paths that already have a decoding error (or are missing), so
+	// validation does not report them a second time as zero values.
+	bad map[string]bool
+	// written maps a canonical path to the spelling used in the file, where
+	// an alias was used ("workload.mem").
+	written map[string]string
+}
+
+// line returns the line of path or, when the field is absent, of its
+// nearest present ancestor.
+func (m *fileMeta) line(path string) int {
+	if m == nil {
+		return 0
+	}
+	for {
+		if l, ok := m.lines[path]; ok {
+			return l
+		}
+		if path == "" {
+			return 0
+		}
+		path = parentPath(path)
+	}
+}
+
+// isBad reports whether path or one of its ancestors failed to decode.
+func (m *fileMeta) isBad(path string) bool {
+	if m == nil {
+		return false
+	}
+	for {
+		if m.bad[path] {
+			return true
+		}
+		if path == "" {
+			return false
+		}
+		path = parentPath(path)
+	}
+}
+
+// present reports whether the file set path explicitly.
+func (m *fileMeta) present(path string) bool {
+	if m == nil {
+		return false
+	}
+	_, ok := m.lines[path]
+	return ok
+}
+
+// display returns path as the file spelled it.
+func (m *fileMeta) display(path string) string {
+	if m == nil {
+		return path
+	}
+	if w, ok := m.written[path]; ok {
+		return w
+	}
+	return path
+}
+
+// parentPath drops the last element of a field path: "a.b[2]" → "a.b",
+// "a.b" → "a", "a" → "".
+func parentPath(p string) string {
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndexByte(p, '['); i >= 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+func joinPath(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
+}
+
+// decoder turns a YAML AST into the spec types field by field. It walks the
+// AST itself, rather than calling yaml.Unmarshal, so that it can report
+// every bad field with its line (not only the first), know which fields were
+// present, and read the seed's unit spellings.
+type decoder struct {
+	file    string
+	errs    ErrorList
+	meta    *fileMeta
+	anchors map[string]ast.Node
+}
+
+func (d *decoder) errorf(line int, field, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// fail records a decoding error on the field at path and marks it bad.
+func (d *decoder) fail(n ast.Node, path, format string, args ...any) {
+	d.meta.bad[path] = true
+	d.errorf(nodeLine(n), d.meta.display(path), format, args...)
+}
+
+// decodeFile parses data as one YAML document and decodes it into out (a
+// pointer to System or FaultFile). ok is false when nothing could be decoded.
+func decodeFile(name string, data []byte, out any) (d *decoder, ok bool) {
+	d = &decoder{
+		file:    name,
+		meta:    &fileMeta{lines: map[string]int{}, bad: map[string]bool{}, written: map[string]string{}},
+		anchors: map[string]ast.Node{},
+	}
+	defer func() {
+		// The YAML parser is third-party code fed arbitrary input; a panic
+		// in it must surface as an error in the file, not end the program.
+		if r := recover(); r != nil {
+			d.errs = append(d.errs[:0:0], &Error{File: name, Msg: fmt.Sprintf("cannot parse YAML (parser failure: %v)", r)})
+			ok = false
+		}
+	}()
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		d.errs = append(d.errs, syntaxError(name, err))
+		return d, false
+	}
+	var docs []ast.Node
+	for _, doc := range f.Docs {
+		if doc != nil && doc.Body != nil {
+			docs = append(docs, doc.Body)
+		}
+	}
+	switch {
+	case len(docs) == 0:
+		d.errorf(0, "", "empty file: want a YAML mapping")
+		return d, false
+	case len(docs) > 1:
+		d.errorf(nodeLine(docs[1]), "", "more than one YAML document: put one definition per file")
+		return d, false
+	}
+	ast.Walk(anchorCollector(d.anchors), docs[0])
+	body := d.resolve(docs[0])
+	if _, isMap := body.(*ast.MappingNode); !isMap {
+		d.errorf(nodeLine(docs[0]), "", "want a YAML mapping with %s at the top", topKeys(out))
+		return d, false
+	}
+	d.decode(body, reflect.ValueOf(out).Elem(), "", fieldOpts{})
+	return d, true
+}
+
+func topKeys(out any) string {
+	if _, ok := out.(*System); ok {
+		return "name and services"
+	}
+	return "name and faults"
+}
+
+// syntaxError converts the YAML parser's error into an *Error with a line.
+func syntaxError(file string, err error) *Error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		line := 0
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			line = tk.Position.Line
+		}
+		return &Error{File: file, Line: line, Msg: "YAML syntax: " + ye.GetMessage()}
+	}
+	return &Error{File: file, Msg: "YAML syntax: " + err.Error()}
+}
+
+type anchorCollector map[string]ast.Node
+
+func (a anchorCollector) Visit(n ast.Node) ast.Visitor {
+	if an, ok := n.(*ast.AnchorNode); ok && an.Name != nil {
+		a[an.Name.String()] = an.Value
+	}
+	return a
+}
+
+func nodeLine(n ast.Node) int {
+	if n == nil {
+		return 0
+	}
+	if mv, ok := n.(*ast.MappingNode); ok && len(mv.Values) > 0 {
+		n = mv.Values[0].Key
+	}
+	tk := n.GetToken()
+	if tk == nil || tk.Position == nil {
+		return 0
+	}
+	return tk.Position.Line
+}
+
+// resolve strips anchors, tags and comments and follows aliases, returning
+// the node that carries the value; nil for an explicit or implicit null.
+func (d *decoder) resolve(n ast.Node) ast.Node {
+	for range 16 { // bounds alias chains that point at each other
+		switch x := n.(type) {
+		case nil:
+			return nil
+		case *ast.AnchorNode:
+			n = x.Value
+		case *ast.TagNode:
+			n = x.Value
+		case *ast.AliasNode:
+			if x.Value == nil {
+				return nil
+			}
+			target, ok := d.anchors[x.Value.String()]
+			if !ok {
+				return x // decode reports it as an unknown alias
+			}
+			n = target
+		case *ast.NullNode:
+			return nil
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// fieldOpts are a struct field's `vecro` tag options.
+type fieldOpts struct {
+	required bool
+	alias    string
+	// bareMS: a bare number is milliseconds (the original's workload delay).
+	bareMS bool
+}
+
+type field struct {
+	name  string
+	index int
+	opts  fieldOpts
+}
+
+func structFields(t reflect.Type) []field {
+	var out []field
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if !sf.IsExported() || name == "-" || name == "" {
+			continue
+		}
+		f := field{name: name, index: i}
+		for o := range strings.SplitSeq(sf.Tag.Get("vecro"), ",") {
+			switch {
+			case o == "required":
+				f.opts.required = true
+			case o == "ms":
+				f.opts.bareMS = true
+			case strings.HasPrefix(o, "alias="):
+				f.opts.alias = strings.TrimPrefix(o, "alias=")
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+var (
+	typeDuration = reflect.TypeFor[Duration]()
+	typeSize     = reflect.TypeFor[Size]()
+	typeRate     = reflect.TypeFor[Rate]()
+	typeMilliCPU = reflect.TypeFor[MilliCPU]()
+	typePercent  = reflect.TypeFor[Percent]()
+)
+
+// decode reads n into v, whose field path is path.
+func (d *decoder) decode(n ast.Node, v reflect.Value, path string, opts fieldOpts) {
+	raw := n
+	n = d.resolve(n)
+	if a, ok := n.(*ast.AliasNode); ok {
+		d.fail(a, path, "unknown alias %q", a.Value.String())
+		return
+	}
+	if n == nil {
+		// A null pointer-to-struct is the thing present with its defaults
+		// ("io-stress:" with nothing under it); other nulls are absent.
+		if v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct {
+			v.Set(reflect.New(v.Type().Elem()))
+			if raw != nil {
+				d.meta.lines[path] = nodeLine(raw)
+			}
+			d.decodeStruct(nil, raw, v.Elem(), path)
+		}
+		return
+	}
+	d.meta.lines[path] = nodeLine(n)
+
+	switch v.Type() {
+	case typeDuration:
+		if s, ok := d.scalar(n, path, "a duration such as \"30s\" or \"2min\""); ok {
+			bare := time.Duration(0)
+			if opts.bareMS {
+				bare = time.Millisecond
+			}
+			x, err := parseDuration(s, bare)
+			if err != nil {
+				d.fail(n, path, "%v", err)
+				return
+			}
+			v.SetInt(int64(x))
+		}
+		return
+	case typeSize:
+		d.unit(n, v, path, "a size such as \"16MiB\"", func(s string) (int64, error) { x, err := ParseSize(s); return int64(x), err })
+		return
+	case typeMilliCPU:
+		d.unit(n, v, path, "a CPU amount such as \"700m\" or \"0.5\"", func(s string) (int64, error) { x, err := ParseMilliCPU(s); return int64(x), err })
+		return
+	case typeRate:
+		if s, ok := d.scalar(n, path, "a rate such as \"1mbit\""); ok {
+			x, err := ParseRate(s)
+			if err != nil {
+				d.fail(n, path, "%v", err)
+				return
+			}
+			v.SetFloat(float64(x))
+		}
+		return
+	case typePercent:
+		if s, ok := d.scalar(n, path, "a percentage such as 50"); ok {
+			x, err := ParsePercent(s)
+			if err != nil {
+				d.fail(n, path, "%v", err)
+				return
+			}
+			v.SetFloat(float64(x))
+		}
+		return
+	}
+
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), path, opts)
+	case reflect.Struct:
+		m, ok := n.(*ast.MappingNode)
+		if !ok {
+			d.fail(n, path, "want a mapping of %s, got %s", fieldNames(v.Type()), describe(n))
+			return
+		}
+		d.decodeStruct(m, n, v, path)
+	case reflect.Slice:
+		seq, ok := n.(*ast.SequenceNode)
+		if !ok {
+			d.fail(n, path, "want a list, got %s", describe(n))
+			return
+		}
+		out := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
+		for i, e := range seq.Values {
+			d.decode(e, out.Index(i), fmt.Sprintf("%s[%d]", path, i), fieldOpts{})
+		}
+		v.Set(out)
+	case reflect.String:
+		if s, ok := d.scalar(n, path, "a string"); ok {
+			v.SetString(s)
+		}
+	case reflect.Int, reflect.Int64:
+		if s, ok := d.scalar(n, path, "an integer"); ok {
+			x, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+			if err != nil || (v.Kind() == reflect.Int && int64(int(x)) != x) {
+				d.fail(n, path, "want an integer, got %q", s)
+				return
+			}
+			v.SetInt(x)
+		}
+	default:
+		// Only reachable if types.go gains a field kind decode does not know.
+		d.fail(n, path, "cannot decode into %s", v.Type())
+	}
+}
+
+// unit decodes an integer-backed unit type with parse.
+func (d *decoder) unit(n ast.Node, v reflect.Value, path, want string, parse func(string) (int64, error)) {
+	if s, ok := d.scalar(n, path, want); ok {
+		x, err := parse(s)
+		if err != nil {
+			d.fail(n, path, "%v", err)
+			return
+		}
+		v.SetInt(x)
+	}
+}
+
+// scalar returns the text of a scalar node, or records that path wanted
+// a scalar (want) and got something else.
+func (d *decoder) scalar(n ast.Node, path, want string) (string, bool) {
+	switch x := n.(type) {
+	case *ast.StringNode:
+		return x.Value, true
+	case *ast.LiteralNode:
+		if x.Value != nil {
+			return strings.TrimSpace(x.Value.Value), true
+		}
+		return "", true
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
+		if tk := n.GetToken(); tk != nil {
+			return tk.Value, true
+		}
+	}
+	d.fail(n, path, "want %s, got %s", want, describe(n))
+	return "", false
+}
+
+// describe names a node's kind for "want X, got Y" messages.
+func describe(n ast.Node) string {
+	switch n.(type) {
+	case *ast.MappingNode:
+		return "a mapping"
+	case *ast.SequenceNode:
+		return "a list"
+	case nil:
+		return "nothing"
+	}
+	if tk := n.GetToken(); tk != nil {
+		return fmt.Sprintf("%q", tk.Value)
+	}
+	return n.Type().String()
+}
+
+func fieldNames(t reflect.Type) string {
+	fs := structFields(t)
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// entry is one key of a mapping after merge keys ("<<") are expanded.
+type entry struct {
+	key   string
+	keyN  ast.Node
+	value ast.Node
+}
+
+// entries lists m's keys, with those merged in through "<<: *anchor" first
+// and overridden by keys written in m itself, as YAML's merge key specifies.
+func (d *decoder) entries(m *ast.MappingNode, path string, depth int) []entry {
+	var own, merged []entry
+	for _, mv := range m.Values {
+		if mv == nil || mv.Key == nil {
+			continue
+		}
+		if mv.Key.IsMergeKey() {
+			if depth > 8 {
+				d.fail(mv.Key, path, "merge keys (<<) nested too deep")
+				continue
+			}
+			v := d.resolve(mv.Value)
+			var srcs []ast.Node
+			if seq, ok := v.(*ast.SequenceNode); ok {
+				srcs = seq.Values
+			} else {
+				srcs = []ast.Node{v}
+			}
+			for _, s := range srcs {
+				sm, ok := d.resolve(s).(*ast.MappingNode)
+				if !ok {
+					d.fail(mv.Key, path, "merge key (<<) wants a mapping or a list of mappings, got %s", describe(d.resolve(s)))
+					continue
+				}
+				merged = append(merged, d.entries(sm, path, depth+1)...)
+			}
+			continue
+		}
+		k := d.resolve(mv.Key)
+		var key string
+		switch x := k.(type) {
+		case *ast.StringNode:
+			key = x.Value
+		case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode:
+			key = x.GetToken().Value
+		default:
+			d.fail(mv.Key, path, "want a plain key, got %s", describe(k))
+			continue
+		}
+		own = append(own, entry{key: key, keyN: mv.Key, value: mv.Value})
+	}
+	seen := map[string]bool{}
+	for _, e := range own {
+		seen[e.key] = true
+	}
+	out := make([]entry, 0, len(own)+len(merged))
+	for _, e := range merged {
+		if !seen[e.key] {
+			seen[e.key] = true
+			out = append(out, e)
+		}
+	}
+	return append(out, own...)
+}
+
+// decodeStruct fills v from m (nil: the struct was written as null at
+// node at). Unknown keys are errors with a did-you-mean; missing required
+// keys are errors on the mapping's line.
+func (d *decoder) decodeStruct(m *ast.MappingNode, at ast.Node, v reflect.Value, path string) {
+	fields := structFields(v.Type())
+	byName := map[string]field{}
+	var known []string
+	for _, f := range fields {
+		byName[f.name] = f
+		known = append(known, f.name)
+		if f.opts.alias != "" {
+			byName[f.opts.alias] = f
+		}
+	}
+	setBy := map[int]entry{}
+	if m != nil {
+		for _, e := range d.entries(m, path, 0) {
+			f, ok := byName[e.key]
+			if !ok {
+				d.errorf(nodeLine(e.keyN), joinPath(d.meta.display(path), e.key), "unknown field%s; known: %s",
+					didYouMean(e.key, known), strings.Join(known, ", "))
+				continue
+			}
+			fp := joinPath(path, f.name)
+			if prev, dup := setBy[f.index]; dup {
+				d.errorf(nodeLine(e.keyN), joinPath(d.meta.display(path), e.key), "%s is set twice (also as %q on line %d)",
+					f.name, prev.key, nodeLine(prev.keyN))
+				continue
+			}
+			setBy[f.index] = e
+			if e.key != f.name {
+				d.meta.written[fp] = joinPath(d.meta.display(path), e.key)
+			}
+			d.decode(e.value, v.Field(f.index), fp, f.opts)
+			if _, present := d.meta.lines[fp]; !present {
+				// Written as null ("time:"): a required field is still missing.
+				d.meta.lines[fp] = nodeLine(e.keyN)
+				if f.opts.required {
+					d.fail(e.keyN, fp, "is empty")
+				}
+			}
+		}
+	}
+	for _, f := range fields {
+		if _, ok := setBy[f.index]; ok || !f.opts.required {
+			continue
+		}
+		fp := joinPath(path, f.name)
+		d.meta.bad[fp] = true
+		line := nodeLine(m)
+		if m == nil {
+			line = nodeLine(at)
+		}
+		d.errorf(line, d.meta.display(path), "missing %s", f.name)
+	}
+}

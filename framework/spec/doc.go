@@ -1,0 +1,22 @@
+// Package spec defines the two input formats of vecro, a system definition
+// (services, their types, workloads and calls) and a fault definition (timed
+// faults on target services), and reads them from YAML with errors that name
+// file, line and field.
+//
+// The formats are those of the original VECROsim (see the seed document),
+// read leniently where its own examples were (the seed's "2min", "memory: 16"
+// as MiB, "mem" as an alias of "memory") and strictly everywhere else:
+// unknown fields, unknown types, workload keys a type does not support,
+// unknown callees, call cycles, zero or negative durations, percentages
+// outside 0–100 and overlapping faults are all errors. Every file may carry
+// "apiVersion: vecro/v1"; a file without one is read as that version.
+//
+// Decoding walks the goccy/go-yaml AST rather than unmarshalling, so that
+// every problem in a file is reported at once, each with its line.
+//
+// Units: Duration (Go syntax and "2min"), Size (bytes; "16MiB", bare number
+// = MiB), Rate (bytes/s; tc(8) syntax where "kbit" is bits and "kbps" is
+// bytes), MilliCPU ("700m", "0.5") and Percent. Their JSON forms, used on the
+// agent's wire, are a Go duration string, integer bytes and a number of
+// bytes/s.
+package spec
