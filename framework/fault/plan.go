@@ -4,11 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"math/rand/v2"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
@@ -74,23 +71,15 @@ func Plan(ff *spec.FaultFile, targets Targets, t0 time.Time, seed int64) ([]Plan
 // choose picks the instances a fault lands on. The pick is drawn from seed so
 // "one" and "N%" hit the same replicas when a run is replayed.
 func choose(mode spec.Mode, eps []agent.Endpoint, seed int64) ([]agent.Endpoint, error) {
-	m := strings.TrimSpace(string(mode))
-	n := len(eps)
 	switch {
-	case m == "" || m == "all":
-		return eps, nil
-	case m == "one":
-		n = 1
-	case strings.HasSuffix(m, "%"):
-		pct, err := strconv.ParseFloat(strings.TrimSuffix(m, "%"), 64)
-		if err != nil || pct <= 0 || pct > 100 {
-			return nil, fmt.Errorf("mode %q: want all, one or a percentage in (0, 100]", m)
-		}
-		// At least one replica: a fault defined on a target always lands.
-		n = max(1, int(math.Ceil(pct/100*float64(len(eps)))))
+	case mode == "" || mode == spec.ModeAll || mode == spec.ModeOne:
 	default:
-		return nil, fmt.Errorf("mode %q: want all, one or N%%", m)
+		p, err := mode.Percent()
+		if err != nil || p <= 0 || p > 100 {
+			return nil, fmt.Errorf("mode %q: want all, one or a percentage in (0, 100]", mode)
+		}
 	}
+	n := mode.Count(len(eps))
 	r := rand.New(rand.NewPCG(uint64(seed), 0))
 	idx := r.Perm(len(eps))[:n]
 	sort.Ints(idx)
