@@ -45,6 +45,8 @@ an agent inside every service, and writes the metrics as a labelled dataset.`,
 	root.SetErr(s.Err)
 	for _, c := range []func(streams) *cobra.Command{
 		// one constructor per subcommand, each in its own file
+		newValidateCmd,
+		newGraphCmd,
 	} {
 		root.AddCommand(c(s))
 	}
