@@ -47,6 +47,10 @@ type Status struct {
 	// "requests_delayed", "mean_added_delay_seconds", "requests_aborted",
 	// "bytes_throttled", "cpu_seconds".
 	Effect map[string]float64 `json:"effect,omitempty"`
+	// Error says why the agent could not switch the behaviour on (e.g. the
+	// data dir is not writable); the fault is then done without an applied
+	// window.
+	Error string `json:"error,omitempty"`
 }
 
 // Endpoint is where one agent listens and the token it requires.
@@ -57,4 +61,9 @@ type Endpoint struct {
 	// URL is the agent's admin base URL, e.g. "http://127.0.0.1:40123".
 	URL   string `json:"url"`
 	Token string `json:"token"`
+}
+
+// ErrorBody is the JSON body of every error the agent returns.
+type ErrorBody struct {
+	Error string `json:"error"`
 }

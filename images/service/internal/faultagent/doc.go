@@ -1,0 +1,40 @@
+// Package faultagent is the fault agent that lives inside every service
+// process. The harness pushes timed faults to it over the admin port
+// (PUT /faults/{id}, see framework/agent for the wire types and a client); the
+// agent switches each one on and off by its own clock and records what it
+// really did.
+//
+// # Schedule
+//
+// Every fault carries an absolute start and end. The agent arms one timer per
+// edge, so a fault ends on time even if the harness that pushed it is gone (a
+// time-to-live, not a lease). A fault pushed late (start already past, end
+// still ahead) is switched on at once; its applied start says so. The applied
+// start and end are taken when the behaviour is really in effect and really
+// gone (a toxic added to every live connection, memory touched, workers
+// stopped), not when the timer fired.
+//
+// # Where behaviours act
+//
+// Network behaviours (net-delay, net-loss, net-rate) are toxics of an
+// embedded Toxiproxy: one proxy owns the service port and forwards to the real
+// HTTP server (on: ingress, the default), another fronts a storage service's
+// database (on: db). The toxics are this package's own, registered in
+// Toxiproxy's registry, because Toxiproxy's latency toxic draws jitter from an
+// unseeded generator, works in whole milliseconds and delays every TCP chunk
+// rather than every request, and Toxiproxy has no loss toxic at all. Every
+// random draw comes from a math/rand/v2 PCG source seeded by the fault's seed
+// and the agent's seed, so a run is replayable: the sequence of draws is fixed,
+// although which connection gets which draw depends on arrival order.
+//
+// http-abort acts in the HTTP middleware; cpu-stress, io-stress and mem-stress
+// act inside the process. Each behaviour is one file with its model and units
+// in its doc comment.
+//
+// # Ground truth
+//
+// GET /faults returns each fault's phase, applied window and effect (counts and
+// means, see agent.Status). The same figures are exported as
+// vecro_fault_active{id,fault,behavior} and
+// vecro_fault_effect{id,fault,behavior,effect}.
+package faultagent

@@ -1,0 +1,220 @@
+package faultagent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/stream"
+	"github.com/Shopify/toxiproxy/v2/toxics"
+
+	"github.com/vecrosim/vecro/framework/spec"
+)
+
+// linkName is where a network behaviour acts (spec.Link).
+type linkName = spec.Link
+
+// proxyLink is one embedded Toxiproxy proxy.
+type proxyLink struct {
+	name  linkName
+	proxy *toxiproxy.Proxy
+	once  sync.Once
+	// unwatch stops the context watch that would stop the proxy.
+	unwatch func() bool
+}
+
+func (p *proxyLink) stop() {
+	p.once.Do(func() {
+		p.unwatch()
+		p.proxy.Stop()
+	})
+}
+
+// ServeIngress starts the proxy that owns the service port: it listens on
+// listenAddr (e.g. ":8080") and forwards every connection to upstreamAddr,
+// the real HTTP server on an internal loopback port. Faults "on: ingress"
+// act here. It returns the address it listens on; the proxy stops when ctx
+// is done or the agent is closed.
+func (a *Agent) ServeIngress(ctx context.Context, listenAddr, upstreamAddr string) (net.Addr, error) {
+	listen, err := a.startProxy(ctx, spec.LinkIngress, listenAddr, upstreamAddr)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := net.ResolveTCPAddr("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("ingress proxy: resolve its address %q: %w", listen, err)
+	}
+	return addr, nil
+}
+
+// FrontDB starts a proxy on 127.0.0.1 (a free port) in front of a storage
+// service's database at dbAddr and returns the proxy's address, which the
+// service must dial instead of the database. Faults "on: db" act here.
+func (a *Agent) FrontDB(ctx context.Context, dbAddr string) (string, error) {
+	return a.startProxy(ctx, spec.LinkDB, "127.0.0.1:0", dbAddr)
+}
+
+func (a *Agent) startProxy(ctx context.Context, link linkName, listen, upstream string) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return "", fmt.Errorf("%s proxy: agent is closed", link)
+	}
+	if _, ok := a.proxies[link]; ok {
+		return "", fmt.Errorf("%s proxy: already started", link)
+	}
+	if upstream == "" {
+		return "", fmt.Errorf("%s proxy: no upstream address", link)
+	}
+	p := toxiproxy.NewProxy(a.tp, string(link), listen, upstream)
+	if err := p.Start(); err != nil {
+		return "", fmt.Errorf("%s proxy: listen on %s for %s: %w", link, listen, upstream, err)
+	}
+	pl := &proxyLink{name: link, proxy: p}
+	pl.unwatch = context.AfterFunc(ctx, pl.stop)
+	a.proxies[link] = pl
+	a.log.Info("proxy started", "link", link, "listen", p.Listen, "upstream", upstream)
+	return p.Listen, nil
+}
+
+// proxyFor returns the proxy of a link, or an error naming what is missing.
+func (a *Agent) proxyFor(link linkName) (*proxyLink, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.proxies[link]
+	if !ok {
+		if link == spec.LinkDB {
+			return nil, errors.New(`this instance has no database link (on: db is for storage types)`)
+		}
+		return nil, fmt.Errorf("this instance has no %s proxy", link)
+	}
+	return p, nil
+}
+
+// parseLink reads a network behaviour's "on", defaulting to ingress.
+func parseLink(on spec.Link) (linkName, error) {
+	switch on {
+	case "", spec.LinkIngress:
+		return spec.LinkIngress, nil
+	case spec.LinkDB:
+		return spec.LinkDB, nil
+	}
+	return "", fmt.Errorf("on: unknown link %q (want %q or %q)", on, spec.LinkIngress, spec.LinkDB)
+}
+
+// Toxic type names in Toxiproxy's registry.
+const (
+	toxicDelay = "vecro-net-delay"
+	toxicLoss  = "vecro-net-loss"
+	toxicRate  = "vecro-net-rate"
+)
+
+var registerOnce sync.Once
+
+// registerToxics puts this package's toxics in Toxiproxy's registry: once per
+// process, when the first agent is made, rather than in an init function.
+func registerToxics() {
+	registerOnce.Do(func() {
+		toxics.Register(toxicDelay, new(delayToxic))
+		toxics.Register(toxicLoss, new(lossToxic))
+		toxics.Register(toxicRate, new(rateToxic))
+	})
+}
+
+// Toxiproxy makes a toxic by reflection and fills it from JSON, so a toxic
+// cannot be handed a pointer. Instead its JSON carries a handle that its
+// UnmarshalJSON resolves here, before the toxic is attached to any link.
+var (
+	bindings   sync.Map // handle string → binding
+	nextHandle atomic.Uint64
+)
+
+// binding is what a toxic acts for: a fault's runtime and the direction it
+// was attached to.
+type binding struct {
+	run any
+	dir stream.Direction
+}
+
+// toxicAttrs is the JSON of every toxic of this package.
+type toxicAttrs struct {
+	Handle string `json:"handle"`
+}
+
+func resolve(data []byte) (binding, error) {
+	var attrs toxicAttrs
+	if err := json.Unmarshal(data, &attrs); err != nil {
+		return binding{}, err
+	}
+	b, ok := bindings.Load(attrs.Handle)
+	if !ok {
+		return binding{}, fmt.Errorf("toxic handle %q is not bound", attrs.Handle)
+	}
+	return b.(binding), nil
+}
+
+// netToxic is a toxic of one fault attached to one direction of a proxy.
+type netToxic struct {
+	proxy  *proxyLink
+	name   string
+	handle string
+}
+
+// attach binds run to a new handle and adds a toxic of type typ carrying it
+// to the proxy, in direction dir. Existing and new connections get it.
+func attach(p *proxyLink, name, typ string, dir stream.Direction, run any) (netToxic, error) {
+	h := strconv.FormatUint(nextHandle.Add(1), 10)
+	bindings.Store(h, binding{run: run, dir: dir})
+	body, err := json.Marshal(map[string]any{
+		"name":       name,
+		"type":       typ,
+		"stream":     dir.String(),
+		"toxicity":   1.0,
+		"attributes": toxicAttrs{Handle: h},
+	})
+	if err != nil {
+		bindings.Delete(h)
+		return netToxic{}, err
+	}
+	if _, err := p.proxy.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
+		bindings.Delete(h)
+		return netToxic{}, fmt.Errorf("add toxic %s to the %s proxy: %w", name, p.name, err)
+	}
+	return netToxic{proxy: p, name: name, handle: h}, nil
+}
+
+// detach removes the toxic from every connection (flushing what it holds)
+// and forgets its handle.
+func (t netToxic) detach() {
+	// The only error is "not found", which means it is already gone.
+	_ = t.proxy.proxy.Toxics.RemoveToxic(context.Background(), t.name)
+	bindings.Delete(t.handle)
+}
+
+// attachBoth attaches one toxic per direction; on failure it detaches what
+// it attached.
+func attachBoth(p *proxyLink, id, typ string, run any) ([]netToxic, error) {
+	var out []netToxic
+	for _, dir := range []stream.Direction{stream.Upstream, stream.Downstream} {
+		t, err := attach(p, id+"/"+dir.String(), typ, dir, run)
+		if err != nil {
+			detachAll(out)
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func detachAll(ts []netToxic) {
+	for _, t := range ts {
+		t.detach()
+	}
+}
