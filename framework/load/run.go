@@ -1,0 +1,400 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Run is a load in progress. Its methods are safe for concurrent use.
+type Run struct {
+	spec    Spec
+	targets []target
+	client  *http.Client
+	rec     *recorder
+	t0      time.Time
+
+	// sendCtx ends the sending window (Duration, Stop or the caller's
+	// context); reqCtx ends the requests in flight (after the drain, or at
+	// once with the caller's context).
+	sendCtx    context.Context
+	stopSend   context.CancelFunc
+	reqCtx     context.Context
+	cancelReqs context.CancelFunc
+
+	inFlight atomic.Int64
+	done     chan struct{}
+	report   *Report
+}
+
+// Start validates s and starts sending at once; t0 (Snapshot.Start,
+// Report.Start) is now. The run ends after s.Duration, on Stop, or when ctx
+// ends (requests in flight are then canceled at once).
+func Start(ctx context.Context, s Spec) (*Run, error) {
+	s, ts, err := s.normalize()
+	if err != nil {
+		return nil, err
+	}
+	var pacer Pacer
+	if s.Rate != nil {
+		if pacer, err = NewPacer(s.Rate, s.Arrivals, s.Seed, s.Duration); err != nil {
+			return nil, fmt.Errorf("load spec: %w", err)
+		}
+	}
+	conns := s.Users
+	if s.Rate != nil {
+		conns = s.Connections
+	}
+	dialer := &net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:               nil, // the targets are the system under test, never a proxy's
+		DialContext:         dialer.DialContext,
+		DisableKeepAlives:   s.DisableKeepAlive,
+		DisableCompression:  true,
+		MaxIdleConns:        0,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: s.Timeout,
+	}
+	r := &Run{
+		spec:    s,
+		targets: ts,
+		client: &http.Client{
+			Transport: tr,
+			// A redirect is an answer of its own: count it, don't follow it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		done: make(chan struct{}),
+	}
+	r.reqCtx, r.cancelReqs = context.WithCancel(ctx)
+	r.t0 = time.Now()
+	r.rec = newRecorder(r.t0)
+	if s.Duration > 0 {
+		r.sendCtx, r.stopSend = context.WithDeadline(ctx, r.t0.Add(s.Duration))
+	} else {
+		r.sendCtx, r.stopSend = context.WithCancel(ctx)
+	}
+	s.Logger.Debug("load start", "mode", r.mode(), "targets", len(ts), "duration", s.Duration)
+	go r.run(pacer)
+	return r, nil
+}
+
+func (r *Run) mode() string {
+	if r.spec.Rate != nil {
+		return "open"
+	}
+	return "closed"
+}
+
+// Stats is a live snapshot: the second in progress, the last complete one,
+// and the totals so far.
+func (r *Run) Stats() Snapshot { return r.rec.snapshot(time.Now(), r.inFlight.Load()) }
+
+// Stop ends the sending window now; requests in flight get Spec.Drain to
+// finish. Safe to call more than once and after the run ended.
+func (r *Run) Stop() { r.stopSend() }
+
+// Done is closed when the run has ended and its report is ready.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+// Wait blocks until the run ends and returns its report.
+func (r *Run) Wait() *Report {
+	<-r.done
+	return r.report
+}
+
+func (r *Run) run(pacer Pacer) {
+	defer close(r.done)
+	var wg sync.WaitGroup
+	var end time.Time
+	if pacer != nil {
+		end = r.openLoop(pacer, &wg)
+	} else {
+		end = r.closedLoop(&wg)
+	}
+	r.stopSend()
+
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	timer := time.NewTimer(r.spec.Drain)
+	select {
+	case <-drained:
+	case <-timer.C:
+	case <-r.reqCtx.Done():
+	}
+	timer.Stop()
+	r.cancelReqs()
+	<-drained
+	r.client.CloseIdleConnections()
+
+	seconds := r.rec.finish(time.Now())
+	r.report = r.buildReport(end, seconds)
+	r.spec.Logger.Debug("load end", "sent", r.report.Sent, "ok", r.report.OK, "errors", r.report.Errors)
+}
+
+// windowEnd is when sending stopped: the end of Duration, or now if the
+// window was cut short.
+func (r *Run) windowEnd() time.Time {
+	now := time.Now()
+	if r.spec.Duration > 0 {
+		return minTime(now, r.t0.Add(r.spec.Duration))
+	}
+	return now
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// ticket is one planned open-loop hit.
+type ticket struct {
+	n       uint64
+	planned time.Time
+}
+
+// openLoop follows the pacer, handing each hit to an idle connection's
+// worker, or to a new one while there are fewer than Connections. When all
+// are busy it waits for one; the hits that fall due meanwhile go out as soon
+// as possible, each still timed from its own planned time.
+func (r *Run) openLoop(p Pacer, wg *sync.WaitGroup) time.Time {
+	tickets := make(chan ticket)
+	workers := 0
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var n uint64
+loop:
+	for {
+		wait, stop := p.Pace(time.Since(r.t0), n)
+		if stop {
+			break
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-r.sendCtx.Done():
+				break loop
+			}
+		} else if r.sendCtx.Err() != nil {
+			break
+		}
+		at, _ := p.Due(n)
+		t := ticket{n: n, planned: r.t0.Add(at)}
+		select {
+		case tickets <- t:
+		default:
+			if workers < r.spec.Connections {
+				workers++
+				wg.Add(1)
+				go r.worker(t, tickets, wg)
+				break
+			}
+			select {
+			case tickets <- t:
+			case <-r.sendCtx.Done():
+				break loop
+			}
+		}
+		n++
+	}
+	timer.Stop()
+	close(tickets)
+	end := r.windowEnd()
+	// Hits that fell due before the end but never went out are counted,
+	// never silently dropped.
+	var unsent uint64
+	for m := n; ; m++ {
+		at, ok := p.Due(m)
+		if !ok || !r.t0.Add(at).Before(end) {
+			break
+		}
+		unsent++
+	}
+	r.rec.skipped(end, unsent)
+	return end
+}
+
+func (r *Run) worker(first ticket, tickets <-chan ticket, wg *sync.WaitGroup) {
+	defer wg.Done()
+	r.hit(first)
+	for t := range tickets {
+		r.hit(t)
+	}
+}
+
+func (r *Run) hit(t ticket) {
+	tg := &r.targets[t.n%uint64(len(r.targets))]
+	now := time.Now()
+	r.send(tg, t.planned, now, now.Sub(t.planned) > r.spec.LateAfter)
+}
+
+// closedLoop runs the users until the sending window ends.
+func (r *Run) closedLoop(wg *sync.WaitGroup) time.Time {
+	for u := range r.spec.Users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.user(u)
+		}()
+	}
+	<-r.sendCtx.Done()
+	return r.windowEnd()
+}
+
+// user is one closed-loop user: one request per Delay tick on its own grid
+// (offset so that users spread over the first Delay), at most one in
+// flight.
+func (r *Run) user(u int) {
+	d := r.spec.Delay
+	i := u % len(r.targets)
+	if d == 0 {
+		for r.sendCtx.Err() == nil {
+			now := time.Now()
+			r.send(&r.targets[i], now, now, false)
+			i = (i + 1) % len(r.targets)
+		}
+		return
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	// tick is the grid tick served next, after the one following it; late
+	// marks a tick that came due while the previous request was in flight.
+	tick := d * time.Duration(u) / time.Duration(r.spec.Users)
+	after, late := tick+d, false
+	for {
+		if r.spec.Duration > 0 && tick >= r.spec.Duration {
+			return
+		}
+		if wait := time.Until(r.t0.Add(tick)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-r.sendCtx.Done():
+				return
+			}
+		} else if r.sendCtx.Err() != nil {
+			return
+		}
+		planned := r.t0.Add(tick)
+		now := time.Now()
+		r.send(&r.targets[i], planned, now, late || now.Sub(planned) > r.spec.LateAfter)
+		i = (i + 1) % len(r.targets)
+
+		el := time.Since(r.t0)
+		if el < after {
+			tick, after, late = after, after+d, false
+			continue
+		}
+		// Ticks after, after+d, … ≤ el came due during the request: the
+		// first is served now, late; the rest are skipped, as with the
+		// seed's time.Ticker.
+		passed := (el-after)/d + 1
+		if r.spec.Duration > 0 {
+			if after >= r.spec.Duration {
+				return
+			}
+			passed = min(passed, (r.spec.Duration-after+d-1)/d)
+		}
+		r.rec.skipped(time.Now(), uint64(passed-1))
+		tick, after, late = after, after+passed*d, true
+	}
+}
+
+// send makes one request and records it. Nothing a server or the network
+// does makes it fail: every outcome is counted.
+func (r *Run) send(t *target, planned, now time.Time, late bool) {
+	r.rec.sent(now, planned, late, len(r.spec.Body))
+	r.inFlight.Add(1)
+	res := r.do(t, planned, now)
+	r.inFlight.Add(-1)
+	r.rec.done(res)
+}
+
+func (r *Run) do(t *target, planned, sent time.Time) result {
+	ctx, cancel := context.WithTimeout(r.reqCtx, r.spec.Timeout)
+	defer cancel()
+	req := r.newRequest(ctx, t)
+	res := result{planned: planned, sent: sent}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		res.done, res.kind, res.err = time.Now(), classify(r.reqCtx, err), err
+		return res
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close() // the body was read to the end or failed; either way it is done
+	res.done, res.bytesIn = time.Now(), n
+	if err != nil {
+		res.kind, res.err = classify(r.reqCtx, err), fmt.Errorf("read body of %s: %w", t.URL, err)
+		return res
+	}
+	res.status = resp.StatusCode
+	if k, bad := statusKind(resp.StatusCode); bad {
+		res.kind = k
+	}
+	return res
+}
+
+// newRequest builds a request from the pre-parsed URL: parsing it again for
+// every request would cost the generator a good part of its speed.
+func (r *Run) newRequest(ctx context.Context, t *target) *http.Request {
+	req := &http.Request{
+		Method:     r.spec.Method,
+		URL:        t.u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     r.spec.Header,
+		Host:       t.u.Host,
+	}
+	if b := r.spec.Body; b != "" {
+		req.ContentLength = int64(len(b))
+		req.Body = io.NopCloser(strings.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(b)), nil }
+	}
+	return req.WithContext(ctx)
+}
+
+func (r *Run) buildReport(end time.Time, seconds []Second) *Report {
+	s := r.spec
+	rec := r.rec
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rep := &Report{
+		Mode:         r.mode(),
+		Method:       s.Method,
+		Seed:         s.Seed,
+		Start:        r.t0,
+		End:          end,
+		Duration:     end.Sub(r.t0),
+		Totals:       rec.tot,
+		Latency:      summarise(rec.latency),
+		ServiceTime:  summarise(rec.service),
+		SendLag:      summarise(rec.lag),
+		Status:       rec.status,
+		ErrorSamples: rec.samples,
+		Seconds:      seconds,
+	}
+	for _, t := range r.targets {
+		rep.Targets = append(rep.Targets, t.Target)
+	}
+	if s.Rate != nil {
+		rep.Rate, rep.Arrivals, rep.Connections = s.Rate.String(), s.Arrivals, s.Connections
+	} else {
+		rep.Users, rep.Delay = s.Users, s.Delay
+	}
+	rep.Planned = rep.Sent + rep.Skipped
+	if d := rep.Duration.Seconds(); d > 0 {
+		rep.Achieved = float64(rep.Sent) / d
+		rep.Throughput = float64(rep.OK) / d
+	}
+	return rep
+}
