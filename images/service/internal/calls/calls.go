@@ -32,9 +32,6 @@ type Callee struct {
 	URL string
 }
 
-// DialFunc is the shape of net.Dialer.DialContext.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
 // Options configure a Caller.
 type Options struct {
 	Callees []Callee
@@ -44,7 +41,7 @@ type Options struct {
 	Timeout time.Duration
 	// Dial opens connections; nil means a net.Dialer. The service wraps it
 	// to count bytes.
-	Dial DialFunc
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// MaxIdleConnsPerHost sizes the keep-alive pool; 0 means
 	// DefaultMaxIdleConnsPerHost.
 	MaxIdleConnsPerHost int
@@ -159,9 +156,12 @@ func (e *Error) Unwrap() error { return e.Err }
 // detailLimit bounds how much of a failing callee's body an error quotes.
 const detailLimit = 512
 
-// Call makes every downstream call. It returns the first failure as an
-// *Error; in parallel mode the first failure cancels the calls still
-// running, and Call returns only when all of them have ended.
+// Call makes every downstream call and returns the first failure, as an
+// *Error. Sequential calls stop at the first failure, as the original's
+// did. Parallel calls all run to their end and the first failure in list
+// order is returned: a failing branch does not cancel its siblings, so a
+// fault in one subtree leaves the load on the others unchanged (and their
+// keep-alive connections intact).
 func (c *Caller) Call(ctx context.Context) error {
 	if len(c.callees) == 0 {
 		return nil
@@ -174,25 +174,18 @@ func (c *Caller) Call(ctx context.Context) error {
 		}
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	for _, ce := range c.callees {
-		wg.Go(func() {
-			if err := c.call(ctx, ce); err != nil {
-				once.Do(func() {
-					first = err
-					cancel()
-				})
-			}
-		})
+	errs := make([]error, len(c.callees))
+	var wg sync.WaitGroup
+	for i, ce := range c.callees {
+		wg.Go(func() { errs[i] = c.call(ctx, ce) })
 	}
 	wg.Wait()
-	return first
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // call makes one call: GET, body drained and closed so that the connection
