@@ -1,0 +1,27 @@
+// Command service is the one program every simulated microservice runs:
+// locally as a child process of the local runtime, on Kubernetes as the
+// container. Its configuration comes from flags and VECRO_* environment
+// variables (see internal/config and the service binary contract in
+// ARCHITECTURE.md).
+//
+// One process holds:
+//
+//   - the service port (--listen), owned by the fault agent's embedded
+//     Toxiproxy, which forwards every connection to the real HTTP server on
+//     an internal loopback port. Any method and path is served: delay → cpu →
+//     io → database reads and writes (storage types) → downstream calls →
+//     a payload of net/2 bytes;
+//   - the admin port (--admin-listen): /metrics and /healthz, open, and the
+//     fault API under /faults, which needs the bearer token. Faults never act
+//     on it, so they cannot delay a scrape or fail a probe;
+//   - for storage types, a connection to a real database server (--db) that
+//     the agent fronts with a second proxy, so that "on: db" faults act on it.
+//
+// SIGTERM or SIGINT drains it: /healthz turns 503, the HTTP server stops
+// accepting and lets in-flight requests finish (--shutdown-timeout), then the
+// agent switches every fault off and the proxies close.
+//
+// With --addr-file the bound addresses are written as JSON once the instance
+// is ready ({"listen": …, "admin": …, "pid": …}), so that a parent may pass
+// ":0" ports.
+package main

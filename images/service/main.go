@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/vecrosim/vecro/images/service/internal/calls"
+	"github.com/vecrosim/vecro/images/service/internal/config"
+	"github.com/vecrosim/vecro/images/service/internal/faultagent"
+	"github.com/vecrosim/vecro/images/service/internal/server"
+	"github.com/vecrosim/vecro/images/service/internal/svcmetrics"
+	"github.com/vecrosim/vecro/images/service/internal/workload"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole program: 0 after a clean shutdown, 2 on a configuration
+// error, 1 on any other failure.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) int {
+	cfg, err := config.Parse(args, lookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "service: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).
+		With("system", cfg.System, "service", cfg.Service, "instance", cfg.Instance)
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("service failed", "error", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// serve builds the instance, serves until ctx ends and shuts down.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	m, err := svcmetrics.New(svcmetrics.Options{
+		System: cfg.System, Service: cfg.Service, Instance: cfg.Instance,
+		Legacy: cfg.LegacyMetrics, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	wl, err := workload.New(workload.Params{
+		CPU: cfg.Workload.CPU, IO: cfg.Workload.IO, Net: cfg.Workload.Net, MemoryMiB: cfg.Workload.MemoryMiB,
+		Delay: cfg.Workload.Delay, Jitter: cfg.Workload.Jitter, Seed: cfg.Seed, DataDir: cfg.DataDir,
+	})
+	if err != nil {
+		return err
+	}
+	defer wl.Close()
+
+	agent, err := faultagent.New(faultagent.Options{
+		Token: cfg.Token, Seed: cfg.Seed, DataDir: cfg.DataDir,
+		Registerer: m.Registry(), ConstLabels: m.ConstLabels(),
+		Logger: log.With("component", "agent"),
+	})
+	if err != nil {
+		return fmt.Errorf("fault agent: %w", err)
+	}
+	defer func() { err = errors.Join(err, agent.Close()) }()
+
+	// The proxies live until the HTTP server has drained (below), not until
+	// the signal: in-flight answers still travel through them.
+	proxyCtx, stopProxies := context.WithCancel(context.Background())
+	defer stopProxies()
+
+	var store server.Store
+	if cfg.Type.IsStorage() {
+		st, err := openStore(ctx, proxyCtx, cfg, agent, log)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, st.Close()) }()
+		store = st
+	}
+
+	callees := make([]calls.Callee, len(cfg.Calls))
+	for i, c := range cfg.Calls {
+		callees[i] = calls.Callee{Name: c.Name, URL: c.URL}
+	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	caller, err := calls.New(calls.Options{
+		Callees: callees, Mode: cfg.CallMode,
+		Dial: m.WrapDialer(dialer.DialContext), Observe: m.ObserveDownstream,
+		UserAgent: "vecro-service/" + cfg.Service,
+	})
+	if err != nil {
+		return err
+	}
+	defer caller.CloseIdleConnections()
+
+	handler, err := server.Handler(server.Options{
+		Workload: wl, Store: store, Reads: cfg.Workload.Read, Writes: cfg.Workload.Write,
+		Caller: caller, Instrument: m.Instrument, Middleware: agent.Middleware, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	health := &server.Health{}
+	admin, err := server.AdminHandler(server.AdminOptions{Metrics: m.Handler(), Faults: agent.Handler(), Health: health})
+	if err != nil {
+		return err
+	}
+
+	// The real HTTP server listens on an internal loopback port; the agent's
+	// ingress proxy owns the service port and forwards to it.
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("internal listener: %w", err)
+	}
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	svcDone := make(chan error, 1)
+	go func() {
+		svcDone <- server.Serve(serveCtx, server.NewHTTPServer(handler, log), m.WrapListener(inner), cfg.ShutdownTimeout)
+	}()
+	ingress, err := agent.ServeIngress(proxyCtx, cfg.Listen, inner.Addr().String())
+	if err != nil {
+		stopServing()
+		return errors.Join(fmt.Errorf("service port: %w", err), <-svcDone)
+	}
+
+	adminL, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		stopServing()
+		return errors.Join(fmt.Errorf("admin port: %w", err), <-svcDone)
+	}
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	adminDone := make(chan error, 1)
+	go func() { adminDone <- server.Serve(adminCtx, server.NewHTTPServer(admin, log), adminL, time.Second) }()
+
+	if cfg.AddrFile != "" {
+		if err := writeAddrFile(cfg.AddrFile, ingress.String(), adminL.Addr().String()); err != nil {
+			stopServing()
+			stopAdmin()
+			return errors.Join(err, <-svcDone, <-adminDone)
+		}
+	}
+	log.Info("ready", "type", cfg.Type, "listen", ingress.String(), "admin", adminL.Addr().String(),
+		"upstream", inner.Addr().String(), "calls", len(callees), "call_mode", cfg.CallMode)
+
+	var failed error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "grace", cfg.ShutdownTimeout)
+	case err := <-svcDone:
+		failed = fmt.Errorf("service server: %w", err)
+		svcDone <- nil
+	case err := <-adminDone:
+		failed = fmt.Errorf("admin server: %w", err)
+		adminDone <- nil
+	}
+	// Drain: probes see 503 first, then the server stops accepting and lets
+	// in-flight requests finish, then the proxies close, the admin port last
+	// (so the final state can still be scraped until here).
+	health.Drain()
+	stopServing()
+	svcErr := <-svcDone
+	stopProxies()
+	stopAdmin()
+	adminErr := <-adminDone
+	return errors.Join(failed, svcErr, adminErr)
+}
+
+// addrs is the --addr-file content.
+type addrs struct {
+	Listen string `json:"listen"`
+	Admin  string `json:"admin"`
+	PID    int    `json:"pid"`
+}
+
+// writeAddrFile writes the file whole or not at all (rename), so that a
+// reader polling for it never sees half of it.
+func writeAddrFile(path, listen, admin string) error {
+	b, err := json.Marshal(addrs{Listen: listen, Admin: admin, PID: os.Getpid()})
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".addr-*")
+	if err != nil {
+		return fmt.Errorf("addr file: %w", err)
+	}
+	_, werr := tmp.Write(append(b, '\n'))
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("addr file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("addr file: %w", err)
+	}
+	return nil
+}
