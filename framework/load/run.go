@@ -16,7 +16,6 @@ import (
 type Run struct {
 	spec    Spec
 	targets []target
-	client  *http.Client
 	rec     *recorder
 	t0      time.Time
 
@@ -47,31 +46,7 @@ func Start(ctx context.Context, s Spec) (*Run, error) {
 			return nil, fmt.Errorf("load spec: %w", err)
 		}
 	}
-	conns := s.Users
-	if s.Rate != nil {
-		conns = s.Connections
-	}
-	dialer := &net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:               nil, // the targets are the system under test, never a proxy's
-		DialContext:         dialer.DialContext,
-		DisableKeepAlives:   s.DisableKeepAlive,
-		DisableCompression:  true,
-		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: conns,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: s.Timeout,
-	}
-	r := &Run{
-		spec:    s,
-		targets: ts,
-		client: &http.Client{
-			Transport: tr,
-			// A redirect is an answer of its own: count it, don't follow it.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		done: make(chan struct{}),
-	}
+	r := &Run{spec: s, targets: ts, done: make(chan struct{})}
 	r.reqCtx, r.cancelReqs = context.WithCancel(ctx)
 	r.t0 = time.Now()
 	r.rec = newRecorder(r.t0)
@@ -83,6 +58,26 @@ func Start(ctx context.Context, s Spec) (*Run, error) {
 	s.Logger.Debug("load start", "mode", r.mode(), "targets", len(ts), "duration", s.Duration)
 	go r.run(pacer)
 	return r, nil
+}
+
+// newClient is the client of one user or open-loop worker. Each has its own
+// transport, so a user is one keep-alive connection (per target host), as in
+// wrk, and Users or Connections is the number of connections.
+func (r *Run) newClient() *http.Client {
+	dialer := &net.Dialer{Timeout: r.spec.Timeout, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:               nil, // the targets are the system under test, never a proxy's
+			DialContext:         dialer.DialContext,
+			DisableKeepAlives:   r.spec.DisableKeepAlive,
+			DisableCompression:  true,
+			MaxIdleConnsPerHost: 1,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: r.spec.Timeout,
+		},
+		// A redirect is an answer of its own: count it, don't follow it.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 func (r *Run) mode() string {
@@ -131,7 +126,6 @@ func (r *Run) run(pacer Pacer) {
 	timer.Stop()
 	r.cancelReqs()
 	<-drained
-	r.client.CloseIdleConnections()
 
 	seconds := r.rec.finish(time.Now())
 	r.report = r.buildReport(end, seconds)
@@ -208,6 +202,11 @@ loop:
 	}
 	timer.Stop()
 	close(tickets)
+	if r.spec.Duration > 0 {
+		// The plan may end before the window (a ramp down to 0); the window
+		// is still Duration long.
+		<-r.sendCtx.Done()
+	}
 	end := r.windowEnd()
 	// Hits that fell due before the end but never went out are counted,
 	// never silently dropped.
@@ -225,16 +224,18 @@ loop:
 
 func (r *Run) worker(first ticket, tickets <-chan ticket, wg *sync.WaitGroup) {
 	defer wg.Done()
-	r.hit(first)
+	c := r.newClient()
+	defer c.CloseIdleConnections()
+	r.hit(c, first)
 	for t := range tickets {
-		r.hit(t)
+		r.hit(c, t)
 	}
 }
 
-func (r *Run) hit(t ticket) {
+func (r *Run) hit(c *http.Client, t ticket) {
 	tg := &r.targets[t.n%uint64(len(r.targets))]
 	now := time.Now()
-	r.send(tg, t.planned, now, now.Sub(t.planned) > r.spec.LateAfter)
+	r.send(c, tg, t.planned, now, now.Sub(t.planned) > r.spec.LateAfter)
 }
 
 // closedLoop runs the users until the sending window ends.
@@ -256,10 +257,12 @@ func (r *Run) closedLoop(wg *sync.WaitGroup) time.Time {
 func (r *Run) user(u int) {
 	d := r.spec.Delay
 	i := u % len(r.targets)
+	c := r.newClient()
+	defer c.CloseIdleConnections()
 	if d == 0 {
 		for r.sendCtx.Err() == nil {
 			now := time.Now()
-			r.send(&r.targets[i], now, now, false)
+			r.send(c, &r.targets[i], now, now, false)
 			i = (i + 1) % len(r.targets)
 		}
 		return
@@ -286,7 +289,7 @@ func (r *Run) user(u int) {
 		}
 		planned := r.t0.Add(tick)
 		now := time.Now()
-		r.send(&r.targets[i], planned, now, late || now.Sub(planned) > r.spec.LateAfter)
+		r.send(c, &r.targets[i], planned, now, late || now.Sub(planned) > r.spec.LateAfter)
 		i = (i + 1) % len(r.targets)
 
 		el := time.Since(r.t0)
@@ -311,20 +314,20 @@ func (r *Run) user(u int) {
 
 // send makes one request and records it. Nothing a server or the network
 // does makes it fail: every outcome is counted.
-func (r *Run) send(t *target, planned, now time.Time, late bool) {
+func (r *Run) send(c *http.Client, t *target, planned, now time.Time, late bool) {
 	r.rec.sent(now, planned, late, len(r.spec.Body))
 	r.inFlight.Add(1)
-	res := r.do(t, planned, now)
+	res := r.do(c, t, planned, now)
 	r.inFlight.Add(-1)
 	r.rec.done(res)
 }
 
-func (r *Run) do(t *target, planned, sent time.Time) result {
+func (r *Run) do(c *http.Client, t *target, planned, sent time.Time) result {
 	ctx, cancel := context.WithTimeout(r.reqCtx, r.spec.Timeout)
 	defer cancel()
 	req := r.newRequest(ctx, t)
 	res := result{planned: planned, sent: sent}
-	resp, err := r.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		res.done, res.kind, res.err = time.Now(), classify(r.reqCtx, err), err
 		return res

@@ -1,6 +1,8 @@
 package load
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -36,10 +38,36 @@ type Second struct {
 	BytesIn uint64 `json:"bytes_in"`
 	// Latency quantiles of the answers (any status) that arrived in this
 	// second, measured from the planned send time; zero when none arrived.
-	P50 time.Duration `json:"p50"`
-	P90 time.Duration `json:"p90"`
-	P99 time.Duration `json:"p99"`
-	Max time.Duration `json:"max"`
+	P50 time.Duration `json:"-"`
+	P90 time.Duration `json:"-"`
+	P99 time.Duration `json:"-"`
+	Max time.Duration `json:"-"`
+}
+
+type secondAlias Second
+
+// secondJSON is Second with its latencies in milliseconds.
+type secondJSON struct {
+	*secondAlias
+	P50 float64 `json:"p50_ms"`
+	P90 float64 `json:"p90_ms"`
+	P99 float64 `json:"p99_ms"`
+	Max float64 `json:"max_ms"`
+}
+
+// MarshalJSON writes the latencies in milliseconds.
+func (s Second) MarshalJSON() ([]byte, error) {
+	return json.Marshal(secondJSON{(*secondAlias)(&s), ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Second) UnmarshalJSON(b []byte) error {
+	j := secondJSON{secondAlias: (*secondAlias)(s)}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("decode load second: %w", err)
+	}
+	s.P50, s.P90, s.P99, s.Max = fromMs(j.P50), fromMs(j.P90), fromMs(j.P99), fromMs(j.Max)
+	return nil
 }
 
 // Totals are a run's counters so far.
@@ -71,9 +99,9 @@ type Snapshot struct {
 	// InFlight is the number of requests sent and not yet answered.
 	InFlight int64 `json:"in_flight"`
 	// P50, P99 and Max are the latency quantiles over the whole run so far.
-	P50 time.Duration `json:"p50"`
-	P99 time.Duration `json:"p99"`
-	Max time.Duration `json:"max"`
+	P50 time.Duration `json:"p50_ns"`
+	P99 time.Duration `json:"p99_ns"`
+	Max time.Duration `json:"max_ns"`
 }
 
 // Histograms record microseconds from 1 µs to an hour with 3 significant
