@@ -1,0 +1,37 @@
+package dataset
+
+// Columns of every CSV this package writes, defined once: the writers, the
+// readers and the package documentation use these.
+var (
+	// LabelColumns lead labels.csv; one "effect_<name>" column per effect
+	// any fault reported follows them, sorted by name.
+	LabelColumns = []string{
+		"fault", "behavior", "target", "instances", "params",
+		"planned_start", "planned_end", "applied_start", "applied_end",
+		"start_error_ms", "end_error_ms",
+	}
+	// FamilyTimeColumns lead metrics/<family>.csv; one column per service
+	// follows them.
+	FamilyTimeColumns = []string{"timestamp", "unix_ms"}
+	// LongColumns are metrics.csv's columns. fault_active names the faults
+	// whose applied window holds the timestamp (";"-separated, empty when
+	// none); on_target is 1 when the row's service is the target of one of
+	// them.
+	LongColumns = []string{"timestamp", "unix_ms", "service", "family", "value", "fault_active", "on_target"}
+)
+
+// EffectPrefix starts the labels.csv columns that carry a fault's measured
+// effect.
+const EffectPrefix = "effect_"
+
+// Social9Families maps the original VECROsim dataset's file names (the
+// published Social9 layout) to this project's families.
+var Social9Families = map[string]string{
+	"latency_avg":            "latency_avg",
+	"latency_p95":            "latency_p95",
+	"throughput":             "throughput",
+	"cpu_usage":              "cpu_usage",
+	"memory_usage":           "memory_usage",
+	"network_receive_bytes":  "net_rx",
+	"network_transmit_bytes": "net_tx",
+}

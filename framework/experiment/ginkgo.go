@@ -1,0 +1,37 @@
+package experiment
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+)
+
+// MustRun runs e inside a Ginkgo node (BeforeAll of an Ordered container),
+// fails the spec on any error, and attaches the dataset's path and the load
+// report to the spec's report. The run clears its faults and stops its
+// runtime on every way out, including the SpecContext's cancellation when
+// Ginkgo is interrupted.
+func MustRun(ctx context.Context, e *Experiment) *Result {
+	ginkgo.GinkgoHelper()
+	if e.Progress == nil {
+		e.Progress = ginkgo.GinkgoWriter
+	}
+	res, err := e.Run(ctx)
+	if res != nil && res.Dir != "" {
+		ginkgo.AddReportEntry("dataset", res.Dir)
+	}
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "experiment %s", e.Name)
+	var b strings.Builder
+	if err := res.Load.WriteText(&b); err == nil {
+		ginkgo.AddReportEntry("load", b.String())
+	}
+	for _, w := range res.Windows {
+		ginkgo.AddReportEntry("fault "+w.Fault+" "+w.Behavior,
+			fmt.Sprintf("planned %s–%s, applied %s–%s, effect %v", w.PlannedStart.Format("15:04:05.000"), w.PlannedEnd.Format("15:04:05.000"),
+				w.AppliedStart.Format("15:04:05.000"), w.AppliedEnd.Format("15:04:05.000"), w.Effect))
+	}
+	return res
+}

@@ -1,0 +1,316 @@
+package experiment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/vecrosim/vecro/framework/agent"
+	"github.com/vecrosim/vecro/framework/dataset"
+	"github.com/vecrosim/vecro/framework/fault"
+	"github.com/vecrosim/vecro/framework/load"
+	"github.com/vecrosim/vecro/framework/metrics"
+	"github.com/vecrosim/vecro/framework/runtime"
+	"github.com/vecrosim/vecro/framework/runtime/local"
+	"github.com/vecrosim/vecro/framework/spec"
+)
+
+// cleanupTimeout bounds clearing faults and stopping the runtime, which run
+// even when the run's context is cancelled.
+const cleanupTimeout = 30 * time.Second
+
+// minBaselineSteps is the fewest baseline samples the assertions accept.
+const minBaselineSteps = 5
+
+// Run deploys the system, starts load (t0), pushes the fault timeline to the
+// agents ahead of time, watches steady state and guardrails, and when load
+// ends collects the agents' ground truth and every metric family, writes the
+// dataset and stops the runtime. Faults are cleared on every way out.
+func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
+	if err := e.normalize(); err != nil {
+		return nil, err
+	}
+	seed := e.seed()
+	rt := e.Runtime
+	if rt == nil {
+		l, err := local.New(local.Options{Seed: seed, ScrapeInterval: e.Step, Logger: e.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
+		rt = l
+	}
+	started := time.Now()
+	id := runID(started, seed)
+	log := e.Logger.With("experiment", e.Name, "run", id)
+	prog := newProgress(e.Progress)
+	defer prog.done()
+
+	prog.say("deploying %s (%d services) on the %s runtime", e.System.Name, len(e.System.Services), rt.Name())
+	dep, err := rt.Start(ctx, e.System)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if serr := rt.Stop(sctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("experiment %s: stop runtime: %w", e.Name, serr))
+		}
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: deploy: %w", e.Name, err)
+	}
+	log.Info("deployed", "services", len(dep.Services), "prometheus", dep.PrometheusURL)
+
+	// The timeline's length does not depend on t0, so load can be given its
+	// duration before it starts.
+	probe, err := NewTimeline(time.Time{}, e.Phases, e.Faults, minBaselineSteps*e.Step)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
+	}
+	ls, err := e.loadSpec(dep, probe.Duration(), fault.DeriveSeed(seed, "load"))
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
+	}
+	lr, err := load.Start(ctx, ls)
+	if err != nil {
+		return nil, fmt.Errorf("experiment %s: start load: %w", e.Name, err)
+	}
+	defer lr.Stop()
+	t0 := lr.Stats().Start
+	tl, _ := NewTimeline(t0, e.Phases, e.Faults, minBaselineSteps*e.Step)
+
+	var planned []fault.Planned
+	agents := dep.Agents()
+	if e.Faults != nil {
+		targets := fault.Targets{}
+		for _, s := range dep.Services {
+			eps, _ := dep.AgentsOf(s.Name)
+			targets[s.Name] = eps
+		}
+		planned, err = fault.Plan(e.Faults, targets, t0, seed)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
+		var as []agent.Assignment
+		for _, p := range planned {
+			for _, ep := range p.Agents {
+				as = append(as, agent.Assignment{Endpoint: ep, Fault: p.Wire()})
+			}
+		}
+		// Every way out of Run clears every agent, including a panic in the
+		// code below and a cancelled context.
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer cancel()
+			if _, cerr := agent.ClearAll(cctx, agents); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("experiment %s: clear faults: %w", e.Name, cerr))
+			}
+		}()
+		if _, err := agent.PushAll(ctx, as); err != nil {
+			return nil, fmt.Errorf("experiment %s: push faults: %w", e.Name, err)
+		}
+		log.Info("faults pushed", "faults", len(planned), "assignments", len(as))
+	}
+
+	if err := e.watch(ctx, tl, lr, rt, agents, prog); err != nil {
+		return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
+	}
+	report := lr.Wait()
+
+	res = &Result{Name: e.Name, RunID: id, Seed: seed, Timeline: tl, Load: report, Deployment: dep, Runtime: rt.Name()}
+	if len(planned) > 0 {
+		reports, lerr := agent.ListAll(ctx, agents)
+		if lerr != nil {
+			return nil, fmt.Errorf("experiment %s: read ground truth from the agents: %w", e.Name, lerr)
+		}
+		res.Windows = fault.Windows(planned, reports)
+	}
+
+	// One more scrape, so the last step's samples are in the TSDB.
+	prog.say("collecting %d metric families", len(e.Families))
+	if err := sleep(ctx, e.Step+e.Step/2); err != nil {
+		return nil, err
+	}
+	r := metrics.Range{Start: t0, End: tl.End, Step: e.Step}
+	res.Tables = map[string]metrics.Table{}
+	for _, name := range e.Families {
+		fam, _ := metrics.LookupFamily(name)
+		t, err := metrics.CollectTable(ctx, dep.Metrics, fam.WithWindows(e.Windows), metrics.Flavor(rt.Name()), e.System.Name, r)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s: collect %s: %w", e.Name, name, err)
+		}
+		res.Tables[name] = t
+	}
+
+	res.Dir, err = dataset.Write(e.ArtifactsDir, e.datasetRun(res))
+	if err != nil {
+		return res, fmt.Errorf("experiment %s: %w", e.Name, err)
+	}
+	prog.say("dataset written to %s", res.Dir)
+	return res, nil
+}
+
+// watch waits for the timeline to end: it prints progress, checks steady
+// state at the end of the baseline (and withdraws every fault if the
+// system is sick), trips the guardrail, and fails on a runtime failure.
+func (e *Experiment) watch(ctx context.Context, tl Timeline, lr *load.Run, rt runtime.Runtime, agents []agent.Endpoint, prog *progress) error {
+	health, _ := rt.(interface{ Err() error })
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	checked := false
+	// The complete seconds so far, from the snapshots: at four ticks a
+	// second none is missed unless the process stalls for a second.
+	var secs []load.Second
+	abort := func(why error) error {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_, cerr := agent.ClearAll(cctx, agents)
+		lr.Stop()
+		return errors.Join(why, cerr)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return abort(fmt.Errorf("interrupted in %s: %w", tl.Phase(time.Now()), context.Cause(ctx)))
+		case <-lr.Done():
+			return nil
+		case now := <-tick.C:
+			if health != nil {
+				if err := health.Err(); err != nil {
+					return abort(fmt.Errorf("the system failed during %s: %w", tl.Phase(now), err))
+				}
+			}
+			st := lr.Stats()
+			if st.Completed > len(secs) {
+				secs = append(secs, st.Last)
+			}
+			prog.update(tl, now, st)
+			if !checked && len(tl.Faults) > 0 && !now.Before(tl.Faults[0].Start.Add(-e.Step)) {
+				checked = true
+				if err := e.SteadyState.check(secs, tl); err != nil {
+					return abort(fmt.Errorf("steady state not reached, no fault injected: %w", err))
+				}
+			}
+			if err := e.Guardrail.check(secs); err != nil {
+				return abort(fmt.Errorf("guardrail tripped during %s: %w", tl.Phase(now), err))
+			}
+		}
+	}
+}
+
+// check looks at the client's per-second statistics over the baseline.
+func (s SteadyState) check(secs []load.Second, tl Timeline) error {
+	var sent, failed uint64
+	var p99s []float64
+	for _, sec := range secs {
+		if sec.Time.Before(tl.Baseline.Start) || !sec.Time.Before(tl.Baseline.End) {
+			continue
+		}
+		sent += sec.OK + sec.Errors
+		failed += sec.Errors
+		if sec.P99 > 0 {
+			p99s = append(p99s, float64(sec.P99))
+		}
+	}
+	if sent == 0 {
+		return errors.New("no request was answered during the baseline")
+	}
+	if rate := float64(failed) / float64(sent); rate > s.MaxErrorRate {
+		return fmt.Errorf("error rate %.3f over the baseline, above %.3f (%d of %d requests failed)", rate, s.MaxErrorRate, failed, sent)
+	}
+	sort.Float64s(p99s)
+	if len(p99s) > 0 {
+		if m := time.Duration(p99s[len(p99s)/2]); m > s.MaxP99 {
+			return fmt.Errorf("median per-second p99 %v over the baseline, above %v", m, s.MaxP99)
+		}
+	}
+	return nil
+}
+
+// check trips when every complete second of the last For failed more than
+// MaxErrorRate of its answers.
+func (g Guardrail) check(secs []load.Second) error {
+	if g.MaxErrorRate < 0 {
+		return nil
+	}
+	n := int(g.For / time.Second)
+	if n < 1 || len(secs) < n {
+		return nil
+	}
+	var sent, failed uint64
+	for _, sec := range secs[len(secs)-n:] {
+		answered := sec.OK + sec.Errors
+		if answered == 0 || float64(sec.Errors)/float64(answered) <= g.MaxErrorRate {
+			return nil
+		}
+		sent += answered
+		failed += sec.Errors
+	}
+	return fmt.Errorf("error rate above %.2f for %v (%d of %d requests failed)", g.MaxErrorRate, g.For, failed, sent)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// datasetRun assembles what the dataset package writes.
+func (e *Experiment) datasetRun(res *Result) dataset.Run {
+	tables := make([]metrics.Table, 0, len(res.Tables))
+	fams := map[string]string{}
+	for _, name := range e.Families {
+		t := res.Tables[name]
+		tables = append(tables, t)
+		fam, _ := metrics.LookupFamily(name)
+		fams[name], _ = fam.WithWindows(e.Windows).Expr(metrics.Flavor(res.Runtime), e.System.Name)
+	}
+	seconds := res.Load.Seconds
+	return dataset.Run{
+		Manifest: dataset.Manifest{
+			Experiment: e.Name, RunID: res.RunID, Runtime: res.Runtime, Seed: res.Seed,
+			System: e.System, Faults: e.Faults, Load: e.Load,
+			Phases: map[string]any{"warm_up": e.Phases.withDefaults().WarmUp.String(), "baseline": res.Timeline.Baseline.End.Sub(res.Timeline.Baseline.Start).String(),
+				"recovery": e.Phases.withDefaults().Recovery.String(), "steady_state": e.SteadyState, "guardrail": e.Guardrail},
+			T0: res.Timeline.T0, Start: res.Timeline.T0, End: res.Timeline.End, Step: spec.Duration(e.Step),
+			Baseline: [2]time.Time{res.Timeline.Baseline.Start, res.Timeline.Baseline.End},
+			Families: fams, Versions: versions(),
+		},
+		Tables:  tables,
+		Windows: res.Windows,
+		Load:    func(w io.Writer) error { return load.WriteCSV(w, seconds) },
+		Social9: e.Social9,
+		NoPlots: e.NoPlots,
+	}
+}
+
+// versions records what produced a dataset: the module's version and
+// revision, Go, and the libraries that shape the numbers.
+func versions() map[string]string {
+	v := map[string]string{}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	v["go"] = bi.GoVersion
+	v["vecro"] = bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v["vecro_revision"] = s.Value
+		}
+	}
+	for _, d := range bi.Deps {
+		if slices.Contains([]string{"github.com/prometheus/prometheus", "github.com/prometheus/client_golang", "github.com/Shopify/toxiproxy/v2", "github.com/HdrHistogram/hdrhistogram-go"}, d.Path) {
+			v[d.Path] = d.Version
+		}
+	}
+	return v
+}
