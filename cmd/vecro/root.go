@@ -47,6 +47,7 @@ an agent inside every service, and writes the metrics as a labelled dataset.`,
 		// one constructor per subcommand, each in its own file
 		newValidateCmd,
 		newGraphCmd,
+		newLoadCmd,
 	} {
 		root.AddCommand(c(s))
 	}
