@@ -1,7 +1,6 @@
 package faultagent
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -153,11 +152,16 @@ func (a *Agent) Close() error {
 	return nil
 }
 
-// errConflict marks a push that contradicts the agent's state (409).
-var errConflict = errors.New("conflict")
+// conflictError is a push that contradicts the agent's state (409), as
+// opposed to bad input (400).
+type conflictError struct{ error }
+
+func conflictf(format string, args ...any) error {
+	return conflictError{fmt.Errorf(format, args...)}
+}
 
 // put adds a fault, or confirms an identical one. It reports whether the
-// fault is new. Errors wrapping errConflict are conflicts; others are bad
+// fault is new. A conflictError is a conflict; others are bad
 // input.
 func (a *Agent) put(f agent.Fault) (agent.Status, bool, error) {
 	now := time.Now()
@@ -178,7 +182,7 @@ func (a *Agent) put(f agent.Fault) (agent.Status, bool, error) {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
-		return agent.Status{}, false, fmt.Errorf("fault %q: agent is closed: %w", f.ID, errConflict)
+		return agent.Status{}, false, conflictf("fault %q: agent is closed", f.ID)
 	}
 	if old, ok := a.faults[f.ID]; ok && !terminal(old.phase) {
 		st := a.statusLocked(old)
@@ -186,7 +190,7 @@ func (a *Agent) put(f agent.Fault) (agent.Status, bool, error) {
 		if sameFault(old.fault, f) {
 			return st, false, nil
 		}
-		return agent.Status{}, false, fmt.Errorf("fault %q is already %s with a different body (DELETE it first): %w", f.ID, st.Phase, errConflict)
+		return agent.Status{}, false, conflictf("fault %q is already %s with a different body (DELETE it first)", f.ID, st.Phase)
 	}
 	a.mu.Unlock()
 
@@ -200,21 +204,21 @@ func (a *Agent) put(f agent.Fault) (agent.Status, bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
-		return agent.Status{}, false, fmt.Errorf("fault %q: agent is closed: %w", f.ID, errConflict)
+		return agent.Status{}, false, conflictf("fault %q: agent is closed", f.ID)
 	}
 	if old, ok := a.faults[f.ID]; ok && !terminal(old.phase) {
 		if sameFault(old.fault, f) {
 			return a.statusLocked(old), false, nil
 		}
-		return agent.Status{}, false, fmt.Errorf("fault %q is already %s with a different body (DELETE it first): %w", f.ID, old.phase, errConflict)
+		return agent.Status{}, false, conflictf("fault %q is already %s with a different body (DELETE it first)", f.ID, old.phase)
 	}
 	for _, o := range a.faults {
 		if o.fault.ID == f.ID || terminal(o.phase) || o.scope != scope {
 			continue
 		}
 		if f.Start.Before(o.fault.End) && o.fault.Start.Before(f.End) {
-			return agent.Status{}, false, fmt.Errorf("fault %q (%s, %s–%s) overlaps fault %q (%s–%s) of the same behaviour on the same link: %w",
-				f.ID, scope, stamp(f.Start), stamp(f.End), o.fault.ID, stamp(o.fault.Start), stamp(o.fault.End), errConflict)
+			return agent.Status{}, false, conflictf("fault %q (%s, %s–%s) overlaps fault %q (%s–%s) of the same behaviour on the same link",
+				f.ID, scope, stamp(f.Start), stamp(f.End), o.fault.ID, stamp(o.fault.Start), stamp(o.fault.End))
 		}
 	}
 	e := &entry{fault: f, behaviour: b, scope: scope, phase: agent.PhasePending}
@@ -249,6 +253,7 @@ func (a *Agent) activate(e *entry) {
 	}
 	a.mu.Unlock()
 
+	fired := time.Now()
 	err := e.behaviour.start()
 	now := time.Now()
 
@@ -263,11 +268,14 @@ func (a *Agent) activate(e *entry) {
 	}
 	e.phase = agent.PhaseActive
 	e.appliedStart = &now
-	a.log.Info("fault on", "id", e.fault.ID, "behavior", e.fault.Behavior, "late", now.Sub(e.fault.Start))
+	a.log.Info("fault on", "id", e.fault.ID, "behavior", e.fault.Behavior,
+		"timer_late", fired.Sub(e.fault.Start), "switch_on", now.Sub(fired))
 }
 
 // finish ends a fault with the given terminal phase, switching it off if it
-// is on. It returns once the behaviour is gone.
+// is on. It returns once the behaviour is gone; the phase changes only then,
+// together with the applied end, so a terminal phase always comes with its
+// applied window.
 func (a *Agent) finish(e *entry, phase agent.Phase) {
 	e.trans.Lock()
 	defer e.trans.Unlock()
@@ -275,22 +283,24 @@ func (a *Agent) finish(e *entry, phase agent.Phase) {
 	e.startTimer.Stop()
 	e.endTimer.Stop()
 	prev := e.phase
-	if terminal(prev) {
+	if terminal(prev) || prev != agent.PhaseActive {
+		if !terminal(prev) {
+			e.phase = phase
+		}
 		a.mu.Unlock()
 		return
 	}
-	e.phase = phase
 	a.mu.Unlock()
-	if prev != agent.PhaseActive {
-		return
-	}
 
+	fired := time.Now()
 	e.behaviour.stop()
 	now := time.Now()
 	a.mu.Lock()
+	e.phase = phase
 	e.appliedEnd = &now
 	a.mu.Unlock()
-	a.log.Info("fault off", "id", e.fault.ID, "behavior", e.fault.Behavior, "phase", phase, "late", now.Sub(e.fault.End))
+	a.log.Info("fault off", "id", e.fault.ID, "behavior", e.fault.Behavior, "phase", phase,
+		"timer_late", fired.Sub(e.fault.End), "switch_off", now.Sub(fired))
 }
 
 // remove cancels a fault and forgets it, returning its final status.

@@ -103,7 +103,7 @@ func (a *Agent) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	st, created, err := a.put(f)
 	switch {
-	case errors.Is(err, errConflict):
+	case errors.As(err, new(conflictError)):
 		writeError(w, http.StatusConflict, err.Error())
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())

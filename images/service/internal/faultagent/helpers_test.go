@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +38,20 @@ type rig struct {
 type rigOption func(*faultagent.Options)
 
 func withToken(tok string) rigOption { return func(o *faultagent.Options) { o.Token = tok } }
+
+// withLog sends the agent's log to the test's log.
+func withLog(t testing.TB) rigOption {
+	return func(o *faultagent.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // newRig starts an agent, its admin server and a service whose handler
 // serves GET /bytes?n=N (N bytes) and anything else with "ok".
@@ -235,3 +250,55 @@ func freeAddr(t testing.TB) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/1e6) }
+
+// newEchoServer is a TCP server that echoes every line, standing for a
+// database behind the agent's db proxy.
+func newEchoServer(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+type echoConn struct {
+	net.Conn
+	buf []byte
+}
+
+func dialEcho(t testing.TB, addr string) *echoConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &echoConn{Conn: c, buf: make([]byte, 5)}
+}
+
+// roundTrip writes a line and waits for its echo.
+func (c *echoConn) roundTrip(t testing.TB) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		t.Fatalf("echo write: %v", err)
+	}
+	if _, err := io.ReadFull(c, c.buf); err != nil {
+		t.Fatalf("echo read: %v", err)
+	}
+	return time.Since(start)
+}
