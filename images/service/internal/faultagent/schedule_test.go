@@ -3,8 +3,8 @@ package faultagent_test
 import (
 	"context"
 	"io"
-	"net/http"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -168,10 +168,10 @@ func TestNetDelayOnSchedule(t *testing.T) {
 	if n < float64(len(inside)) {
 		t.Errorf("requests_delayed = %v, want ≥ %d", n, len(inside))
 	}
-	if d := st.Effect["mean_drawn_delay_seconds"]; d < (delay - jitter).Seconds() || d > (delay+jitter).Seconds() {
+	if d := st.Effect["mean_drawn_delay_seconds"]; d < (delay-jitter).Seconds() || d > (delay+jitter).Seconds() {
 		t.Errorf("mean_drawn_delay_seconds = %v, want within %s ± %s", d, delay, jitter)
 	}
-	if d := st.Effect["mean_added_delay_seconds"]; d <= 0 || d > (delay + jitter + edgeLate).Seconds() {
+	if d := st.Effect["mean_added_delay_seconds"]; d <= 0 || d > (delay+jitter+edgeLate).Seconds() {
 		t.Errorf("mean_added_delay_seconds = %v, want in (0, %s]", d, delay+jitter+edgeLate)
 	}
 	t.Logf("%d before, %d inside, %d after; effect %v", len(before), len(inside), len(after), st.Effect)
