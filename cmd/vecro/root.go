@@ -48,6 +48,10 @@ an agent inside every service, and writes the metrics as a labelled dataset.`,
 		newValidateCmd,
 		newGraphCmd,
 		newLoadCmd,
+		newRunCmd,
+		newInjectCmd,
+		newCollectCmd,
+		newFaultsCmd,
 	} {
 		root.AddCommand(c(s))
 	}
