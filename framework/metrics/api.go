@@ -271,7 +271,7 @@ func timeRange(r *http.Request) (int64, int64, *apiError) {
 
 // withQuerier runs f on a TSDB querier over the request's time range,
 // holding the source open.
-func (e *Embedded) withQuerier(r *http.Request, f func(storage.Querier) error) *apiError {
+func (e *Embedded) withQuerier(r *http.Request, f func(q storage.Querier, mint, maxt int64) error) *apiError {
 	mint, maxt, aerr := timeRange(r)
 	if aerr != nil {
 		return aerr
@@ -286,7 +286,7 @@ func (e *Embedded) withQuerier(r *http.Request, f func(storage.Querier) error) *
 		return &apiError{"internal", http.StatusInternalServerError, err}
 	}
 	defer q.Close()
-	if err := f(q); err != nil {
+	if err := f(q, mint, maxt); err != nil {
 		return &apiError{"internal", http.StatusInternalServerError, err}
 	}
 	return nil
@@ -299,8 +299,9 @@ func (e *Embedded) apiSeries(r *http.Request) (apiResult, *apiError) {
 	}
 	found := map[string]labels.Labels{}
 	var warnings annotations.Annotations
-	aerr = e.withQuerier(r, func(q storage.Querier) error {
-		hints := &storage.SelectHints{Func: "series"}
+	aerr = e.withQuerier(r, func(q storage.Querier, mint, maxt int64) error {
+		// The TSDB reads only the hints' time range.
+		hints := &storage.SelectHints{Start: mint, End: maxt, Func: "series"}
 		for _, set := range sets {
 			ss := q.Select(r.Context(), false, hints, set...)
 			for ss.Next() {
@@ -332,7 +333,7 @@ func (e *Embedded) apiLabels(r *http.Request) (apiResult, *apiError) {
 		return apiResult{}, aerr
 	}
 	names := map[string]struct{}{}
-	aerr = e.withQuerier(r, func(q storage.Querier) error {
+	aerr = e.withQuerier(r, func(q storage.Querier, _, _ int64) error {
 		if len(sets) == 0 {
 			sets = [][]*labels.Matcher{nil}
 		}
@@ -368,7 +369,7 @@ func (e *Embedded) apiLabelValues(r *http.Request) (apiResult, *apiError) {
 		return apiResult{}, aerr
 	}
 	vals := map[string]struct{}{}
-	aerr = e.withQuerier(r, func(q storage.Querier) error {
+	aerr = e.withQuerier(r, func(q storage.Querier, _, _ int64) error {
 		if len(sets) == 0 {
 			sets = [][]*labels.Matcher{nil}
 		}
