@@ -203,11 +203,47 @@ type decoder struct {
 	errs    ErrorList
 	meta    *fileMeta
 	anchors map[string]ast.Node
+	// budget bounds the work of one file: aliases and merge keys can make
+	// a small file expand exponentially ("billion laughs").
+	budget int
+	// deepMerge is set once too deep a merge was reported.
+	deepMerge bool
+}
+
+// maxMergeDepth bounds merge keys that merge mappings with merge keys.
+const maxMergeDepth = 8
+
+// maxDecodeSteps is far above what any real definition needs (the social
+// system takes about 400 steps).
+const maxDecodeSteps = 100_000
+
+// spend takes n steps from the budget and reports whether any was left;
+// the first overdraft is reported as an error.
+func (d *decoder) spend(n int, at ast.Node) bool {
+	if d.budget <= 0 {
+		return false
+	}
+	d.budget -= n
+	if d.budget <= 0 {
+		d.errorf(nodeLine(at), "", "the document expands to more than %d values through aliases or merge keys", maxDecodeSteps)
+		return false
+	}
+	return true
 }
 
 func (d *decoder) errorf(line int, field, format string, args ...any) {
+	switch {
+	case len(d.errs) > maxDecodeErrors:
+		return
+	case len(d.errs) == maxDecodeErrors:
+		d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: "too many errors; the rest are not shown"})
+		return
+	}
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
+
+// maxDecodeErrors caps the list for a file that is not a definition at all.
+const maxDecodeErrors = 100
 
 // fail records a decoding error on the field at path and marks it bad.
 func (d *decoder) fail(n ast.Node, path, format string, args ...any) {
@@ -217,21 +253,14 @@ func (d *decoder) fail(n ast.Node, path, format string, args ...any) {
 
 // decodeFile parses data as one YAML document and decodes it into out (a
 // pointer to System or FaultFile). ok is false when nothing could be decoded.
-func decodeFile(name string, data []byte, out any) (d *decoder, ok bool) {
-	d = &decoder{
+func decodeFile(name string, data []byte, out any) (*decoder, bool) {
+	d := &decoder{
 		file:    name,
 		meta:    &fileMeta{lines: map[string]int{}, bad: map[string]bool{}, written: map[string]string{}},
 		anchors: map[string]ast.Node{},
+		budget:  maxDecodeSteps,
 	}
-	defer func() {
-		// The YAML parser is third-party code fed arbitrary input; a panic
-		// in it must surface as an error in the file, not end the program.
-		if r := recover(); r != nil {
-			d.errs = append(d.errs[:0:0], &Error{File: name, Msg: fmt.Sprintf("cannot parse YAML (parser failure: %v)", r)})
-			ok = false
-		}
-	}()
-	f, err := parser.ParseBytes(data, 0)
+	f, err := parseYAML(data)
 	if err != nil {
 		d.errs = append(d.errs, syntaxError(name, err))
 		return d, false
@@ -265,6 +294,19 @@ func topKeys(out any) string {
 		return "name and services"
 	}
 	return "name and faults"
+}
+
+// parseYAML runs the YAML parser. It is third-party code fed arbitrary
+// input, so a panic in it becomes an error in the file rather than the end
+// of the program; the recover covers the parser only, so that fuzzing still
+// sees panics in this package's own code.
+func parseYAML(data []byte) (f *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("cannot parse YAML (parser failure: %v)", r)
+		}
+	}()
+	return parser.ParseBytes(data, 0)
 }
 
 // syntaxError converts the YAML parser's error into an *Error with a line.
@@ -380,6 +422,9 @@ var (
 
 // decode reads n into v, whose field path is path.
 func (d *decoder) decode(n ast.Node, v reflect.Value, path string, opts fieldOpts) {
+	if !d.spend(1, n) {
+		return
+	}
 	raw := n
 	n = d.resolve(n)
 	if a, ok := n.(*ast.AliasNode); ok {
@@ -460,6 +505,11 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string, opts fieldOpt
 		seq, ok := n.(*ast.SequenceNode)
 		if !ok {
 			d.fail(n, path, "want a list, got %s", describe(n))
+			return
+		}
+		if len(seq.Values) == 0 {
+			// "calls: []" is no calls: nil, as JSON and YAML read it back.
+			v.SetZero()
 			return
 		}
 		out := reflect.MakeSlice(v.Type(), len(seq.Values), len(seq.Values))
@@ -554,13 +604,19 @@ type entry struct {
 // and overridden by keys written in m itself, as YAML's merge key specifies.
 func (d *decoder) entries(m *ast.MappingNode, path string, depth int) []entry {
 	var own, merged []entry
+	if !d.spend(len(m.Values)+1, m) {
+		return nil
+	}
 	for _, mv := range m.Values {
 		if mv == nil || mv.Key == nil {
 			continue
 		}
 		if mv.Key.IsMergeKey() {
-			if depth > 8 {
-				d.fail(mv.Key, path, "merge keys (<<) nested too deep")
+			if depth > maxMergeDepth {
+				if !d.deepMerge {
+					d.deepMerge = true
+					d.fail(mv.Key, path, "merge keys (<<) nested more than %d deep", maxMergeDepth)
+				}
 				continue
 			}
 			v := d.resolve(mv.Value)
@@ -622,10 +678,14 @@ func (d *decoder) decodeStruct(m *ast.MappingNode, at ast.Node, v reflect.Value,
 		}
 	}
 	setBy := map[int]entry{}
+	// misspelt holds fields an unknown key looked like: "missing behaviors"
+	// after "behaviours: unknown field (did you mean behaviors?)" is noise.
+	misspelt := map[string]bool{}
 	if m != nil {
 		for _, e := range d.entries(m, path, 0) {
 			f, ok := byName[e.key]
 			if !ok {
+				misspelt[closest(e.key, known)] = true
 				d.errorf(nodeLine(e.keyN), joinPath(d.meta.display(path), e.key), "unknown field%s; known: %s",
 					didYouMean(e.key, known), strings.Join(known, ", "))
 				continue
@@ -656,9 +716,12 @@ func (d *decoder) decodeStruct(m *ast.MappingNode, at ast.Node, v reflect.Value,
 		}
 		fp := joinPath(path, f.name)
 		d.meta.bad[fp] = true
-		line := nodeLine(m)
-		if m == nil {
-			line = nodeLine(at)
+		if misspelt[f.name] {
+			continue
+		}
+		line := nodeLine(at)
+		if m != nil {
+			line = nodeLine(m)
 		}
 		d.errorf(line, d.meta.display(path), "missing %s", f.name)
 	}

@@ -92,14 +92,15 @@ func parseDuration(s string, bare time.Duration) (Duration, error) {
 		if !ok {
 			return 0, fmt.Errorf("bad duration %q: want a number followed by a unit, as in \"300ms\", \"30s\", \"2min\", \"1h30m\"", in)
 		}
-		b.WriteString(rest[:len(rest)-len(after)])
+		num := rest[:len(rest)-len(after)]
+		b.WriteString(num)
 		j := 0
 		for j < len(after) && (after[j] < '0' || after[j] > '9') && after[j] != '.' {
 			j++
 		}
 		unit := after[:j]
 		if unit == "" {
-			return 0, fmt.Errorf("bad duration %q: the number before %q has no unit", in, after)
+			return 0, fmt.Errorf("bad duration %q: %q has no unit", in, num)
 		}
 		gu, known := durationUnits[unit]
 		if !known {

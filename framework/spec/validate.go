@@ -530,7 +530,7 @@ func (ff *FaultFile) checkOverlaps(c *checker) {
 			if cur.start < prev.end {
 				a, b := &ff.Faults[prev.fault], &ff.Faults[cur.fault]
 				_, beh, _ := strings.Cut(k, "\x00")
-				c.add(fmt.Sprintf("faults[%d]", cur.fault), "%s on %q from %s to %s overlaps fault %q (faults[%d], %s to %s): faults on one target with the same behaviour must not overlap",
+				c.add(fmt.Sprintf("faults[%d]", cur.fault), "%s on %q from %s to %s overlaps fault %q (faults[%d], %s to %s) with the same behaviour on the same target",
 					beh, b.Target, cur.start, cur.end, a.Name, prev.fault, prev.start, prev.end)
 			}
 		}
@@ -541,7 +541,7 @@ func (ff *FaultFile) checkOverlaps(c *checker) {
 // include their link.
 func behaviorKey(b Behavior) string {
 	if n, ok := b.(Networked); ok {
-		return b.Kind() + " on " + string(n.Link())
+		return b.Kind() + " (" + string(n.Link()) + ")"
 	}
 	return b.Kind()
 }
@@ -555,7 +555,7 @@ func CheckFaults(ff *FaultFile, sys *System) error {
 	}
 	c := &checker{file: ff.File, meta: ff.meta}
 	if ff.Namespace != "" && ff.Namespace != sys.EffectiveNamespace() {
-		c.add("namespace", "namespace %q differs from the namespace of system %q (%q)", ff.Namespace, sys.Name, sys.EffectiveNamespace())
+		c.add("namespace", "namespace %q differs from namespace %q of system %s%s", ff.Namespace, sys.EffectiveNamespace(), sys.Name, didYouMean(ff.Namespace, []string{sys.EffectiveNamespace()}))
 	}
 	names := make([]string, len(sys.Services))
 	for i, s := range sys.Services {
