@@ -1,6 +1,7 @@
 package faultagent
 
 import (
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -346,7 +347,7 @@ func (a *Agent) list() []agent.Status {
 		if c := x.Start.Compare(y.Start); c != 0 {
 			return c
 		}
-		return compareStrings(x.ID, y.ID)
+		return cmp.Compare(x.ID, y.ID)
 	})
 	return out
 }
@@ -382,16 +383,6 @@ func sameFault(x, y agent.Fault) bool {
 	return x.ID == y.ID && x.Fault == y.Fault && x.Behavior == y.Behavior &&
 		x.Start.Equal(y.Start) && x.End.Equal(y.End) && x.Seed == y.Seed &&
 		string(x.Params) == string(y.Params)
-}
-
-func compareStrings(x, y string) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 func stamp(t time.Time) string { return t.Format(time.RFC3339Nano) }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -20,13 +21,15 @@ import (
 )
 
 // BenchmarkNetDelayPrecision measures net-delay 300ms ± 50ms (uniform) on
-// 2,000 HTTP requests through the real ingress proxy, 200 keep-alive
-// connections with 10 requests each in sequence. For every request it takes
+// 2,000 HTTP requests through the real ingress proxy: 200 keep-alive
+// connections send 10 requests each in sequence. For every request it takes
 // the delay the agent drew for it (paired through a request header the
-// toxic sees) and the delay the caller observed (round trip minus the median
-// round trip of the same 2,000 requests without the fault), and reports the
-// error observed − drawn: targets mean < 1 ms and p99 < 5 ms. It also reports
-// the Kolmogorov–Smirnov distance of the drawn delays from U(250ms, 350ms).
+// toxic sees) and the delay the caller observed: the request's round trip
+// minus the median round trip through a second, fault-free agent's proxy to
+// the same server, measured by the same connections in alternation (so the
+// control sees the same machine load). It reports the error observed − drawn
+// — targets |mean| < 1 ms and p99 < 5 ms — and the Kolmogorov–Smirnov
+// distance of the drawn delays from U(250ms, 350ms).
 //
 //	go test -run '^$' -bench NetDelayPrecision -benchtime 1x ./images/service/internal/faultagent/
 func BenchmarkNetDelayPrecision(b *testing.B) {
@@ -37,15 +40,9 @@ func BenchmarkNetDelayPrecision(b *testing.B) {
 		jitter   = 50 * time.Millisecond
 	)
 	for b.Loop() {
-		a, proxyAddr := newBenchAgent(b)
-
-		base := roundTrips(b, proxyAddr, requests, conns)
-		baseRTT := make([]time.Duration, 0, requests)
-		for _, rt := range base {
-			baseRTT = append(baseRTT, rt)
-		}
-		slices.Sort(baseRTT)
-		baseline := baseRTT[len(baseRTT)/2]
+		upstream := newBenchServer(b)
+		a, faultAddr := newBenchAgent(b, upstream)
+		_, controlAddr := newBenchAgent(b, upstream)
 
 		var mu sync.Mutex
 		drawn := map[int]time.Duration{}
@@ -70,7 +67,9 @@ func BenchmarkNetDelayPrecision(b *testing.B) {
 			time.Sleep(time.Millisecond)
 		}
 
-		faulted := roundTrips(b, proxyAddr, requests, conns)
+		faulted, control := roundTrips(b, faultAddr, controlAddr, requests, conns)
+		slices.Sort(control)
+		baseline := control[len(control)/2]
 		errs := make([]float64, 0, requests)
 		draws := make([]float64, 0, requests)
 		for n, rt := range faulted {
@@ -93,13 +92,13 @@ func BenchmarkNetDelayPrecision(b *testing.B) {
 		b.ReportMetric(p99, "p99-err-ms")
 		b.ReportMetric(quantile(errs, 0.5), "p50-err-ms")
 		b.ReportMetric(errs[len(errs)-1], "max-err-ms")
-		b.ReportMetric(float64(baseline)/1e6, "baseline-rtt-ms")
+		b.ReportMetric(float64(baseline)/1e6, "control-rtt-ms")
 		b.ReportMetric(dks, "ks-D")
-		b.Logf("observed − drawn over %d requests: mean %.3f ms, p50 %.3f ms, p99 %.3f ms, min %.3f ms, max %.3f ms; baseline RTT p50 %s p99 %s; KS D %.4f (critical %.4f at α=0.01)",
+		b.Logf("observed − drawn over %d requests: mean %.3f ms, p50 %.3f ms, p99 %.3f ms, min %.3f ms, max %.3f ms; control RTT p50 %s p99 %s; KS D %.4f (critical %.4f at α=0.01)",
 			len(errs), meanErr, quantile(errs, 0.5), p99, errs[0], errs[len(errs)-1],
-			baseline, baseRTT[len(baseRTT)*99/100], dks, ksCritical01(len(draws)))
-		if meanErr >= 1 || p99 >= 5 {
-			b.Errorf("precision target missed: mean %.3f ms (target < 1), p99 %.3f ms (target < 5)", meanErr, p99)
+			baseline, control[len(control)*99/100], dks, ksCritical01(len(draws)))
+		if math.Abs(meanErr) >= 1 || p99 >= 5 {
+			b.Errorf("precision target missed: mean %.3f ms (target |mean| < 1), p99 %.3f ms (target < 5)", meanErr, p99)
 		}
 		if dks >= ksCritical01(len(draws)) {
 			b.Errorf("drawn delays fail KS against U(%s, %s): D=%.4f", mean-jitter, mean+jitter, dks)
@@ -107,13 +106,9 @@ func BenchmarkNetDelayPrecision(b *testing.B) {
 	}
 }
 
-func newBenchAgent(b *testing.B) (*Agent, string) {
+// newBenchServer is the service stand-in: it answers every request "ok".
+func newBenchServer(b *testing.B) string {
 	b.Helper()
-	a, err := New(Options{Token: "t", DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = a.Close() })
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -123,23 +118,37 @@ func newBenchAgent(b *testing.B) (*Agent, string) {
 	})}
 	go func() { _ = srv.Serve(l) }()
 	b.Cleanup(func() { _ = srv.Close() })
-	addr, err := a.ServeIngress(context.Background(), "127.0.0.1:0", l.Addr().String())
+	return l.Addr().String()
+}
+
+// newBenchAgent is an agent whose ingress proxy forwards to upstream.
+func newBenchAgent(b *testing.B, upstream string) (*Agent, string) {
+	b.Helper()
+	a, err := New(Options{Token: "t", DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = a.Close() })
+	addr, err := a.ServeIngress(context.Background(), "127.0.0.1:0", upstream)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return a, addr.String()
 }
 
-// roundTrips sends requests numbered 0…n-1 over conns keep-alive
-// connections (each sends its share in sequence) and returns each request's
-// round trip by number. Every connection is dialled and warmed up by one
-// untimed request before any timed request is sent, so that connection
-// set-up (the proxy dials its upstream per connection) is not measured.
-func roundTrips(b *testing.B, addr string, n, conns int) map[int]time.Duration {
+// roundTrips sends requests numbered 0…n-1 to addr over conns keep-alive
+// connections (each sends its share in sequence), each followed by a
+// control request to control on a second connection of the same goroutine.
+// It returns each request's round trip by number and the control round
+// trips. Every connection is dialled and warmed up by one untimed request
+// before any timed request is sent, so that connection set-up (the proxy
+// dials its upstream per connection) is not measured.
+func roundTrips(b *testing.B, addr, control string, n, conns int) (map[int]time.Duration, []time.Duration) {
 	b.Helper()
 	var (
 		mu    sync.Mutex
 		out   = make(map[int]time.Duration, n)
+		ctl   = make([]time.Duration, 0, n)
 		errs  []error
 		wg    sync.WaitGroup
 		ready sync.WaitGroup
@@ -150,32 +159,50 @@ func roundTrips(b *testing.B, addr string, n, conns int) map[int]time.Duration {
 		errs = append(errs, err)
 		mu.Unlock()
 	}
+	dial := func(addr string) (net.Conn, *bufio.Reader, error) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		br := bufio.NewReader(conn)
+		if _, err := exchange(conn, br, -1); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+		return conn, br, nil
+	}
 	ready.Add(conns)
 	for c := range conns {
 		wg.Go(func() {
-			conn, err := net.Dial("tcp", addr)
+			fc, fr, err := dial(addr)
 			if err != nil {
 				ready.Done()
 				fail(err)
 				return
 			}
-			defer conn.Close()
-			br := bufio.NewReader(conn)
-			_, err = exchange(conn, br, -1)
+			defer fc.Close()
+			cc, cr, err := dial(control)
 			ready.Done()
 			if err != nil {
 				fail(err)
 				return
 			}
+			defer cc.Close()
 			<-start
 			for i := c; i < n; i += conns {
-				rt, err := exchange(conn, br, i)
+				rt, err := exchange(fc, fr, i)
+				if err != nil {
+					fail(err)
+					return
+				}
+				crt, err := exchange(cc, cr, -2)
 				if err != nil {
 					fail(err)
 					return
 				}
 				mu.Lock()
 				out[i] = rt
+				ctl = append(ctl, crt)
 				mu.Unlock()
 			}
 		})
@@ -186,7 +213,7 @@ func roundTrips(b *testing.B, addr string, n, conns int) map[int]time.Duration {
 	if len(errs) > 0 {
 		b.Fatalf("%d request errors, first: %v", len(errs), errs[0])
 	}
-	return out
+	return out, ctl
 }
 
 // exchange sends request i and reads its response; it returns the round

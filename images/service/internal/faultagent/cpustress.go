@@ -1,9 +1,12 @@
 package faultagent
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +24,8 @@ import (
 // does), so one worker at load 50 keeps about half a core busy when the
 // machine has room. Workers default to GOMAXPROCS, so load is then the share
 // of the process's cores. Methods: sqrt (square roots of pseudo-random
-// numbers, the original workload's kernel; the default), int64 (64-bit
+// numbers, the original workload's kernel; the default, spec.CPUMethods[0]),
+// int64 (64-bit
 // integer mixing), float (floating-point multiply, add and divide),
 // matrixprod (8×8 matrix products). Units: load 0–100 (more than 0), workers
 // a count.
@@ -64,13 +68,10 @@ func parseCPUStress(_ *Agent, f agent.Fault) (behaviour, string, error) {
 	if p.Workers < 0 || p.Workers > maxCPUWorkers {
 		return nil, "", fmt.Errorf("workers %d: want 0 (GOMAXPROCS) to %d", p.Workers, maxCPUWorkers)
 	}
-	method := p.Method
-	if method == "" {
-		method = "sqrt"
-	}
+	method := cmp.Or(p.Method, spec.CPUMethods[0])
 	kernel, ok := cpuKernels[method]
-	if !ok {
-		return nil, "", fmt.Errorf("method %q: want one of sqrt, int64, float, matrixprod", p.Method)
+	if !ok || !slices.Contains(spec.CPUMethods, method) {
+		return nil, "", fmt.Errorf("method %q: want one of %s", p.Method, strings.Join(spec.CPUMethods, ", "))
 	}
 	workers := p.Workers
 	if workers == 0 {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/vecrosim/vecro/framework/spec"
 )
 
 // ksStatistic is the Kolmogorov–Smirnov distance between the sample and a
@@ -99,6 +101,26 @@ func TestDrawDelayClampsAtZero(t *testing.T) {
 	for range 10000 {
 		if d := drawDelay(r, 10*time.Millisecond, 50*time.Millisecond, distNormal); d < 0 {
 			t.Fatalf("negative delay %s", d)
+		}
+	}
+}
+
+// TestSpecListsImplemented keeps the agent and the definition format in
+// step: every method and distribution that spec accepts is implemented here.
+func TestSpecListsImplemented(t *testing.T) {
+	for _, m := range spec.CPUMethods {
+		if _, ok := cpuKernels[m]; !ok {
+			t.Errorf("spec accepts cpu-stress method %q, the agent has no kernel for it", m)
+		}
+	}
+	for _, m := range spec.IOMethods {
+		if _, ok := ioMethods[m]; !ok {
+			t.Errorf("spec accepts io-stress method %q, the agent does not implement it", m)
+		}
+	}
+	for _, d := range spec.Distributions {
+		if d != distUniform && d != distNormal {
+			t.Errorf("spec accepts distribution %q, the agent does not implement it", d)
 		}
 	}
 }

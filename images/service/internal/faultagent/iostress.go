@@ -1,11 +1,14 @@
 package faultagent
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,11 +19,12 @@ import (
 // io-stress: workers writing and syncing files in the service's data dir.
 //
 // Model. Each worker owns one file in the data dir (hidden, named after the
-// fault) and writes to it without pause: method write issues 1 MiB writes
-// and never syncs (page-cache and write-back pressure); fsync writes 4 KiB
-// and fsyncs after each write (journal and device latency, like a database
-// committing); mixed (the default, like the service's own io workload)
-// writes 64 KiB at a time and fsyncs every 1 MiB. A file is truncated and
+// fault) and writes to it without pause: method write (the default,
+// spec.IOMethods[0]) issues 1 MiB writes and never syncs (page-cache and
+// write-back pressure); fsync writes 4 KiB and fsyncs after each write
+// (journal and device latency, like a database committing); mixed writes
+// 64 KiB at a time and fsyncs every 1 MiB (like the service's own io
+// workload). No method reads. A file is truncated and
 // rewritten from the start when it reaches 64 MiB, so the fault uses at most
 // workers × 64 MiB of disk. The files are removed when the fault ends.
 // Units: workers a count (default 1).
@@ -60,12 +64,9 @@ func parseIOStress(a *Agent, f agent.Fault) (behaviour, string, error) {
 	if err := decodeParams(f.Params, &p); err != nil {
 		return nil, "", err
 	}
-	method := p.Method
-	if method == "" {
-		method = "mixed"
-	}
-	if _, ok := ioMethods[method]; !ok {
-		return nil, "", fmt.Errorf("method %q: want write, fsync or mixed", p.Method)
+	method := cmp.Or(p.Method, spec.IOMethods[0])
+	if _, ok := ioMethods[method]; !ok || !slices.Contains(spec.IOMethods, method) {
+		return nil, "", fmt.Errorf("method %q: want one of %s", p.Method, strings.Join(spec.IOMethods, ", "))
 	}
 	if p.Workers < 0 || p.Workers > maxIOWorkers {
 		return nil, "", fmt.Errorf("workers %d: want 0 (one) to %d", p.Workers, maxIOWorkers)

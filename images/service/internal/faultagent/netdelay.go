@@ -1,9 +1,12 @@
 package faultagent
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -69,17 +72,14 @@ func parseNetDelay(a *Agent, f agent.Fault) (behaviour, string, error) {
 	if err := decodeParams(f.Params, &p); err != nil {
 		return nil, "", err
 	}
-	d := &netDelay{id: f.ID, time: p.Time.D(), jitter: p.Jitter.D(), dist: p.Distribution, trace: a.traceDelay}
-	if d.dist == "" {
-		d.dist = distUniform
-	}
+	d := &netDelay{id: f.ID, time: p.Time.D(), jitter: p.Jitter.D(), dist: cmp.Or(p.Distribution, spec.Distributions[0]), trace: a.traceDelay}
 	switch {
 	case d.time < 0 || d.jitter < 0:
 		return nil, "", fmt.Errorf("time %s and jitter %s must not be negative", d.time, d.jitter)
 	case d.time == 0 && d.jitter == 0:
 		return nil, "", errors.New("time and jitter are both zero: the fault would do nothing")
-	case d.dist != distUniform && d.dist != distNormal:
-		return nil, "", fmt.Errorf("distribution %q: want %q or %q", d.dist, distUniform, distNormal)
+	case !slices.Contains(spec.Distributions, d.dist) || (d.dist != distUniform && d.dist != distNormal):
+		return nil, "", fmt.Errorf("distribution %q: want one of %s", d.dist, strings.Join(spec.Distributions, ", "))
 	case d.dist == distUniform && d.jitter > d.time:
 		return nil, "", fmt.Errorf("jitter %s exceeds time %s: a uniform delay would go negative", d.jitter, d.time)
 	}

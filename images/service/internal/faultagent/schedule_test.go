@@ -94,6 +94,13 @@ func runWindowSlack(t *testing.T, r *rig, f agent.Fault, tail, startLate time.Du
 		t.Errorf("vecro_fault_active{id=%q} = %v (found %v) after the end, want 0", f.ID, v, ok)
 	}
 	checkWindowSlack(t, final, startLate)
+	// The metrics are read from the same records as GET /faults.
+	final = r.waitPhase(t, f.ID, agent.PhaseDone, pollLimit)
+	for name, v := range final.Effect {
+		if m, ok := metricValue(t, r.reg, "vecro_fault_effect", map[string]string{"id": f.ID, "effect": name}); !ok || m != v {
+			t.Errorf("vecro_fault_effect{id=%q,effect=%q} = %v (found %v), GET /faults says %v", f.ID, name, m, ok, v)
+		}
+	}
 	return final, ss
 }
 
@@ -184,10 +191,14 @@ func TestNetLossOnSchedule(t *testing.T) {
 		r := newRig(t)
 		start := time.Now().Add(leadTime)
 		f := fault(t, "blackhole.net-loss", "net-loss", spec.NetLoss{Percent: 100}, start, start.Add(1500*time.Millisecond))
-		// Each client has one request held for the whole window, so it takes
-		// many clients to see several.
-		st, ss := runWindow(t, r, f, 700*time.Millisecond, func(stop time.Time) []sample {
-			return hammer(r.service+"/", 10, 30*time.Millisecond, stop)
+		// A client's request sent while the toxic is on is held to the end,
+		// so fresh clients are started once the fault is on.
+		st, ss := runWindow(t, r, f, 0, func(stop time.Time) []sample {
+			ss := hammer(r.service+"/", 2, 30*time.Millisecond, f.Start.Add(-100*time.Millisecond))
+			r.waitPhase(t, f.ID, agent.PhaseActive, pollLimit)
+			ss = append(ss, hammer(r.service+"/", 5, 0, time.Now().Add(time.Millisecond))...)
+			r.waitPhase(t, f.ID, agent.PhaseDone, pollLimit)
+			return append(ss, hammer(r.service+"/", 2, 30*time.Millisecond, time.Now().Add(500*time.Millisecond))...)
 		})
 		// Every chunk is lost 15 times (hold ≈ 15 min), so a request that
 		// reaches the toxic while it is on completes only when the fault
