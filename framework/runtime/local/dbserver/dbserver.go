@@ -17,10 +17,11 @@ import (
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
-// Defaults of Options.
+// Defaults of Options. The grace is short because the data is thrown away
+// anyway, and FerretDB's graceful stop waits for its clients to leave.
 const (
 	DefaultStartTimeout = 60 * time.Second
-	DefaultStopGrace    = 5 * time.Second
+	DefaultStopGrace    = 2 * time.Second
 )
 
 // MongoServer selects the program that serves the MongoDB protocol.
