@@ -1,0 +1,10 @@
+// Package scenarios holds the project's chaos experiments as Ginkgo specs:
+// one Ordered container per fault behaviour on the social system (steady
+// state → inject → verify → recover), labelled by behaviour and runtime.
+//
+// Run them with `go test ./scenarios/...`; `make test` runs them with the
+// label filter that leaves out suites needing Docker and the internet.
+// VECRO_LONG=1 stretches every experiment to the published dataset's length
+// (fault at 20 min for 15 min, 70 min in all); VECRO_UPDATE_SIGNATURES=1
+// rewrites the golden signatures in fixtures/signatures.
+package scenarios

@@ -1,0 +1,174 @@
+package scenarios
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/vecrosim/vecro/framework/experiment"
+	m "github.com/vecrosim/vecro/framework/matchers"
+)
+
+// Services of the social system that neither call the targets below nor are
+// called by them: a fault there must leave them alone.
+var unrelatedToPostsStorage = []string{"follow-user", "favorite", "blocked-users"}
+
+// near is the tolerance for "unaffected": a service whose p95 halves or
+// doubles is affected; anything less on a shared 2-core machine is noise
+// (a slowed front end also sends fewer requests downstream in a closed loop).
+var near = m.Within(1.0)
+
+var _ = Describe("posts-storage-db ingress delay (the published baseline scenario)", Ordered, Label("fault:net-delay", "runtime:local"), func() {
+	var res *experiment.Result
+	BeforeAll(func(ctx SpecContext) {
+		res = experiment.MustRun(ctx, social("social-delay.yaml"))
+	})
+	It("applies the fault on schedule, measured by the agent", func() {
+		Expect(res.Windows).To(HaveLen(1))
+		w := res.Windows[0]
+		Expect(w.AppliedStart.Sub(w.PlannedStart).Abs()).To(BeNumerically("<", 50e6), "applied start vs planned (ns)")
+		Expect(w.AppliedEnd.Sub(w.PlannedEnd).Abs()).To(BeNumerically("<", 50e6), "applied end vs planned (ns)")
+		Expect(w.Effect).To(HaveKeyWithValue("requests_delayed", BeNumerically(">", 10)))
+	})
+	It("slows the target's callers", func() {
+		fault := res.Fault("posts-storage-db-delay")
+		for _, svc := range []string{"posts-storage", "search"} {
+			Expect(res.Series("latency_p95", svc)).To(m.RiseDuring(fault, m.ByAtLeast(2), m.Settle(settle())), svc)
+		}
+		Expect(res.Series("latency_p95", "compose-post")).To(m.RiseDuring(fault, m.ByAtLeastAbs(0.2), m.Settle(settle())))
+	})
+	It("leaves unrelated services alone", func() {
+		for _, svc := range unrelatedToPostsStorage {
+			Expect(res.Series("latency_p95", svc)).To(m.StayNearBaseline(m.During(res.Fault("posts-storage-db-delay")), near), svc)
+		}
+	})
+	It("matches its signature", func() {
+		Expect(res.Signature("posts-storage-db-delay", settle(), "latency_p95", "error_rate")).To(m.MatchSignatureFile(signatures + "social-delay.json"))
+	})
+})
+
+var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ordered, Label("fault:net-delay", "link:db", "runtime:local"), func() {
+	var res *experiment.Result
+	BeforeAll(func(ctx SpecContext) {
+		res = experiment.MustRun(ctx, social("social-db-delay.yaml"))
+	})
+	It("slows the storage service itself and its callers", func() {
+		fault := res.Fault("posts-storage-db-deep-delay")
+		// The delay sits behind the storage service's own HTTP server, so
+		// unlike an ingress delay its own latency rises too.
+		for _, svc := range []string{"posts-storage-db", "posts-storage", "search"} {
+			Expect(res.Series("latency_p95", svc)).To(m.RiseDuring(fault, m.ByAtLeast(2), m.Settle(settle())), svc)
+		}
+	})
+	It("leaves unrelated services alone", func() {
+		for _, svc := range unrelatedToPostsStorage {
+			Expect(res.Series("latency_p95", svc)).To(m.StayNearBaseline(m.During(res.Fault("posts-storage-db-deep-delay")), near), svc)
+		}
+	})
+})
+
+var _ = Describe("user-info packet loss", Ordered, Label("fault:net-loss", "runtime:local"), func() {
+	var res *experiment.Result
+	BeforeAll(func(ctx SpecContext) {
+		res = experiment.MustRun(ctx, social("social-loss.yaml"))
+	})
+	It("shows as retransmission delay at the callers", func() {
+		fault := res.Fault("user-info-loss")
+		for _, svc := range []string{"follow-user", "login"} {
+			Expect(res.Series("latency_p95", svc)).To(m.RiseDuring(fault, m.ByAtLeast(2), m.Settle(settle())), svc)
+		}
+	})
+	It("leaves services off the user-info paths alone", func() {
+		for _, svc := range []string{"favorite", "blocked-users", "search"} {
+			Expect(res.Series("latency_p95", svc)).To(m.StayNearBaseline(m.During(res.Fault("user-info-loss")), near), svc)
+		}
+	})
+})
+
+var _ = Describe("user-info bandwidth limit", Ordered, Label("fault:net-rate", "runtime:local"), func() {
+	var res *experiment.Result
+	BeforeAll(func(ctx SpecContext) {
+		res = experiment.MustRun(ctx, social("social-rate.yaml"))
+	})
+	It("slows the callers of the throttled service", func() {
+		fault := res.Fault("user-info-rate")
+		for _, svc := range []string{"follow-user", "login"} {
+			Expect(res.Series("latency_p95", svc)).To(m.RiseDuring(fault, m.ByAtLeast(2), m.Settle(settle())), svc)
+		}
+		Expect(res.Windows[0].Effect).To(HaveKeyWithValue("bytes_throttled", BeNumerically(">", 0)))
+	})
+	It("leaves services off the user-info paths alone", func() {
+		for _, svc := range []string{"favorite", "blocked-users", "search"} {
+			Expect(res.Series("latency_p95", svc)).To(m.StayNearBaseline(m.During(res.Fault("user-info-rate")), near), svc)
+		}
+	})
+})
+
+var _ = Describe("compose-post CPU stress", Ordered, Label("fault:cpu-stress", "runtime:local"), func() {
+	var res *experiment.Result
+	BeforeAll(func(ctx SpecContext) {
+		res = experiment.MustRun(ctx, social("social-cpu-stress.yaml"))
+	})
+	It("burns the target's CPU", func() {
+		Expect(res.Series("cpu_usage", "compose-post")).To(m.RiseDuring(res.Fault("compose-post-cpu"), m.ByAtLeast(3), m.Settle(settle())))
+		Expect(res.Windows[0].Effect).To(HaveKeyWithValue("cpu_seconds", BeNumerically(">", 1)))
+	})
+	It("slows the target and its callers", func() {
+		fault := res.Fault("compose-post-cpu")
+		for _, svc := range []string{"compose-post", "text", "unique-id"} {
+			Expect(res.Series("latency_p95", svc)).To(m.RiseDuring(fault, m.ByAtLeast(1.5), m.Settle(settle())), svc)
+		}
+	})
+	It("matches its signature", func() {
+		Expect(res.Signature("compose-post-cpu", settle(), "latency_p95", "cpu_usage", "error_rate")).To(m.MatchSignatureFile(signatures + "social-cpu-stress.json"))
+	})
+})
+
+var _ = Describe("write-timeline I/O stress", Ordered, Label("fault:io-stress", "runtime:local"), func() {
+	var res *experiment.Result
+	BeforeAll(func(ctx SpecContext) {
+		res = experiment.MustRun(ctx, social("social-io-stress.yaml"))
+	})
+	It("writes and syncs in the target's data directory", func() {
+		Expect(res.Windows[0].Effect).To(HaveKeyWithValue("io_bytes_written", BeNumerically(">", 1<<20)))
+		Expect(res.Series("cpu_usage", "write-timeline")).To(m.RiseDuring(res.Fault("write-timeline-io"), m.ByAtLeast(1.5), m.Settle(settle())))
+	})
+	It("leaves services off the write-timeline paths alone", func() {
+		for _, svc := range []string{"follow-user", "search", "blocked-users"} {
+			Expect(res.Series("error_rate", svc)).To(m.StayNearBaseline(m.During(res.Fault("write-timeline-io")), m.Floor(0.01)), svc)
+		}
+	})
+})
+
+var _ = Describe("recommender memory stress", Ordered, Label("fault:mem-stress", "runtime:local"), func() {
+	var res *experiment.Result
+	BeforeAll(func(ctx SpecContext) {
+		res = experiment.MustRun(ctx, social("social-mem-stress.yaml"))
+	})
+	It("raises the target's resident memory by the stressed size", func() {
+		Expect(res.Series("memory_usage", "recommender")).To(m.RiseDuring(res.Fault("recommender-mem"), m.ByAtLeastAbs(100<<20), m.Settle(settle())))
+	})
+	It("leaves other services' memory alone", func() {
+		for _, svc := range []string{"follow-user", "search"} {
+			Expect(res.Series("memory_usage", svc)).To(m.StayNearBaseline(m.During(res.Fault("recommender-mem")), m.Within(0.3)), svc)
+		}
+	})
+})
+
+var _ = Describe("login HTTP aborts", Ordered, Label("fault:http-abort", "runtime:local"), func() {
+	var res *experiment.Result
+	BeforeAll(func(ctx SpecContext) {
+		res = experiment.MustRun(ctx, social("social-http-abort.yaml"))
+	})
+	It("fails about half of the target's requests and its callers' with them", func() {
+		fault := res.Fault("login-abort")
+		for _, svc := range []string{"login", "read-post", "compose-post"} {
+			Expect(res.Series("error_rate", svc)).To(m.RiseDuring(fault, m.ByAtLeastAbs(0.2), m.Settle(settle())), svc)
+		}
+		Expect(res.Windows[0].Effect).To(HaveKeyWithValue("requests_aborted", BeNumerically(">", 10)))
+	})
+	It("leaves services that do not reach login without errors", func() {
+		for _, svc := range []string{"follow-user", "search", "favorite"} {
+			Expect(res.Series("error_rate", svc)).To(m.StayNearBaseline(m.During(res.Fault("login-abort")), m.Floor(0.01)), svc)
+		}
+	})
+})
