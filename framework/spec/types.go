@@ -194,14 +194,17 @@ type NetRate struct {
 	On   Link `yaml:"on,omitempty" json:"on,omitempty"`
 }
 
-// CPUStress burns CPU: Workers goroutines each busy Load percent of the time.
+// CPUStress burns CPU: Workers goroutines each busy Load percent of the
+// time (Load in (0, 100]; Workers 0 means one per core; Method one of
+// CPUMethods, empty for the first).
 type CPUStress struct {
 	Load    Percent `yaml:"load" json:"load" vecro:"required"`
 	Workers int     `yaml:"workers,omitempty" json:"workers,omitempty"`
 	Method  string  `yaml:"method,omitempty" json:"method,omitempty"`
 }
 
-// IOStress keeps Workers writing and syncing files in the service's data dir.
+// IOStress keeps Workers (0 means one) writing and syncing files in the
+// service's data dir; Method is one of IOMethods, empty for the first.
 type IOStress struct {
 	Method  string `yaml:"method,omitempty" json:"method,omitempty"`
 	Workers int    `yaml:"workers,omitempty" json:"workers,omitempty"`
@@ -212,7 +215,8 @@ type MemStress struct {
 	Size Size `yaml:"size" json:"size" vecro:"required"`
 }
 
-// HTTPAbort answers Percent of requests with Status instead of serving them.
+// HTTPAbort answers Percent of requests with Status (400–599;
+// DefaultAbortStatus when 0, see StatusCode) instead of serving them.
 type HTTPAbort struct {
 	Percent Percent `yaml:"percent" json:"percent" vecro:"required"`
 	Status  int     `yaml:"status,omitempty" json:"status,omitempty"`

@@ -11,8 +11,9 @@ import (
 // method means the first one.
 var CPUMethods = []string{"sqrt", "matrixprod", "int64", "float"}
 
-// IOMethods are the io-stress methods the agent implements: write (buffered
-// writes), fsync (small writes each synced) and mixed (both, plus reads). An
+// IOMethods are the io-stress methods the agent implements: write (large
+// writes, never synced: page-cache pressure), fsync (small writes, each
+// synced: device latency) and mixed (in between, like the io workload). An
 // empty method means the first one.
 var IOMethods = []string{"write", "fsync", "mixed"}
 
@@ -417,11 +418,19 @@ func checkMode(c *checker, p string, m Mode) {
 	}
 }
 
+// checkPercent wants x in (0, 100]: a behaviour at 0% would do nothing,
+// and the agent refuses it.
 func checkPercent(c *checker, p, what string, x Percent) {
-	if !(x >= 0 && x <= 100) { // also catches NaN
-		c.add(p, "%s is %v; want 0 to 100", what, float64(x))
+	if !(x > 0 && x <= 100) { // also catches NaN
+		c.add(p, "%s is %v; want more than 0 and at most 100", what, float64(x))
 	}
 }
+
+// Limits on stress workers, as the agent enforces them.
+const (
+	MaxCPUWorkers = 1024
+	MaxIOWorkers  = 64
+)
 
 func checkLink(c *checker, p string, l Link) {
 	switch l {
@@ -459,23 +468,23 @@ func checkBehaviors(c *checker, p string, b *Behaviors) {
 		checkLink(c, p+".net-loss.on", x.On)
 	}
 	if x := b.NetRate; x != nil {
-		if !(x.Rate > 0) {
-			c.add(p+".net-rate.rate", "rate is %s; want more than 0", x.Rate)
+		if !(x.Rate >= 1) {
+			c.add(p+".net-rate.rate", "rate is %s; want at least 1 byte/s (8bit)", x.Rate)
 		}
 		checkLink(c, p+".net-rate.on", x.On)
 	}
 	if x := b.CPUStress; x != nil {
 		q := p + ".cpu-stress"
 		checkPercent(c, q+".load", "load", x.Load)
-		if x.Workers < 0 {
-			c.add(q+".workers", "workers is %d; want 0 (the agent's default) or more", x.Workers)
+		if x.Workers < 0 || x.Workers > MaxCPUWorkers {
+			c.add(q+".workers", "workers is %d; want 0 (one per core) to %d", x.Workers, MaxCPUWorkers)
 		}
 		checkMethod(c, q+".method", "cpu-stress", x.Method, CPUMethods)
 	}
 	if x := b.IOStress; x != nil {
 		q := p + ".io-stress"
-		if x.Workers < 0 {
-			c.add(q+".workers", "workers is %d; want 0 (the agent's default) or more", x.Workers)
+		if x.Workers < 0 || x.Workers > MaxIOWorkers {
+			c.add(q+".workers", "workers is %d; want 0 (one) to %d", x.Workers, MaxIOWorkers)
 		}
 		checkMethod(c, q+".method", "io-stress", x.Method, IOMethods)
 	}
@@ -601,9 +610,9 @@ func (n *NetLoss) Link() Link { return linkOrDefault(n.On) }
 // Link implements Networked.
 func (n *NetRate) Link() Link { return linkOrDefault(n.On) }
 
-// DefaultAbortStatus is the status http-abort answers with when none is set:
-// the original answered 500 to any failure.
-const DefaultAbortStatus = 500
+// DefaultAbortStatus is the status http-abort answers with when none is
+// set: 503 Service Unavailable, what an overloaded or draining service says.
+const DefaultAbortStatus = 503
 
 // StatusCode returns the status to answer with, DefaultAbortStatus when unset.
 func (h *HTTPAbort) StatusCode() int {
