@@ -20,6 +20,7 @@ func newRunCmd(s streams) *cobra.Command {
 		noPlots   bool
 		family    string
 		verbose   bool
+		state     string
 	)
 	cmd := &cobra.Command{
 		Use:   "run EXPERIMENT.yaml",
@@ -57,6 +58,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 				e.Social9 = e.Social9 || social9
 				e.NoPlots = e.NoPlots || noPlots
 				e.Progress = s.Err
+				e.StateFile = state
 				if verbose {
 					e.Logger = slog.New(slog.NewTextHandler(s.Err, nil))
 				}
@@ -96,6 +98,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 	f.BoolVar(&social9, "social9", false, "also write the original VECROsim dataset layout")
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
 	f.StringVar(&family, "summary-family", "latency_p95", "metric family of the printed summary")
+	f.StringVar(&state, "state", "", "write the running deployment's state file here (for `vecro faults clear`, `vecro collect`)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the run's events to stderr")
 	return cmd
 }

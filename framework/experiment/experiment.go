@@ -60,6 +60,10 @@ type Experiment struct {
 	NoPlots bool
 	// Logger receives the run's events; default none.
 	Logger *slog.Logger
+	// StateFile, when set, receives the running deployment's state (as
+	// `vecro deploy` writes it) from deploy to stop, so that `vecro faults
+	// clear` and `vecro collect` work on a running experiment.
+	StateFile string
 	// Progress receives a progress line every second (a terminal) or every
 	// phase change (anything else); nil for none.
 	Progress io.Writer

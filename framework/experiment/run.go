@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -63,6 +64,13 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		return nil, fmt.Errorf("experiment %s: deploy: %w", e.Name, err)
 	}
 	log.Info("deployed", "services", len(dep.Services), "prometheus", dep.PrometheusURL)
+	if e.StateFile != "" {
+		dep.PID = os.Getpid()
+		if err := runtime.Save(e.StateFile, dep); err != nil {
+			return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
+		defer os.Remove(e.StateFile)
+	}
 
 	// The timeline's length does not depend on t0, so load can be given its
 	// duration before it starts.
