@@ -68,7 +68,7 @@ func Handler(o Options) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &service{o: o, log: log, length: strconv.Itoa(len(o.Workload.Payload()))}
+	s := &service{o: o, log: log, length: []string{strconv.Itoa(len(o.Workload.Payload()))}}
 	var h http.Handler = s
 	if o.Middleware != nil {
 		h = o.Middleware(h)
@@ -82,8 +82,13 @@ func Handler(o Options) (http.Handler, error) {
 type service struct {
 	o      Options
 	log    *slog.Logger
-	length string // the payload's Content-Length
+	length []string // the payload's Content-Length header value
 }
+
+// textPlain is the Content-Type header value of every answer. Header values
+// are assigned, not Set, so that a request allocates no new slices: the
+// server only reads them, and a later Add would copy (len = cap = 1).
+var textPlain = []string{"text/plain; charset=utf-8"}
 
 func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -113,8 +118,8 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Length", s.length)
+	h["Content-Type"] = textPlain
+	h["Content-Length"] = s.length
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(s.o.Workload.Payload())

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// startBare runs the test binary as the bare net/http server (see runBare)
+// and returns its URL and process id.
+func startBare(b *testing.B) (string, int) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(childEnv(), bareEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		b.Fatalf("bare server: %v", err)
+	}
+	return "http://" + strings.TrimSpace(line), cmd.Process.Pid
+}
+
+// userHZ is the unit of /proc/PID/stat's CPU times: USER_HZ is 100 on
+// every Linux architecture Go supports (it is part of the kernel's ABI).
+const userHZ = 100
+
+// procCPU is the CPU time (user + system) process pid has used so far.
+func procCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("read CPU time of %d: %v", pid, err)
+	}
+	// The command name may hold spaces; the fields after it are fixed.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, raw)
+	}
+	return time.Duration(utime+stime) * time.Second / userHZ
+}
+
+// measured is one load run against one server process.
+type measured struct {
+	rps float64
+	// cpuPerReq is the server process's CPU time per request: unlike the
+	// rate, it hardly moves with the load of other processes on the machine.
+	cpuPerReq time.Duration
+}
+
+func measure(b *testing.B, url string, pid, conns int, d time.Duration) measured {
+	b.Helper()
+	before := procCPU(b, pid)
+	start := time.Now()
+	rps := load(b, url, conns, d)
+	el := time.Since(start)
+	cpu := procCPU(b, pid) - before
+	return measured{rps: rps, cpuPerReq: time.Duration(float64(cpu) / (rps * el.Seconds()))}
+}
+
+// load drives url with conns keep-alive connections for d and returns the
+// requests per second answered 200. It uses wrk where it is installed (a C
+// load generator that leaves most of the CPU to the servers), else a Go
+// client.
+func load(b *testing.B, url string, conns int, d time.Duration) float64 {
+	b.Helper()
+	if wrk, err := exec.LookPath("wrk"); err == nil {
+		return wrkLoad(b, wrk, url, conns, d)
+	}
+	return goLoad(b, url, conns, d)
+}
+
+var wrkRPS = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+
+func wrkLoad(b *testing.B, wrk, url string, conns int, d time.Duration) float64 {
+	b.Helper()
+	cmd := exec.Command(wrk, "-t", "1", "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%.0fs", d.Seconds()), url)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
+		b.Fatalf("%s: errors during the run:\n%s", strings.Join(cmd.Args, " "), out)
+	}
+	m := wrkRPS.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("%s: no Requests/sec in\n%s", strings.Join(cmd.Args, " "), out)
+	}
+	rps, _ := strconv.ParseFloat(string(m[1]), 64)
+	return rps
+}
+
+func goLoad(b *testing.B, url string, conns int, d time.Duration) float64 {
+	b.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: conns}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var ok, bad atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				resp, err := c.Get(url)
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if bad.Load() > 0 {
+		b.Fatalf("%d non-200 answers from %s", bad.Load(), url)
+	}
+	return float64(ok.Load()) / time.Since(start).Seconds()
+}
+
+var upstreamRE = regexp.MustCompile(`upstream=(\S+)`)
+
+// BenchmarkIngressVsBare measures the service with an empty workload as a
+// caller sees it — through the fault agent's ingress proxy (Toxiproxy) —
+// against a bare net/http handler in its own process, in the same run, in
+// interleaved rounds so that the machine's changing load hits both alike.
+// It also measures the service's internal port directly (no proxy), which
+// splits the cost between the proxy and the service's own layers, and each
+// server process's CPU time per request, which other processes' load
+// disturbs far less than the rate. Target: service ≥ 0.7 × bare.
+//
+//	go test -run '^$' -bench IngressVsBare -benchtime 1x ./images/service
+func BenchmarkIngressVsBare(b *testing.B) {
+	svc := startService(b, "bench")
+	bare, barePID := startBare(b)
+	m := upstreamRE.FindStringSubmatch(svc.log.String())
+	if m == nil {
+		b.Fatalf("no upstream address in the service log:\n%s", svc.log)
+	}
+	direct := "http://" + m[1]
+	const (
+		conns  = 16
+		rounds = 5
+		each   = 2 * time.Second
+	)
+	loader := "wrk"
+	if _, err := exec.LookPath("wrk"); err != nil {
+		loader = "a Go client (wrk not on PATH)"
+	}
+	for b.Loop() {
+		var bareRPS, svcRPS, directRPS float64
+		var bareCPU, svcCPU, directCPU time.Duration
+		ratios := make([]float64, 0, rounds)
+		for r := range rounds {
+			br := measure(b, bare, barePID, conns, each)
+			sr := measure(b, svc.url, svc.pid(), conns, each)
+			dr := measure(b, direct, svc.pid(), conns, each)
+			b.Logf("round %d: bare %.0f req/s (%s CPU/req), service via ingress %.0f req/s (%s CPU/req, %.2f×), service direct %.0f req/s (%s CPU/req)",
+				r+1, br.rps, br.cpuPerReq, sr.rps, sr.cpuPerReq, sr.rps/br.rps, dr.rps, dr.cpuPerReq)
+			bareRPS, svcRPS, directRPS = bareRPS+br.rps, svcRPS+sr.rps, directRPS+dr.rps
+			bareCPU, svcCPU, directCPU = bareCPU+br.cpuPerReq, svcCPU+sr.cpuPerReq, directCPU+dr.cpuPerReq
+			ratios = append(ratios, sr.rps/br.rps)
+		}
+		slices.Sort(ratios)
+		ratio := svcRPS / bareRPS
+		b.ReportMetric(bareRPS/rounds, "bare-req/s")
+		b.ReportMetric(svcRPS/rounds, "service-req/s")
+		b.ReportMetric(directRPS/rounds, "direct-req/s")
+		b.ReportMetric(ratio, "ratio")
+		b.ReportMetric(float64(bareCPU/rounds)/1e3, "bare-cpu-µs/req")
+		b.ReportMetric(float64(svcCPU/rounds)/1e3, "service-cpu-µs/req")
+		b.ReportMetric(float64(directCPU/rounds)/1e3, "direct-cpu-µs/req")
+		b.Logf("load: %s, %d connections, %d × %s per server; service/bare = %.2f (median of rounds %.2f; target ≥ 0.70); CPU per request: bare %s, service via ingress %s, service direct %s",
+			loader, conns, rounds, each, ratio, ratios[len(ratios)/2], bareCPU/rounds, svcCPU/rounds, directCPU/rounds)
+	}
+}
