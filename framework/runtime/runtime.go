@@ -41,6 +41,14 @@ type Deployment struct {
 	// Metrics reads this deployment's metrics; it lives until the dataset is
 	// written (Close). Not saved.
 	Metrics metrics.Source `json:"-"`
+
+	// Failures receives one error for every part of the deployment that
+	// stopped on its own while it should be running (a service process that
+	// exited, a pod that restarted), naming the instance, how it ended and
+	// the last lines of its log. A run should fail on the first one. The
+	// channel is never closed, and is nil for a Deployment read from a state
+	// file or from a runtime that does not watch its parts. Not saved.
+	Failures <-chan error `json:"-"`
 }
 
 // Service is one service of a deployment.
@@ -56,4 +64,40 @@ type Service struct {
 type Instance struct {
 	Name  string         `json:"name"`
 	Agent agent.Endpoint `json:"agent"`
+}
+
+// Service returns the service called name, or false.
+func (d *Deployment) Service(name string) (Service, bool) {
+	for _, s := range d.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// Agents returns the fault agent of every instance of every service, in
+// service order then replica order.
+func (d *Deployment) Agents() []agent.Endpoint {
+	var out []agent.Endpoint
+	for _, s := range d.Services {
+		for _, in := range s.Instances {
+			out = append(out, in.Agent)
+		}
+	}
+	return out
+}
+
+// AgentsOf returns the fault agents of the named service's instances, or
+// false when the deployment has no such service.
+func (d *Deployment) AgentsOf(service string) ([]agent.Endpoint, bool) {
+	s, ok := d.Service(service)
+	if !ok {
+		return nil, false
+	}
+	out := make([]agent.Endpoint, 0, len(s.Instances))
+	for _, in := range s.Instances {
+		out = append(out, in.Agent)
+	}
+	return out, true
 }

@@ -1,0 +1,274 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vecrosim/vecro/framework/toolcache"
+)
+
+// Module is the module path of this repository; the service binary is built
+// from its package ServicePackage.
+const (
+	Module         = "github.com/vecrosim/vecro"
+	ServicePackage = Module + "/images/service"
+)
+
+// buildEnv makes the binary static (the contract: one static binary that
+// also runs as a container) and ignores any go.work around the checkout.
+var buildEnv = []string{"CGO_ENABLED=0", "GOWORK=off"}
+
+// builds memoizes BuildService per module directory within a process: the
+// hash costs a `go list`, and sources do not change under a running test.
+var builds sync.Map // moduleDir → *buildOnce
+
+type buildOnce struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// BuildService returns the service binary built from the module at
+// moduleDir ("" finds it: see FindModule), building it only when the cache
+// has no binary for the current sources. The cache key hashes the source
+// files of images/service and of every package of this module it imports,
+// go.mod, go.sum and the Go version and target, so any change that could
+// change the binary builds a new one:
+//
+//	toolcache.Dir()/service/<hash>/service
+//
+// Concurrent builds of the same sources, in this process or another, are
+// serialized by a lock file; the binary is written beside its final name
+// and renamed into place, so a reader never runs half a file.
+func BuildService(ctx context.Context, moduleDir string, log *slog.Logger) (string, error) {
+	if log == nil {
+		log = discard
+	}
+	if moduleDir == "" {
+		d, err := FindModule()
+		if err != nil {
+			return "", err
+		}
+		moduleDir = d
+	}
+	v, _ := builds.LoadOrStore(moduleDir, &buildOnce{})
+	b := v.(*buildOnce)
+	b.once.Do(func() { b.path, b.err = buildService(ctx, moduleDir, log) })
+	if b.err != nil {
+		// Let a later call retry (a cancelled context, a fixed compile error).
+		builds.CompareAndDelete(moduleDir, b)
+	}
+	return b.path, b.err
+}
+
+func buildService(ctx context.Context, moduleDir string, log *slog.Logger) (string, error) {
+	t0 := time.Now()
+	key, err := sourceHash(ctx, moduleDir)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(toolcache.Dir(), "service", key)
+	bin := filepath.Join(dir, "service")
+	if isExecutable(bin) {
+		log.Debug("service binary cached", "path", bin, "hash_took", time.Since(t0))
+		return bin, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("build the service binary: %w", err)
+	}
+	unlock, err := lockFile(ctx, filepath.Join(dir, ".lock"))
+	if err != nil {
+		return "", fmt.Errorf("build the service binary: lock %s: %w", dir, err)
+	}
+	defer unlock()
+	if isExecutable(bin) { // built by whoever held the lock
+		return bin, nil
+	}
+	tmp, err := os.CreateTemp(dir, ".service-*")
+	if err != nil {
+		return "", fmt.Errorf("build the service binary: %w", err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	log.Info("building the service binary", "package", ServicePackage, "into", bin)
+	args := []string{"build", "-trimpath", "-o", tmp.Name(), "./images/service"}
+	if out, err := goCmd(ctx, moduleDir, args...); err != nil {
+		return "", fmt.Errorf("build the service binary: go %s (in %s): %w\n%s", strings.Join(args, " "), moduleDir, err, out)
+	}
+	if err := os.Rename(tmp.Name(), bin); err != nil {
+		return "", fmt.Errorf("build the service binary: %w", err)
+	}
+	log.Info("built the service binary", "path", bin, "took", time.Since(t0).Round(time.Millisecond))
+	return bin, nil
+}
+
+// goCmd runs the go command in dir with the build environment and returns
+// its combined output.
+func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), buildEnv...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// goTool is the go command on PATH; its absence is reported with the
+// way around it.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "go"
+}
+
+// listedPackage is what sourceHash needs of `go list -json`.
+type listedPackage struct {
+	ImportPath string
+	Dir        string
+	GoFiles    []string
+	CgoFiles   []string
+	SFiles     []string
+	EmbedFiles []string
+	Module     *struct{ Path string }
+	Error      *struct{ Err string }
+}
+
+// sourceHash is the content key of the service binary: every source file
+// of this module that goes into it, go.mod and go.sum (which pin every
+// other module), and the Go version and target.
+func sourceHash(ctx context.Context, moduleDir string) (string, error) {
+	args := []string{"list", "-deps", "-e", "-json=ImportPath,Dir,GoFiles,CgoFiles,SFiles,EmbedFiles,Module,Error", "./images/service"}
+	out, err := goCmd(ctx, moduleDir, args...)
+	if err != nil {
+		return "", fmt.Errorf("hash the service sources: go %s (in %s): %w\n%s", strings.Join(args, " "), moduleDir, err, out)
+	}
+	h := sha256.New()
+	add := func(name string, r io.Reader) error {
+		fmt.Fprintf(h, "%s\x00", name)
+		if _, err := io.Copy(h, r); err != nil {
+			return err
+		}
+		h.Write([]byte{0})
+		return nil
+	}
+	env, err := goCmd(ctx, moduleDir, "env", "GOVERSION", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GOFLAGS")
+	if err != nil {
+		return "", fmt.Errorf("hash the service sources: go env: %w\n%s", err, env)
+	}
+	add("go env", bytes.NewReader(append(env, strings.Join(buildEnv, " ")...)))
+	var files []string
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("hash the service sources: read go list output: %w", err)
+		}
+		if p.Error != nil {
+			return "", fmt.Errorf("hash the service sources: package %s: %s", p.ImportPath, p.Error.Err)
+		}
+		if p.Module == nil || p.Module.Path != Module {
+			continue
+		}
+		for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.SFiles, p.EmbedFiles} {
+			for _, f := range list {
+				files = append(files, filepath.Join(p.Dir, f))
+			}
+		}
+	}
+	if len(files) == 0 {
+		return "", fmt.Errorf("hash the service sources: go list found no files of %s in %s", ServicePackage, moduleDir)
+	}
+	files = append(files, filepath.Join(moduleDir, "go.mod"), filepath.Join(moduleDir, "go.sum"))
+	sort.Strings(files)
+	for _, f := range files {
+		rel, err := filepath.Rel(moduleDir, f)
+		if err != nil {
+			rel = f
+		}
+		fh, err := os.Open(f)
+		if err != nil {
+			return "", fmt.Errorf("hash the service sources: %w", err)
+		}
+		err = add(filepath.ToSlash(rel), fh)
+		fh.Close()
+		if err != nil {
+			return "", fmt.Errorf("hash the service sources: read %s: %w", f, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+// FindModule finds the source of this module to build the service binary
+// from: the working directory or one above it whose go.mod declares the
+// module, else the directory this package was compiled from (which exists
+// when running tests or `go run`).
+func FindModule() (string, error) {
+	var tried []string
+	if wd, err := os.Getwd(); err == nil {
+		if d, ok := moduleAbove(wd); ok {
+			return d, nil
+		}
+		tried = append(tried, wd)
+	}
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		if d, ok := moduleAbove(filepath.Dir(file)); ok {
+			return d, nil
+		}
+		tried = append(tried, filepath.Dir(file))
+	}
+	return "", fmt.Errorf("find the source of module %s to build the service binary: not at or above %s; run inside the repository, or give a built binary (Options.ServiceBinary, `vecro deploy --service-binary`)", Module, strings.Join(tried, " or "))
+}
+
+// moduleAbove walks up from dir to a go.mod declaring Module.
+func moduleAbove(dir string) (string, bool) {
+	for {
+		if f, err := os.Open(filepath.Join(dir, "go.mod")); err == nil {
+			sc := bufio.NewScanner(f)
+			found := false
+			for sc.Scan() {
+				line := strings.TrimSpace(sc.Text())
+				if rest, ok := strings.CutPrefix(line, "module "); ok {
+					found = strings.Trim(strings.TrimSpace(rest), `"`) == Module
+					break
+				}
+			}
+			f.Close()
+			if found {
+				return dir, true
+			}
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return "", false
+		}
+		dir = up
+	}
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && (runtime.GOOS == "windows" || fi.Mode()&0o111 != 0)
+}
+
+// discard is the default logger: library code says nothing unless asked.
+var discard = slog.New(slog.DiscardHandler)

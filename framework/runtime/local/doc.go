@@ -1,0 +1,53 @@
+// Package local is the embedded runtime: it runs a whole system on this
+// machine, one child process of the service binary (images/service) per
+// service instance, on loopback ports, with no cluster and no container
+// engine, so that experiments run on any laptop and in CI.
+//
+// # What Start does
+//
+//   - Builds the service binary once and caches it by content (see
+//     BuildService) unless Options.ServiceBinary names one.
+//   - Reserves every loopback port up front, so that all processes start at
+//     once: a caller only needs its callee's address, not a running callee.
+//   - Starts one process per instance with the service contract's flags; a
+//     storage instance first gets its own database server (framework/runtime/
+//     local/dbserver). The per-run agent token travels in the environment
+//     (VECRO_TOKEN), never on a command line that ps would show.
+//   - Puts a small round-robin TCP front before a service with more than one
+//     replica, so callers see one address. It balances per connection, as
+//     kube-proxy does for a ClusterIP Service.
+//   - Waits for every instance's admin /healthz, up to Options.ReadyTimeout.
+//   - Scrapes every instance's admin /metrics into the embedded Prometheus
+//     engine (framework/metrics) and serves its HTTP API on loopback.
+//
+// # Nothing left behind
+//
+// Every child runs in its own process group, and Stop signals the groups
+// (SIGTERM, then SIGKILL after Options.StopGrace). The same happens when
+// the context given to Start is cancelled, so a CLI that cancels its context
+// on SIGINT or SIGTERM cleans up even if it forgets to call Stop. If the
+// parent itself dies (SIGKILL, a crash), on Linux the kernel kills every
+// child: each is started with Pdeathsig SIGKILL. Linux sends that signal
+// when the thread that forked the child exits, not the process, and Go
+// moves goroutines between threads and may end a thread, so every child is
+// forked from one goroutine locked to its own OS thread for the Runtime's
+// whole life. Elsewhere a watchdog (a tiny sh process reading the process
+// groups from a pipe) kills the groups when the pipe closes, which the
+// kernel does when the parent dies.
+//
+// A child that exits while it should be running is an error: Start fails
+// with it, and afterwards it arrives on Deployment.Failures (and Err) naming
+// the instance, its exit status and the last lines of its log.
+//
+// # Resource limits
+//
+// Like a pod, each instance is limited to its service's resources (700m CPU
+// and 250Mi memory by default) where the machine allows it: on Linux, as
+// root (or with a delegated cgroup), each process goes into its own cgroup
+// below the parent's own, with cpu.cfs_quota_us and memory.limit_in_bytes on
+// cgroup v1 or cpu.max and memory.max on v2. A CPU-stress fault then starves
+// its own service first, as on Kubernetes. Where that is not possible the
+// runtime logs that limits are not enforced and sets each child's GOMAXPROCS
+// to its CPU limit rounded up. When limits are enforced GOMAXPROCS is left to
+// Go, which reads the cgroup limit as it does in a container.
+package local

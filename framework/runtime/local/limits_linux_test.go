@@ -1,0 +1,123 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vecrosim/vecro/framework/spec"
+)
+
+// needLimits skips where this machine cannot enforce limits (not root, no
+// cgroup controllers): there the runtime says so and runs unlimited.
+func needLimits(t *testing.T, r *Runtime) {
+	t.Helper()
+	if lim := r.Limits(); !lim.Enforced {
+		t.Skipf("resource limits are not enforced here: %s", lim.How)
+	}
+}
+
+// procCPU is the process's user+system CPU time from /proc/PID/stat.
+func procCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	// Fields after comm: state(0) … utime(11) stime(12), in clock ticks
+	// (USER_HZ, 100 on Linux).
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// TestCPULimitEnforced drives a service whose requests need far more than
+// its 200m CPU limit and checks the kernel held it to the limit.
+func TestCPULimitEnforced(t *testing.T) {
+	r := newRuntime(t, Options{Cgroups: CgroupsOn})
+	sys := &spec.System{Name: "burn", Services: []spec.Service{{
+		Name: "burn", Type: spec.TypeBase,
+		Workload:  spec.Workload{CPU: 20},
+		Resources: spec.Resources{CPU: 200},
+	}}}
+	dep, err := r.Start(context.Background(), sys)
+	if errors.As(err, new(errNoCgroups)) {
+		t.Skipf("resource limits are not enforced here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dep.Metrics.Close()
+	needLimits(t, r)
+	r.mu.Lock()
+	p, cg := r.procs[0], r.cg
+	r.mu.Unlock()
+
+	url := dep.Services[0].URL
+	cpu0, t0 := procCPU(t, p.pgid), time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	used, elapsed := procCPU(t, p.pgid)-cpu0, time.Since(t0)
+	// CFS gives at most 20 ms per 100 ms period; allow two periods of
+	// slack and the tick granularity of /proc's accounting.
+	bound := time.Duration(0.2*float64(elapsed)) + 60*time.Millisecond
+	t.Logf("4 busy callers for %s: the 200m service used %s CPU (bound %s)", elapsed.Round(time.Millisecond), used, bound)
+	if used > bound {
+		t.Errorf("the service used %s CPU in %s, more than its 200m limit allows (%s)", used, elapsed, bound)
+	}
+	if cg.v2 {
+		return
+	}
+	stat, err := os.ReadFile(filepath.Join(cg.cpuDir, p.name, "cpu.stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(stat), "nr_throttled") || strings.Contains(string(stat), "nr_throttled 0\n") {
+		t.Errorf("cpu.stat shows no throttling:\n%s", stat)
+	}
+}
+
+// TestMemoryLimitEnforced starts a service whose workload allocates more
+// than its memory limit: the kernel kills it, as it OOM-kills a pod, and
+// Start reports the death.
+func TestMemoryLimitEnforced(t *testing.T) {
+	r := newRuntime(t, Options{Cgroups: CgroupsOn})
+	sys := &spec.System{Name: "hog", Services: []spec.Service{{
+		Name: "hog", Type: spec.TypeBase,
+		Workload:  spec.Workload{Memory: 96 << 20},
+		Resources: spec.Resources{Memory: 32 << 20},
+	}}}
+	_, err := r.Start(context.Background(), sys)
+	if errors.As(err, new(errNoCgroups)) {
+		t.Skipf("resource limits are not enforced here: %v", err)
+	}
+	needLimits(t, r)
+	var de *DeathError
+	if !errors.As(err, &de) || !strings.Contains(de.Status, "killed") {
+		t.Fatalf("Start = %v, want the instance OOM-killed", err)
+	}
+	t.Logf("reported: %v", err)
+}
