@@ -43,7 +43,7 @@ import (
 // Effect: requests_delayed (bursts), mean_added_delay_seconds (measured from
 // a burst's first chunk arriving at the toxic to it being handed on),
 // mean_drawn_delay_seconds. At the fault's end every held chunk is released
-// at once.
+// at once; a burst cut short that way counts with the delay it really got.
 type netDelay struct {
 	id     string
 	link   *proxyLink

@@ -365,8 +365,9 @@ func TestHTTPAbortOnSchedule(t *testing.T) {
 	})
 }
 
+// TestCPUStressOnSchedule is not parallel: burning CPU beside the timing
+// tests would slow their timers for no gain.
 func TestCPUStressOnSchedule(t *testing.T) {
-	t.Parallel()
 	for _, method := range []string{"sqrt", "int64", "float", "matrixprod"} {
 		t.Run(method, func(t *testing.T) {
 			r := newRig(t)
@@ -398,8 +399,9 @@ func TestCPUStressOnSchedule(t *testing.T) {
 	}
 }
 
+// TestIOStressOnSchedule is not parallel, for the same reason as the CPU
+// test: it keeps two threads in write and fsync calls.
 func TestIOStressOnSchedule(t *testing.T) {
-	t.Parallel()
 	for _, method := range []string{"write", "fsync", "mixed"} {
 		t.Run(method, func(t *testing.T) {
 			r := newRig(t)
@@ -495,7 +497,7 @@ func rss(t *testing.T) int64 {
 // after its end: the agent alone must have switched it off.
 func TestTTLExpiry(t *testing.T) {
 	t.Parallel()
-	r := newRig(t)
+	r := newRig(t, withLog(t))
 	now := time.Now()
 	f := fault(t, "ttl.http-abort", "http-abort", spec.HTTPAbort{Percent: 100}, now, now.Add(700*time.Millisecond))
 	r.put(t, f)
