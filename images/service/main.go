@@ -19,6 +19,7 @@ import (
 	"github.com/vecrosim/vecro/images/service/internal/config"
 	"github.com/vecrosim/vecro/images/service/internal/faultagent"
 	"github.com/vecrosim/vecro/images/service/internal/server"
+	"github.com/vecrosim/vecro/images/service/internal/storage"
 	"github.com/vecrosim/vecro/images/service/internal/svcmetrics"
 	"github.com/vecrosim/vecro/images/service/internal/workload"
 )
@@ -214,4 +215,31 @@ func writeAddrFile(path, listen, admin string) error {
 		return fmt.Errorf("addr file: %w", err)
 	}
 	return nil
+}
+
+// openStore connects a storage type to its database through the agent's
+// db proxy, so that "on: db" faults act on that link, and seeds the
+// dataset. ctx (the signal) bounds the seeding; proxyCtx the proxy's life.
+func openStore(ctx, proxyCtx context.Context, cfg *config.Config, agent *faultagent.Agent, log *slog.Logger) (storage.Store, error) {
+	dbAddr, err := storage.HostPort(cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("--db: %w", err)
+	}
+	proxyAddr, err := agent.FrontDB(proxyCtx, dbAddr)
+	if err != nil {
+		return nil, fmt.Errorf("database proxy for %s: %w", dbAddr, err)
+	}
+	url, err := storage.WithHostPort(cfg.DB, proxyAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--db: %w", err)
+	}
+	st, err := storage.Open(ctx, storage.Config{
+		Type: cfg.Type, URL: url, Records: cfg.Records, Seed: cfg.Seed,
+		Logger: log.With("component", "storage"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("database fronted by the agent", "db", dbAddr, "proxy", proxyAddr)
+	return st, nil
 }
