@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -13,8 +14,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 )
 
-// MongoDB collections: the records (seeded _id 1..N as int64, inserts
-// with generated ObjectIDs, as the original's InsertOne) and the dataset tag.
+// MongoDB collections: the records (seeded _id "1".."N", inserts with
+// generated ObjectIDs, as the original's InsertOne) and the dataset tag.
+//
+// The seeded ids are strings because FerretDB v1's SQLite backend pushes
+// an _id filter down to SQLite only for strings and ObjectIDs; an int64 _id
+// is filtered in Go after decoding every document (~19 ms per read on
+// 1,000 documents here, against ~1.5 ms by string; see the package doc).
 const (
 	mongoRecords = "records"
 	mongoMeta    = "vecro_meta"
@@ -70,7 +76,7 @@ func (b *mongoBackend) seed(ctx context.Context, d dataset) error {
 	err = d.chunks(1000, func(from, to int64) error {
 		docs := make([]bson.D, 0, to-from+1)
 		for id := from; id <= to; id++ {
-			docs = append(docs, bson.D{{Key: "_id", Value: id}, {Key: "payload", Value: d.payload(id)}})
+			docs = append(docs, bson.D{{Key: "_id", Value: mongoID(id)}, {Key: "payload", Value: d.payload(id)}})
 		}
 		// Unordered: the server may insert the batch in any order, and
 		// a duplicate from a concurrent seeding does not stop the rest.
@@ -92,7 +98,7 @@ func (b *mongoBackend) seed(ctx context.Context, d dataset) error {
 }
 
 func (b *mongoBackend) read(ctx context.Context, id int64) error {
-	raw, err := b.records.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	raw, err := b.records.FindOne(ctx, bson.D{{Key: "_id", Value: mongoID(id)}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return ErrMissingRecord
 	}
@@ -104,6 +110,9 @@ func (b *mongoBackend) read(ctx context.Context, id int64) error {
 	}
 	return nil
 }
+
+// mongoID is the _id of seeded record id.
+func mongoID(id int64) string { return strconv.FormatInt(id, 10) }
 
 func (b *mongoBackend) write(ctx context.Context, _ int64, payload string) error {
 	_, err := b.records.InsertOne(ctx, bson.D{{Key: "payload", Value: payload}})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -309,27 +310,55 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 }
 
 // BenchmarkDo measures one point read and one insert per kind on this
-// machine's real servers (no proxy): go test -bench Do ./images/service/internal/storage/
+// machine's real servers (no proxy), with datasets of 1,000 and 10,000
+// records: a read that costs more with more records would be a scan.
+//
+//	go test -run '^$' -bench . ./images/service/internal/storage/
 func BenchmarkDo(b *testing.B) {
 	for _, kind := range kinds {
 		srv := dbserver.StartT(b, kind)
-		st, err := Open(b.Context(), Config{Type: kind, URL: srv.URL(), Records: 1000, Seed: 1})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = st.Close() })
-		for _, op := range []struct {
-			name          string
-			reads, writes int
-		}{{"read", 1, 0}, {"write", 0, 1}} {
-			b.Run(string(kind)+"/"+op.name, func(b *testing.B) {
-				for b.Loop() {
-					if err := st.Do(b.Context(), op.reads, op.writes); err != nil {
-						b.Fatal(err)
+		for _, records := range []int{1000, 10000} {
+			st, err := Open(b.Context(), Config{Type: kind, URL: srv.URL(), Records: records, Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, op := range []struct {
+				name          string
+				reads, writes int
+			}{{"read", 1, 0}, {"write", 0, 1}} {
+				b.Run(fmt.Sprintf("%s/records=%d/%s", kind, records, op.name), func(b *testing.B) {
+					for b.Loop() {
+						if err := st.Do(b.Context(), op.reads, op.writes); err != nil {
+							b.Fatal(err)
+						}
 					}
-				}
-			})
+				})
+			}
+			if err := st.Close(); err != nil {
+				b.Fatal(err)
+			}
 		}
+	}
+}
+
+// BenchmarkSeed measures Open with a new dataset of 1,000 records (the
+// default) each time: a new seed makes Open replace the previous one.
+func BenchmarkSeed(b *testing.B) {
+	for _, kind := range kinds {
+		srv := dbserver.StartT(b, kind)
+		b.Run(string(kind), func(b *testing.B) {
+			seed := int64(0)
+			for b.Loop() {
+				seed++
+				st, err := Open(b.Context(), Config{Type: kind, URL: srv.URL(), Records: DefaultRecords, Seed: seed})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := st.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -502,7 +531,7 @@ func (m mongoInspector) payload(t *testing.T, id int64) string {
 	var doc struct {
 		Payload string `bson:"payload"`
 	}
-	err := m.c.FindOne(t.Context(), bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	err := m.c.FindOne(t.Context(), bson.D{{Key: "_id", Value: mongoID(id)}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return ""
 	}
@@ -522,7 +551,7 @@ func (m mongoInspector) inserts(t *testing.T) int {
 }
 
 func (m mongoInspector) deleteSeeded(t *testing.T) {
-	if _, err := m.c.DeleteMany(t.Context(), bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: "long"}}}}); err != nil {
+	if _, err := m.c.DeleteMany(t.Context(), bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: "string"}}}}); err != nil {
 		t.Fatal(err)
 	}
 }
