@@ -378,6 +378,7 @@ func (e *Embedded) Close() error {
 
 // Query evaluates an instant query at t.
 func (e *Embedded) Query(ctx context.Context, query string, t time.Time) ([]Series, error) {
+	t = t.Truncate(time.Millisecond)
 	res, warnings, err := e.exec(ctx, query, func() (promql.Query, error) {
 		return e.engine.NewInstantQuery(ctx, e.db, nil, query, t)
 	})
@@ -393,6 +394,7 @@ func (e *Embedded) QueryRange(ctx context.Context, query string, r Range) ([]Ser
 	if err := r.validate(); err != nil {
 		return nil, fmt.Errorf("embedded query %q: %w", query, err)
 	}
+	r = r.Truncate()
 	res, warnings, err := e.exec(ctx, query, func() (promql.Query, error) {
 		return e.engine.NewRangeQuery(ctx, e.db, nil, query, r.Start, r.End, r.Step)
 	})

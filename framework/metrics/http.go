@@ -100,6 +100,8 @@ func (h *HTTP) Query(ctx context.Context, query string, t time.Time) ([]Series, 
 	if h.closed.Load() {
 		return nil, fmt.Errorf("prometheus %s: query %q: %w", h.url, query, errClosed)
 	}
+	// Truncated as the embedded engine does; the server would round.
+	t = t.Truncate(time.Millisecond)
 	v, warns, infos, err := h.api.Query(ctx, query, t, h.apiOpts()...)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus %s: query %q at %s: %w", h.url, query, t.Format(time.RFC3339Nano), describeAPIError(err))
@@ -120,6 +122,7 @@ func (h *HTTP) QueryRange(ctx context.Context, query string, r Range) ([]Series,
 	if err := r.validate(); err != nil {
 		return nil, fmt.Errorf("prometheus %s: range query %q: %w", h.url, query, err)
 	}
+	r = r.Truncate()
 	v, warns, infos, err := h.api.QueryRange(ctx, query, v1.Range{Start: r.Start, End: r.End, Step: r.Step}, h.apiOpts()...)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus %s: range query %q over %s..%s step %v: %w", h.url, query, r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339), r.Step, describeAPIError(err))

@@ -28,11 +28,13 @@ type Table struct {
 }
 
 // Steps returns the evaluation times of r as the Prometheus API computes
-// them: Start, Start+Step, … up to and including End.
+// them: Start, Start+Step, … up to and including End, at millisecond
+// resolution (see Range.Truncate).
 func Steps(r Range) ([]time.Time, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
+	r = r.Truncate()
 	n := int(r.End.Sub(r.Start)/r.Step) + 1
 	ts := make([]time.Time, n)
 	for i := range ts {
@@ -44,6 +46,16 @@ func Steps(r Range) ([]time.Time, error) {
 // maxSteps is the Prometheus API's limit of points per series (11,000);
 // keeping to it means a range that works here also works against a server.
 const maxSteps = 11000
+
+// Truncate returns r with Start and End truncated to whole milliseconds,
+// the resolution of the TSDB and of the Prometheus API. Both sources query
+// with it, so that their evaluation times agree: a server would otherwise
+// round a time the embedded engine truncates.
+func (r Range) Truncate() Range {
+	r.Start = r.Start.Truncate(time.Millisecond)
+	r.End = r.End.Truncate(time.Millisecond)
+	return r
+}
 
 func (r Range) validate() error {
 	switch {
