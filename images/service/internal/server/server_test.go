@@ -340,7 +340,10 @@ func TestDeepGraphDoesNotLeak(t *testing.T) {
 	if c2-c1 > workers {
 		t.Errorf("the second round opened %d connections for %d requests: the pools do not keep them", c2-c1, workers*each)
 	}
-	if fd2 > fd1+workers {
+	// Both ends of every connection are in this process: the at most
+	// `workers` spare connections allowed above hold 2 descriptors each, and
+	// as many again may belong to pooled connections being closed.
+	if fd2 > fd1+4*workers {
 		t.Errorf("open files grew from %d to %d over the second round", fd1, fd2)
 	}
 	// A caller giving up closes its connection, and each level below closes
