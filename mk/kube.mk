@@ -19,15 +19,17 @@ KUBE_NODE_BINARIES := kubelet kube-proxy kubectl
 KUBE_CONTROL_PLANE_BINS := $(foreach n,$(KUBE_CONTROL_PLANE),$(VECRO_CACHE)/$(n)/$(KUBE_VERSION)/$(n))
 KUBE_NODE_BINS := $(foreach n,$(KUBE_NODE_BINARIES),$(VECRO_CACHE)/$(n)/$(KUBE_VERSION)/$(n))
 KWOK_BIN := $(VECRO_CACHE)/kwok/$(KWOK_VERSION)/kwok
+# kwok's stock stages, copied beside it (kwok has none built in).
+KWOK_STAGES := $(VECRO_CACHE)/kwok/$(KWOK_VERSION)/stages.yaml
 
 KIND_CLUSTER ?= vecro
 KIND := $(GO) run sigs.k8s.io/kind
 
-TOOLS += $(KUBE_CONTROL_PLANE_BINS) $(KWOK_BIN)
+TOOLS += $(KUBE_CONTROL_PLANE_BINS) $(KWOK_BIN) $(KWOK_STAGES)
 
 .PHONY: kube-tools kube-node-tools kind-up kind-down test-kind
 
-kube-tools: $(KUBE_CONTROL_PLANE_BINS) $(KWOK_BIN)
+kube-tools: $(KUBE_CONTROL_PLANE_BINS) $(KWOK_BIN) $(KWOK_STAGES)
 kube-node-tools: $(KUBE_CONTROL_PLANE_BINS) $(KUBE_NODE_BINS)
 
 # One rule builds every missing component in one `go build` (they share most
@@ -38,7 +40,7 @@ $(KUBE_CONTROL_PLANE_BINS) &:
 $(KUBE_NODE_BINS) &:
 	tools/kube/build.sh $(KUBE_NODE_BINARIES)
 
-$(KWOK_BIN):
+$(KWOK_BIN) $(KWOK_STAGES) &:
 	tools/kube/build.sh kwok
 
 kind-up:

@@ -8,6 +8,10 @@
 #
 #   build.sh kube-apiserver kube-controller-manager kube-scheduler   # ./go.mod
 #   build.sh kwok                                                   # ./kwok/go.mod
+#
+# Beside kwok it copies, from the kwok module, what the envtest suite feeds
+# it: the stock "fast" node and pod stages (kwok has no built-in stages) as
+# stages.yaml, and the PortForward CRD, in crds/.
 set -euo pipefail
 
 KUBE_VERSION=v1.37.2
@@ -25,7 +29,7 @@ for n in "$@"; do
     kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl)
       [ -x "$cache/$n/$KUBE_VERSION/$n" ] || kube+=("$n") ;;
     kwok)
-      [ -x "$cache/kwok/$KWOK_VERSION/kwok" ] || kwok=1 ;;
+      [ -x "$cache/kwok/$KWOK_VERSION/kwok" ] && [ -s "$cache/kwok/$KWOK_VERSION/stages.yaml" ] || kwok=1 ;;
     *) echo "kube tools: unknown tool $n" >&2; exit 2 ;;
   esac
 done
@@ -64,6 +68,25 @@ if [ ${#kube[@]} -gt 0 ]; then
     "-X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=37 -X $v.gitTreeState=clean" \
     k8s.io/kubernetes/cmd "${kube[@]}"
 fi
+# kwok_assets copies kwok's stage and CRD manifests out of its module.
+kwok_assets() {
+  local dst=$cache/kwok/$KWOK_VERSION src
+  [ -s "$dst/stages.yaml" ] && [ -s "$dst/crds/kwok.x-k8s.io_portforwards.yaml" ] && return 0
+  src=$(cd "$here/kwok" && go mod download -json sigs.k8s.io/kwok | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || { echo "kube tools: kwok module source not found ($src)" >&2; return 1; }
+  mkdir -p "$dst/crds"
+  cp "$src/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" "$dst/crds/"
+  local tmp f
+  tmp=$(mktemp "$dst/.stages.XXXXXX")
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    echo "---"; cat "$src/kustomize/stage/$f"
+  done >"$tmp"
+  mv -f "$tmp" "$dst/stages.yaml"
+  echo "kube tools: kwok stages and CRDs in $dst"
+}
+
 if [ $kwok = 1 ]; then
   build "$here/kwok" "$KWOK_VERSION" "" sigs.k8s.io/kwok/cmd kwok
+  kwok_assets
 fi

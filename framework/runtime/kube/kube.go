@@ -1,0 +1,720 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/e2e-framework/klient"
+	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
+	"sigs.k8s.io/e2e-framework/klient/wait"
+	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
+
+	"github.com/vecrosim/vecro/framework/agent"
+	"github.com/vecrosim/vecro/framework/metrics"
+	"github.com/vecrosim/vecro/framework/runtime"
+	"github.com/vecrosim/vecro/framework/spec"
+)
+
+// Name is the runtime's name (runtime.Runtime.Name, metrics.FlavorKube).
+const Name = "kube"
+
+// Monitoring selects how the runtime gets a Prometheus.
+type Monitoring string
+
+// Monitoring modes.
+const (
+	// MonitoringKubePrometheus installs the pinned kube-prometheus release
+	// unless it is there already (the default).
+	MonitoringKubePrometheus Monitoring = "kube-prometheus"
+	// MonitoringExisting uses the prometheus-operator and Prometheus that
+	// are already installed (named as in KubePrometheus) and installs
+	// nothing.
+	MonitoringExisting Monitoring = "existing"
+	// MonitoringNone deploys no ServiceMonitor and reads no metrics.
+	MonitoringNone Monitoring = "none"
+)
+
+// Options configure the Kubernetes runtime. The cluster is, in order of
+// precedence, RESTConfig, Kind, or Kubeconfig/Context.
+type Options struct {
+	// RESTConfig is a cluster at hand (an envtest control plane).
+	RESTConfig *rest.Config
+	// Kind provisions (or reuses) a kind cluster.
+	Kind *Kind
+	// Kubeconfig and Context name an existing cluster; empty means
+	// kubectl's defaults ($KUBECONFIG, ~/.kube/config, its current context).
+	Kubeconfig, Context string
+
+	// Namespace overrides the system's namespace.
+	Namespace string
+	// Image is the service image. Empty with Kind: built from ModuleDir
+	// and loaded into the nodes. Required for any other cluster.
+	Image      string
+	PullPolicy corev1.PullPolicy
+	// ModuleDir is the vecro module to build the image from; default: the
+	// module containing the working directory.
+	ModuleDir string
+	// Seed seeds the services' random draws.
+	Seed int64
+	// DBImages override DefaultDBImages.
+	DBImages map[spec.ServiceType]DBImage
+
+	Monitoring     Monitoring
+	KubePrometheus KubePrometheus
+
+	// RolloutTimeout bounds the wait for the system's Deployments;
+	// default DefaultRolloutTimeout.
+	RolloutTimeout time.Duration
+	// DeleteTimeout bounds the wait for the namespace to be gone; default
+	// 3 minutes.
+	DeleteTimeout time.Duration
+
+	Logger *slog.Logger
+}
+
+// Runtime runs a system on Kubernetes: it applies the system's objects with
+// server-side apply, waits for them, and reaches every agent and Prometheus
+// through port-forwards.
+type Runtime struct {
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	cfg       *rest.Config
+	kind      *kindCluster
+	dyn       dynamic.Interface
+	cs        kubernetes.Interface
+	res       *resources.Resources
+	manifest  *Manifest
+	ownsNS    bool
+	fwd       forwards
+	dep       *runtime.Deployment
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+	imageDir  string
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New returns a runtime; nothing is contacted before Start (or Connect).
+func New(opts Options) *Runtime {
+	if opts.Logger == nil {
+		opts.Logger = discardLogger
+	}
+	if opts.Monitoring == "" {
+		opts.Monitoring = MonitoringKubePrometheus
+	}
+	opts.KubePrometheus = opts.KubePrometheus.withDefaults()
+	if opts.RolloutTimeout <= 0 {
+		opts.RolloutTimeout = DefaultRolloutTimeout
+	}
+	if opts.DeleteTimeout <= 0 {
+		opts.DeleteTimeout = 3 * time.Minute
+	}
+	return &Runtime{opts: opts, log: opts.Logger}
+}
+
+// Name implements runtime.Runtime.
+func (r *Runtime) Name() string { return Name }
+
+// Start deploys sys: the cluster (Connect), monitoring (InstallMonitoring),
+// then the system (Deploy). It returns once every Deployment is rolled out
+// and every agent is reachable.
+func (r *Runtime) Start(ctx context.Context, sys *spec.System) (*runtime.Deployment, error) {
+	if _, err := r.Connect(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.InstallMonitoring(ctx); err != nil {
+		return nil, err
+	}
+	return r.Deploy(ctx, sys)
+}
+
+// Connect provisions or opens the cluster and returns its REST config. It
+// is idempotent.
+func (r *Runtime) Connect(ctx context.Context) (*rest.Config, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cfg != nil {
+		return r.cfg, nil
+	}
+	var cfg *rest.Config
+	switch {
+	case r.opts.RESTConfig != nil:
+		cfg = rest.CopyConfig(r.opts.RESTConfig)
+	case r.opts.Kind != nil:
+		kc, err := provisionKind(ctx, *r.opts.Kind, r.log)
+		if err != nil {
+			return nil, err
+		}
+		r.kind, cfg = kc, kc.cfg
+	default:
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		if r.opts.Kubeconfig != "" {
+			rules.ExplicitPath = r.opts.Kubeconfig
+		}
+		cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: r.opts.Context})
+		var err error
+		if cfg, err = cc.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("kubeconfig %s (context %q): %w", describeKubeconfig(r.opts.Kubeconfig), r.opts.Context, err)
+		}
+	}
+	// Deploying 25 services is ~60 requests at once; client-go's default
+	// 5 QPS would take seconds for nothing.
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
+	}
+	if _, err := cs.Discovery().ServerVersion(); err != nil {
+		return nil, fmt.Errorf("connect to the cluster at %s: %w", cfg.Host, err)
+	}
+	res, err := resources.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
+	}
+	r.cfg, r.dyn, r.cs, r.res = cfg, dyn, cs, res
+	return cfg, nil
+}
+
+func describeKubeconfig(p string) string {
+	if p == "" {
+		return "(default: $KUBECONFIG or ~/.kube/config)"
+	}
+	return p
+}
+
+// Client is an e2e-framework client of the connected cluster.
+func (r *Runtime) Client() (klient.Client, error) {
+	r.mu.Lock()
+	cfg := r.cfg
+	r.mu.Unlock()
+	if cfg == nil {
+		return nil, errors.New("kube runtime: not connected")
+	}
+	return klient.New(cfg)
+}
+
+// InstallMonitoring installs kube-prometheus (MonitoringKubePrometheus)
+// unless it is there, and waits until Prometheus is ready. With
+// MonitoringExisting it only checks that the install is there.
+func (r *Runtime) InstallMonitoring(ctx context.Context) error {
+	if _, err := r.Connect(ctx); err != nil {
+		return err
+	}
+	kp := r.opts.KubePrometheus
+	switch r.opts.Monitoring {
+	case MonitoringNone:
+		return nil
+	case MonitoringKubePrometheus, MonitoringExisting:
+	default:
+		return fmt.Errorf("monitoring mode %q: want %s, %s or %s", r.opts.Monitoring, MonitoringKubePrometheus, MonitoringExisting, MonitoringNone)
+	}
+	ok, err := kp.Installed(ctx, r.dyn)
+	if err != nil {
+		return err
+	}
+	switch {
+	case ok:
+		r.log.Info("kube-prometheus is installed; not installing it", "namespace", kp.Namespace, "prometheus", kp.Prometheus)
+	case r.opts.Monitoring == MonitoringExisting:
+		return fmt.Errorf("monitoring: no Prometheus %s/%s (prometheus-operator) in the cluster; install kube-prometheus or use --monitoring=%s", kp.Namespace, kp.Prometheus, MonitoringKubePrometheus)
+	default:
+		ictx, cancel := context.WithTimeout(ctx, kp.Timeout)
+		defer cancel()
+		rel, err := FetchRelease(ictx, kp, r.log)
+		if err != nil {
+			return err
+		}
+		if err := InstallRelease(ictx, r.cfg, rel, r.log); err != nil {
+			return err
+		}
+	}
+	_, err = WaitPrometheus(ctx, r.res, kp)
+	return err
+}
+
+// Deploy applies sys to the connected cluster, waits for its rollout and
+// opens the port-forwards. Call Connect (and InstallMonitoring) first.
+func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deployment, error) {
+	if _, err := r.Connect(ctx); err != nil {
+		return nil, err
+	}
+	m, _, err := r.Apply(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(m.Deployments))
+	for i, d := range m.Deployments {
+		names[i] = d.Deployment
+	}
+	r.log.Info("waiting for rollout", "namespace", m.Namespace, "deployments", len(names), "timeout", r.opts.RolloutTimeout)
+	if err := WaitRollout(ctx, r.res, m.Namespace, names, r.opts.RolloutTimeout); err != nil {
+		return nil, err
+	}
+	dep, err := r.reach(ctx, sys, m)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.dep = dep
+	r.mu.Unlock()
+	return dep, nil
+}
+
+// Apply builds sys's manifest with this runtime's options and applies it
+// (server-side apply, field manager "vecro"). A second Apply of the same
+// system changes nothing: the token is read back from the cluster.
+func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []Applied, error) {
+	if _, err := r.Connect(ctx); err != nil {
+		return nil, nil, err
+	}
+	if sys == nil {
+		return nil, nil, errors.New("kube runtime: no system")
+	}
+	ns := r.opts.Namespace
+	if ns == "" {
+		ns = NamespaceOf(sys)
+	}
+	owns, err := r.ownsNamespace(ctx, ns, sys.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	token, dbPassword, err := r.secrets(ctx, ns, sys)
+	if err != nil {
+		return nil, nil, err
+	}
+	image, err := r.image(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	kp := r.opts.KubePrometheus
+	m, err := BuildManifest(sys, ManifestOptions{
+		Namespace:       ns,
+		Image:           image,
+		PullPolicy:      r.opts.PullPolicy,
+		Token:           token,
+		DBPassword:      dbPassword,
+		Seed:            r.opts.Seed,
+		DBImages:        r.opts.DBImages,
+		ManageNamespace: owns,
+		Monitor:         r.opts.Monitoring != MonitoringNone,
+		Prometheus:      ServiceAccountRef{Namespace: kp.Namespace, Name: kp.ServiceAccount},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	r.manifest, r.ownsNS = m, owns
+	r.mu.Unlock()
+	applied, err := Apply(ctx, r.dyn, m.Objects)
+	if err != nil {
+		return m, applied, fmt.Errorf("deploy %s: %w", sys.Name, err)
+	}
+	r.log.Info("applied", "system", sys.Name, "namespace", ns, "objects", len(applied))
+	return m, applied, nil
+}
+
+// ownsNamespace: vecro manages the namespace (creates it, deletes it at
+// Stop) unless it existed before without vecro's labels; then only
+// vecro's own objects in it are touched.
+func (r *Runtime) ownsNamespace(ctx context.Context, ns, system string) (bool, error) {
+	got, err := r.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("look up namespace %s: %w", ns, err)
+	}
+	l := got.Labels
+	owned := l[LabelManagedBy] == ManagedBy && l[LabelSystem] == system
+	if !owned {
+		r.log.Info("namespace exists and is not vecro's: deploying into it, deleting only vecro's objects at the end", "namespace", ns)
+	}
+	return owned, nil
+}
+
+// secrets reads the token (and MariaDB password) of an earlier deploy, so
+// that applying again changes nothing, or makes new ones.
+func (r *Runtime) secrets(ctx context.Context, ns string, sys *spec.System) (token, dbPassword string, err error) {
+	s, err := r.cs.CoreV1().Secrets(ns).Get(ctx, secretName(sys.Name), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return "", "", fmt.Errorf("read agent secret %s/%s: %w", ns, secretName(sys.Name), err)
+	default:
+		token, dbPassword = string(s.Data[secretToken]), string(s.Data[secretDBPassword])
+	}
+	if token == "" {
+		if token, err = randomHex(32); err != nil {
+			return "", "", err
+		}
+	}
+	needDB := slices.ContainsFunc(sys.Services, func(s spec.Service) bool { return s.Type == spec.TypeMySQL })
+	if needDB && dbPassword == "" {
+		if dbPassword, err = randomHex(16); err != nil {
+			return "", "", err
+		}
+	}
+	if !needDB {
+		dbPassword = ""
+	}
+	return token, dbPassword, nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// image is the service image: the given one, or (kind) one built from
+// source with go-containerregistry and loaded into the nodes.
+func (r *Runtime) image(ctx context.Context) (string, error) {
+	if r.opts.Image != "" {
+		return r.opts.Image, nil
+	}
+	if r.kind == nil {
+		return "", errors.New("no service image: pass one (--image) that the cluster can pull; only a kind cluster gets an image built and loaded for it")
+	}
+	dir := r.opts.ModuleDir
+	if dir == "" {
+		var err error
+		if dir, err = ModuleRoot(); err != nil {
+			return "", err
+		}
+	}
+	tmp, err := os.MkdirTemp("", "vecro-image-")
+	if err != nil {
+		return "", fmt.Errorf("build service image: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	r.log.Info("building the service image", "module", dir)
+	ref, archive, err := BuildServiceImage(ctx, dir, tmp)
+	if err != nil {
+		return "", err
+	}
+	r.log.Info("loading the service image into kind", "image", ref, "cluster", r.kind.name)
+	if err := r.kind.loadImageArchive(archive); err != nil {
+		return "", err
+	}
+	r.opts.Image = ref
+	return ref, nil
+}
+
+// ModuleRoot finds the vecro module containing the working directory.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the vecro module: %w", err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module github.com/vecrosim/vecro\n")) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("find the vecro module: no go.mod of github.com/vecrosim/vecro above %s (run from the repository, or pass an image)", dir)
+		}
+	}
+}
+
+// reach opens a port-forward to every pod's admin port, to one pod of every
+// service's port and to Prometheus, and fills in the Deployment.
+func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*runtime.Deployment, error) {
+	token, _, err := r.secrets(ctx, m.Namespace, sys)
+	if err != nil {
+		return nil, err
+	}
+	dep := &runtime.Deployment{
+		Runtime:   Name,
+		System:    sys.Name,
+		Namespace: m.Namespace,
+		Created:   time.Now().UTC(),
+		PID:       os.Getpid(),
+		Services:  make([]runtime.Service, len(m.Deployments)),
+	}
+	// Every forward is its own streaming connection through the API server;
+	// open them a few at a time.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, d := range m.Deployments {
+		var pods corev1.PodList
+		if err := r.res.List(ctx, &pods, resources.WithLabelSelector(selectorOf(sys.Name, d.Service))); err != nil {
+			return nil, fmt.Errorf("list pods of %s: %w", d.Deployment, err)
+		}
+		var ready []string
+		for j := range pods.Items {
+			if p := &pods.Items[j]; p.Namespace == m.Namespace && podReady(p) && p.DeletionTimestamp == nil {
+				ready = append(ready, p.Name)
+			}
+		}
+		slices.Sort(ready)
+		if len(ready) == 0 {
+			return nil, fmt.Errorf("service %s: no ready pod after rollout", d.Service)
+		}
+		svc := &dep.Services[i]
+		svc.Name, svc.Type = d.Service, d.Type
+		svc.Instances = make([]runtime.Instance, len(ready))
+		for j, pod := range ready {
+			g.Go(func() error {
+				f, err := ForwardPort(gctx, r.cfg, m.Namespace, pod, AdminPort, r.log)
+				if err != nil {
+					return fmt.Errorf("reach the agent of %s: %w", pod, err)
+				}
+				r.fwd.add(f)
+				svc.Instances[j] = runtime.Instance{Name: pod, Agent: agent.Endpoint{Instance: pod, Service: d.Service, URL: f.URL(), Token: token}}
+				return nil
+			})
+		}
+		// The load generator reaches a service through one of its pods,
+		// as `kubectl port-forward svc/...` does.
+		g.Go(func() error {
+			f, err := ForwardPort(gctx, r.cfg, m.Namespace, ready[0], ServicePort, r.log)
+			if err != nil {
+				return fmt.Errorf("reach service %s: %w", d.Service, err)
+			}
+			r.fwd.add(f)
+			svc.URL = f.URL()
+			return nil
+		})
+	}
+	if r.opts.Monitoring != MonitoringNone {
+		g.Go(func() error {
+			kp := r.opts.KubePrometheus
+			pod, err := WaitPrometheus(gctx, r.res, kp)
+			if err != nil {
+				return err
+			}
+			f, err := ForwardPort(gctx, r.cfg, kp.Namespace, pod, 9090, r.log)
+			if err != nil {
+				return fmt.Errorf("reach prometheus: %w", err)
+			}
+			r.fwd.add(f)
+			dep.PrometheusURL = f.URL()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		r.fwd.closeAll()
+		return nil, err
+	}
+	if dep.PrometheusURL != "" {
+		src, err := metrics.NewHTTP(dep.PrometheusURL, metrics.WithLogger(r.log))
+		if err != nil {
+			r.fwd.closeAll()
+			return nil, err
+		}
+		dep.Metrics = src
+	}
+	failures := make(chan error, 64)
+	dep.Failures = failures
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.mu.Lock()
+	r.stopWatch, r.watchDone = cancel, make(chan struct{})
+	done := r.watchDone
+	r.mu.Unlock()
+	go func() {
+		defer close(done)
+		r.watch(wctx, m, failures)
+	}()
+	return dep, nil
+}
+
+// watchInterval is how often the pods are checked for restarts.
+const watchInterval = 2 * time.Second
+
+// watch reports every pod restart, pod loss and lost port-forward on
+// failures until ctx ends.
+func (r *Runtime) watch(ctx context.Context, m *Manifest, failures chan<- error) {
+	restarts := map[string]int32{}
+	reported := map[*Forward]bool{}
+	send := func(err error) {
+		select {
+		case failures <- err:
+		default:
+			r.log.Error("deployment failure (channel full)", "err", err)
+		}
+	}
+	sel := SystemSelector(m.System)
+	first := true
+	tick := time.NewTicker(watchInterval)
+	defer tick.Stop()
+	for {
+		pods, err := r.cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err == nil {
+			for _, p := range pods.Items {
+				for _, cs := range slices.Concat(p.Status.InitContainerStatuses, p.Status.ContainerStatuses) {
+					key := p.Name + "/" + cs.Name
+					if prev, ok := restarts[key]; ok && cs.RestartCount > prev || !ok && !first && cs.RestartCount > 0 {
+						send(r.restartError(ctx, &p, cs))
+					}
+					restarts[key] = cs.RestartCount
+				}
+			}
+		}
+		first = false
+		r.fwd.mu.Lock()
+		list := slices.Clone(r.fwd.list)
+		r.fwd.mu.Unlock()
+		for _, f := range list {
+			if err := f.Err(); err != nil && !reported[f] {
+				reported[f] = true
+				send(err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// restartError names the pod and container, how it ended and its last log
+// lines.
+func (r *Runtime) restartError(ctx context.Context, p *corev1.Pod, cs corev1.ContainerStatus) error {
+	how := "restarted"
+	if t := cs.LastTerminationState.Terminated; t != nil {
+		how = fmt.Sprintf("exited %d (%s) and was restarted", t.ExitCode, t.Reason)
+	}
+	tail := int64(20)
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	logs, err := r.cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: cs.Name, Previous: true, TailLines: &tail}).DoRaw(lctx)
+	last := string(bytes.TrimSpace(logs))
+	if err != nil {
+		last = "(no log: " + err.Error() + ")"
+	}
+	return fmt.Errorf("pod %s/%s container %s %s (restart %d); last log lines:\n%s", p.Namespace, p.Name, cs.Name, how, cs.RestartCount, last)
+}
+
+// Stop clears every agent's faults, closes the port-forwards, deletes what
+// Deploy applied (the namespace when vecro owns it) and waits until it is
+// gone, then deletes a kind cluster it created unless told to keep it. It
+// is safe to call twice and after a failed Start.
+func (r *Runtime) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	dep, m, owns, kc := r.dep, r.manifest, r.ownsNS, r.kind
+	stopWatch, watchDone := r.stopWatch, r.watchDone
+	r.dep, r.manifest, r.stopWatch = nil, nil, nil
+	r.mu.Unlock()
+
+	var errs []error
+	if stopWatch != nil {
+		stopWatch()
+		<-watchDone
+	}
+	if dep != nil {
+		// Faults first: the agents drop them by their own clock anyway, but
+		// a fault must not outlive the experiment by a second.
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if _, err := agent.ClearAll(cctx, dep.Agents()); err != nil {
+			errs = append(errs, fmt.Errorf("clear faults: %w", err))
+		}
+		cancel()
+	}
+	r.fwd.closeAll()
+	if m != nil {
+		if err := r.delete(ctx, m, owns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if kc != nil && kc.created && !r.opts.Kind.Keep {
+		if err := kc.delete(); err != nil {
+			errs = append(errs, err)
+		}
+		r.mu.Lock()
+		r.kind, r.cfg = nil, nil
+		r.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// delete removes the system and waits until it is gone.
+func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
+	client, err := r.Client()
+	if err != nil {
+		return err
+	}
+	cond := conditions.New(client.Resources())
+	if owns {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.Namespace}}
+		err := r.cs.CoreV1().Namespaces().Delete(ctx, m.Namespace, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete namespace %s: %w", m.Namespace, err)
+		}
+		if err := wait.For(cond.ResourceDeleted(ns), wait.WithContext(ctx), wait.WithTimeout(r.opts.DeleteTimeout), wait.WithInterval(500*time.Millisecond)); err != nil {
+			return fmt.Errorf("delete namespace %s: still there after %v (%s): %w", m.Namespace, r.opts.DeleteTimeout, r.namespaceState(ctx, m.Namespace), err)
+		}
+		r.log.Info("deleted", "namespace", m.Namespace)
+		return nil
+	}
+	bg := metav1.DeletePropagationBackground
+	var errs []error
+	for _, o := range slices.Backward(m.Objects) {
+		var ri dynamic.ResourceInterface = r.dyn.Resource(o.GVR).Namespace(o.Namespace)
+		err := ri.Delete(ctx, o.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	var pods corev1.PodList
+	if err := wait.For(func(ctx context.Context) (bool, error) {
+		if err := client.Resources(m.Namespace).List(ctx, &pods, resources.WithLabelSelector(SystemSelector(m.System))); err != nil {
+			return false, nil
+		}
+		return len(pods.Items) == 0, nil
+	}, wait.WithContext(ctx), wait.WithTimeout(r.opts.DeleteTimeout), wait.WithInterval(500*time.Millisecond)); err != nil {
+		return fmt.Errorf("delete system %s in namespace %s: %d pod(s) left after %v: %w", m.System, m.Namespace, len(pods.Items), r.opts.DeleteTimeout, err)
+	}
+	return nil
+}
+
+// namespaceState says why a namespace is not gone: its phase and
+// conditions (what the namespace controller could not delete).
+func (r *Runtime) namespaceState(ctx context.Context, name string) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	ns, err := r.cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "phase %s", ns.Status.Phase)
+	for _, c := range ns.Status.Conditions {
+		if c.Status == corev1.ConditionTrue {
+			fmt.Fprintf(&b, "; %s: %s", c.Type, c.Message)
+		}
+	}
+	return b.String()
+}

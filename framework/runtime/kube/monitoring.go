@@ -1,0 +1,496 @@
+package kube
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
+	"sigs.k8s.io/e2e-framework/klient/wait"
+
+	"github.com/vecrosim/vecro/framework/toolcache"
+)
+
+// KubePrometheus pins the kube-prometheus release the runtime installs.
+type KubePrometheus struct {
+	// Version is a release tag of prometheus-operator/kube-prometheus.
+	Version string
+	// URL of the release's source tarball; {version} is replaced. Default:
+	// GitHub's archive of the tag.
+	URL string
+	// SHA256 of the tarball. When empty, the first download's checksum is
+	// recorded beside the cached tarball and every later use is checked
+	// against it (trust on first use); set it to pin the release.
+	SHA256 string
+	// Namespace, Prometheus and ServiceAccount name what the release
+	// deploys: the namespace, the Prometheus object (its pods are
+	// prometheus-<name>-N) and the service account Prometheus runs as.
+	Namespace, Prometheus, ServiceAccount string
+	// CacheDir holds downloaded tarballs; default
+	// $VECRO_CACHE/kube-prometheus.
+	CacheDir string
+	// Timeout bounds the whole install, Prometheus ready included.
+	// Default 10 minutes (the images are pulled on first use).
+	Timeout time.Duration
+	// HTTPClient fetches the tarball; default http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// DefaultKubePrometheus is the pinned release: kube-prometheus v0.16.0,
+// the release for Kubernetes 1.33 and 1.34 and the newest one known when
+// this was written; set Version (and SHA256) to move.
+var DefaultKubePrometheus = KubePrometheus{
+	Version:        "v0.16.0",
+	URL:            "https://github.com/prometheus-operator/kube-prometheus/archive/refs/tags/{version}.tar.gz",
+	Namespace:      "monitoring",
+	Prometheus:     "k8s",
+	ServiceAccount: "prometheus-k8s",
+	Timeout:        10 * time.Minute,
+}
+
+func (k KubePrometheus) withDefaults() KubePrometheus {
+	d := DefaultKubePrometheus
+	if k.Version == "" {
+		k.Version = d.Version
+	}
+	if k.URL == "" {
+		k.URL = d.URL
+	}
+	if k.Namespace == "" {
+		k.Namespace = d.Namespace
+	}
+	if k.Prometheus == "" {
+		k.Prometheus = d.Prometheus
+	}
+	if k.ServiceAccount == "" {
+		k.ServiceAccount = d.ServiceAccount
+	}
+	if k.Timeout <= 0 {
+		k.Timeout = d.Timeout
+	}
+	if k.CacheDir == "" {
+		k.CacheDir = filepath.Join(toolcache.Dir(), "kube-prometheus")
+	}
+	if k.HTTPClient == nil {
+		k.HTTPClient = http.DefaultClient
+	}
+	return k
+}
+
+// PrometheusPodSelector selects the pods of the Prometheus object name (the
+// label prometheus-operator puts on them).
+func PrometheusPodSelector(name string) string {
+	return "app.kubernetes.io/name=prometheus,prometheus=" + name
+}
+
+// Release is a kube-prometheus release's manifests: setup (the namespace
+// and the CRDs) and the rest, each in file-name order.
+type Release struct {
+	Version string
+	SHA256  string
+	Setup   []*unstructured.Unstructured
+	Rest    []*unstructured.Unstructured
+}
+
+// FetchRelease returns the release's manifests from the cache, downloading
+// the tarball on first use. The tarball is checked against k.SHA256 or, when
+// that is empty, against the checksum recorded at its first download.
+func FetchRelease(ctx context.Context, k KubePrometheus, logger *slog.Logger) (*Release, error) {
+	k = k.withDefaults()
+	if logger == nil {
+		logger = discardLogger
+	}
+	dir := filepath.Join(k.CacheDir, k.Version)
+	tarPath := filepath.Join(dir, "kube-prometheus.tar.gz")
+	sumPath := tarPath + ".sha256"
+	data, err := os.ReadFile(tarPath)
+	if errors.Is(err, os.ErrNotExist) {
+		url := strings.ReplaceAll(k.URL, "{version}", k.Version)
+		logger.Info("downloading kube-prometheus", "version", k.Version, "url", url)
+		data, err = download(ctx, k.HTTPClient, url)
+		if err != nil {
+			return nil, fmt.Errorf("fetch kube-prometheus %s: %w", k.Version, err)
+		}
+		if err := checkSum(data, k.SHA256, "the pinned SHA256"); err != nil {
+			return nil, fmt.Errorf("fetch kube-prometheus %s from %s: %w", k.Version, url, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("cache kube-prometheus %s: %w", k.Version, err)
+		}
+		if err := writeFileAtomic(tarPath, data); err != nil {
+			return nil, fmt.Errorf("cache kube-prometheus %s: %w", k.Version, err)
+		}
+		sum := sha256.Sum256(data)
+		if err := writeFileAtomic(sumPath, []byte(hex.EncodeToString(sum[:])+"\n")); err != nil {
+			return nil, fmt.Errorf("cache kube-prometheus %s: %w", k.Version, err)
+		}
+		logger.Info("cached kube-prometheus", "path", tarPath, "sha256", hex.EncodeToString(sum[:]))
+	} else if err != nil {
+		return nil, fmt.Errorf("read cached kube-prometheus %s: %w", k.Version, err)
+	} else {
+		want := k.SHA256
+		what := "the pinned SHA256"
+		if want == "" {
+			b, err := os.ReadFile(sumPath)
+			if err != nil {
+				return nil, fmt.Errorf("cached kube-prometheus %s has no recorded checksum (%w): delete %s to download it again", k.Version, err, tarPath)
+			}
+			want, what = strings.TrimSpace(string(b)), "the checksum recorded at download ("+sumPath+")"
+		}
+		if err := checkSum(data, want, what); err != nil {
+			return nil, fmt.Errorf("cached kube-prometheus %s at %s: %w: delete it to download it again", k.Version, tarPath, err)
+		}
+	}
+	rel, err := ParseRelease(data)
+	if err != nil {
+		return nil, fmt.Errorf("kube-prometheus %s (%s): %w", k.Version, tarPath, err)
+	}
+	rel.Version = k.Version
+	sum := sha256.Sum256(data)
+	rel.SHA256 = hex.EncodeToString(sum[:])
+	return rel, nil
+}
+
+func checkSum(data []byte, want, what string) error {
+	if want == "" {
+		return nil
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want) {
+		return fmt.Errorf("checksum mismatch: sha256 %s, %s is %s", got, what, want)
+	}
+	return nil
+}
+
+// maxDownload bounds a tarball download (kube-prometheus is ~2 MiB).
+const maxDownload = 64 << 20
+
+func download(ctx context.Context, client *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDownload+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if len(data) > maxDownload {
+		return nil, fmt.Errorf("GET %s: larger than %d bytes", url, maxDownload)
+	}
+	return data, nil
+}
+
+func writeFileAtomic(name string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+// ParseRelease reads the manifests/ folder of a kube-prometheus source
+// tarball: manifests/setup/*.yaml and manifests/*.yaml.
+func ParseRelease(tarball []byte) (*Release, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(tarball))
+	if err != nil {
+		return nil, fmt.Errorf("read tarball: %w", err)
+	}
+	tr := tar.NewReader(zr)
+	setup, rest := map[string][]byte{}, map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read tarball: %w", err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		// GitHub archives put everything under <repo>-<version>/.
+		parts := strings.SplitN(path.Clean(h.Name), "/", 2)
+		if len(parts) != 2 {
+			continue
+		}
+		rel := parts[1]
+		ext := path.Ext(rel)
+		if ext != ".yaml" && ext != ".yml" && ext != ".json" {
+			continue
+		}
+		var into map[string][]byte
+		switch path.Dir(rel) {
+		case "manifests/setup":
+			into = setup
+		case "manifests":
+			into = rest
+		default:
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", h.Name, err)
+		}
+		into[rel] = b
+	}
+	if len(setup) == 0 || len(rest) == 0 {
+		return nil, fmt.Errorf("no manifests/setup/*.yaml and manifests/*.yaml in the tarball (%d and %d files)", len(setup), len(rest))
+	}
+	r := &Release{}
+	if r.Setup, err = decodeFiles(setup); err != nil {
+		return nil, err
+	}
+	if r.Rest, err = decodeFiles(rest); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func decodeFiles(files map[string][]byte) ([]*unstructured.Unstructured, error) {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []*unstructured.Unstructured
+	for _, n := range names {
+		objs, err := DecodeYAML(files[n])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}
+
+// DecodeYAML reads a multi-document YAML (or JSON) stream of Kubernetes
+// objects; a List is flattened into its items.
+func DecodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for i := 1; ; i++ {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if err == io.EOF {
+				return out, nil
+			}
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.IsList() {
+			l, err := u.ToList()
+			if err != nil {
+				return nil, fmt.Errorf("document %d: %w", i, err)
+			}
+			for j := range l.Items {
+				out = append(out, &l.Items[j])
+			}
+			continue
+		}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" {
+			return nil, fmt.Errorf("document %d: no kind or apiVersion", i)
+		}
+		out = append(out, u)
+	}
+}
+
+var gvrCRD = apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")
+
+// Installed tells whether kube-prometheus (or another prometheus-operator
+// install with the same names) is there: the Prometheus CRD and the
+// Prometheus object.
+func (k KubePrometheus) Installed(ctx context.Context, client dynamic.Interface) (bool, error) {
+	k = k.withDefaults()
+	if _, err := client.Resource(gvrCRD).Get(ctx, "prometheuses.monitoring.coreos.com", metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("look for kube-prometheus: %w", err)
+	}
+	gvr := schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "prometheuses"}
+	if _, err := client.Resource(gvr).Namespace(k.Namespace).Get(ctx, k.Prometheus, metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("look for kube-prometheus: %w", err)
+	}
+	return true, nil
+}
+
+// InstallRelease applies a release as its README says: setup first (the
+// namespace and the CRDs), wait for the CRDs to be established, then the
+// rest; everything server-side applied by "vecro". It does not wait for
+// Prometheus: see WaitPrometheus.
+func InstallRelease(ctx context.Context, cfg *rest.Config, rel *Release, logger *slog.Logger) error {
+	if logger == nil {
+		logger = discardLogger
+	}
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("install kube-prometheus: %w", err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("install kube-prometheus: %w", err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	if err := applyUnstructured(ctx, client, mapper, rel.Setup); err != nil {
+		return fmt.Errorf("install kube-prometheus %s setup: %w", rel.Version, err)
+	}
+	res, err := resources.New(cfg)
+	if err != nil {
+		return fmt.Errorf("install kube-prometheus: %w", err)
+	}
+	for _, o := range rel.Setup {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
+		}
+		if err := WaitCRDEstablished(ctx, res, o.GetName(), time.Minute); err != nil {
+			return fmt.Errorf("install kube-prometheus %s: %w", rel.Version, err)
+		}
+	}
+	// The new kinds are served now; forget what discovery said before.
+	mapper.Reset()
+	logger.Info("kube-prometheus CRDs established", "version", rel.Version, "objects", len(rel.Setup))
+	if err := applyUnstructured(ctx, client, mapper, rel.Rest); err != nil {
+		return fmt.Errorf("install kube-prometheus %s: %w", rel.Version, err)
+	}
+	logger.Info("kube-prometheus applied", "version", rel.Version, "objects", len(rel.Rest))
+	return nil
+}
+
+func applyUnstructured(ctx context.Context, client dynamic.Interface, mapper meta.RESTMapper, objs []*unstructured.Unstructured) error {
+	for _, u := range objs {
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+		}
+		body, err := u.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+		}
+		ns := ""
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ns = u.GetNamespace()
+			if ns == "" {
+				ns = corev1.NamespaceDefault
+			}
+		}
+		if _, err := applyOne(ctx, client, Object{GVR: m.Resource, Kind: gvk.Kind, Namespace: ns, Name: u.GetName(), Body: body}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitCRDEstablished waits until the CRD name is established (its kind is
+// served).
+func WaitCRDEstablished(ctx context.Context, res *resources.Resources, name string, timeout time.Duration) error {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	crd.Name = name
+	var last *apiextensionsv1.CustomResourceDefinition
+	err := wait.For(func(ctx context.Context) (bool, error) {
+		var got apiextensionsv1.CustomResourceDefinition
+		if err := res.Get(ctx, name, "", &got); err != nil {
+			return false, nil
+		}
+		last = &got
+		for _, c := range got.Status.Conditions {
+			if c.Type == apiextensionsv1.Established {
+				return c.Status == apiextensionsv1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	}, wait.WithContext(ctx), wait.WithTimeout(timeout), wait.WithInterval(200*time.Millisecond), wait.WithImmediate())
+	if err != nil {
+		why := "it does not exist"
+		if last != nil {
+			why = fmt.Sprintf("conditions %v", last.Status.Conditions)
+		}
+		return fmt.Errorf("CRD %s not established after %v (%s): %w", name, timeout, why, err)
+	}
+	return nil
+}
+
+// WaitPrometheus waits until a pod of the Prometheus object is ready and
+// returns its name.
+func WaitPrometheus(ctx context.Context, res *resources.Resources, k KubePrometheus) (string, error) {
+	k = k.withDefaults()
+	sel := PrometheusPodSelector(k.Prometheus)
+	var pod string
+	var seen []string
+	err := wait.For(func(ctx context.Context) (bool, error) {
+		var pods corev1.PodList
+		if err := res.List(ctx, &pods, resources.WithLabelSelector(sel)); err != nil {
+			return false, nil
+		}
+		seen = seen[:0]
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			if p.Namespace != k.Namespace {
+				continue
+			}
+			if podReady(p) {
+				pod = p.Name
+				return true, nil
+			}
+			seen = append(seen, fmt.Sprintf("%s: %s %v", p.Name, p.Status.Phase, podProblems(p)))
+		}
+		return false, nil
+	}, wait.WithContext(ctx), wait.WithTimeout(k.Timeout), wait.WithInterval(time.Second), wait.WithImmediate())
+	if err != nil {
+		state := "no pods"
+		if len(seen) > 0 {
+			state = strings.Join(seen, "; ")
+		}
+		return "", fmt.Errorf("prometheus %s/%s not ready after %v (%s): %w", k.Namespace, k.Prometheus, k.Timeout, state, err)
+	}
+	return pod, nil
+}
