@@ -78,6 +78,7 @@ const (
 	KindFaults
 )
 
+// String names the kind: system, faults or unknown.
 func (k Kind) String() string {
 	switch k {
 	case KindSystem:
@@ -382,12 +383,17 @@ type fieldOpts struct {
 	bareMS bool
 }
 
+// field is one YAML field of a struct.
 type field struct {
 	name  string
 	index int
 	opts  fieldOpts
 }
 
+// structFields lists a struct's YAML fields: the name from the yaml tag and
+// the options of the vecro tag used in types.go — "required" (an error when
+// absent), "ms" (a bare number is milliseconds) and "alias=NAME" (a second
+// accepted key, e.g. mem for memory).
 func structFields(t reflect.Type) []field {
 	var out []field
 	for i := range t.NumField() {
