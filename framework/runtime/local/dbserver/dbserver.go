@@ -119,6 +119,9 @@ func Start(ctx context.Context, kind spec.ServiceType, opts Options) (*Server, e
 	defer cancel()
 	if err := f.start(ctx, s, opts); err != nil {
 		_ = s.Stop()
+		if errors.Is(err, ErrNotInstalled) {
+			return nil, err // it names the server already
+		}
 		return nil, fmt.Errorf("start %s server (%s): %w", kind, s.program, err)
 	}
 	s.startup = time.Since(begin)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -210,6 +211,7 @@ func mariadbTemplate(ctx context.Context, s *Server, install string, asRoot []st
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", err
 	}
+	removeStaleBuilds(root, time.Hour)
 	build, err := os.MkdirTemp(root, "build-")
 	if err != nil {
 		return "", err
@@ -234,6 +236,23 @@ func mariadbTemplate(ctx context.Context, s *Server, install string, asRoot []st
 	}
 	s.log.Info("made the MariaDB data dir template", "dir", data, "took", time.Since(begin))
 	return data, nil
+}
+
+// removeStaleBuilds removes template builds that a killed process left
+// behind; a build takes seconds, so one older than age is abandoned.
+func removeStaleBuilds(root string, age time.Duration) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "build-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > age {
+			_ = os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
 }
 
 // copyTree copies a directory of directories and regular files.
