@@ -10,4 +10,9 @@
 // pool sized for load is shared by all requests, and every response body is
 // drained and closed, so a deep call graph under load neither leaks
 // goroutines nor opens a connection per request.
+//
+// In parallel mode a failing callee does not cancel its siblings: every
+// call runs to its end and the first failure in list order is reported, so
+// a fault in one subtree changes neither the load on the others nor their
+// connections (a cancelled HTTP/1.1 call costs its connection).
 package calls
