@@ -150,16 +150,44 @@ func (c *cgroups) slot(instance string, cpu spec.MilliCPU, mem spec.Size) (*cgro
 	return s, nil
 }
 
-// add moves a just-started process into the slot. The process runs for a
-// moment in the parent's cgroup first (cgroup v1 cannot place a child at
-// fork); Go's runtime rereads its CPU limit, so GOMAXPROCS follows.
-func (s *cgroupSlot) add(pid int) error {
-	for _, dir := range s.dirs {
-		if err := writeCgroup(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
-			return err
+// command returns the command line that runs bin with args inside the
+// slot from its first instruction: a /bin/sh that writes its own pid into
+// the slot's cgroup.procs files and then execs bin, keeping the pid (and
+// so the process group and the parent-death signal). Moving the process
+// after it started would leave the memory it touched in its first
+// milliseconds charged to the parent's cgroup, beyond its limit.
+func (s *cgroupSlot) command(bin string, args []string) (string, []string) {
+	var script strings.Builder
+	for _, d := range s.dirs {
+		script.WriteString("echo $$ > " + shellQuote(filepath.Join(d, "cgroup.procs")) + " || exit 125\n")
+	}
+	script.WriteString(`exec "$0" "$@"`)
+	return "/bin/sh", append([]string{"-c", script.String(), bin}, args...)
+}
+
+// oomKills is how many times the kernel's OOM killer fired in the slot's
+// memory cgroup: oom_kill in memory.oom_control (v1) or memory.events (v2).
+func (s *cgroupSlot) oomKills() int {
+	for _, d := range s.dirs {
+		for _, f := range []string{"memory.oom_control", "memory.events"} {
+			b, err := os.ReadFile(filepath.Join(d, f))
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+					n, _ := strconv.Atoi(strings.TrimSpace(v))
+					return n
+				}
+			}
 		}
 	}
-	return nil
+	return 0
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // remove deletes the run's cgroups; their processes must have exited.

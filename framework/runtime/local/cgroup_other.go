@@ -25,6 +25,8 @@ func (*cgroups) describe() string { return "" }
 
 func (*cgroups) slot(string, spec.MilliCPU, spec.Size) (*cgroupSlot, error) { return nil, nil }
 
-func (*cgroupSlot) add(int) error { return nil }
+func (*cgroupSlot) command(bin string, args []string) (string, []string) { return bin, args }
 
 func (*cgroups) remove() {}
+
+func (*cgroupSlot) oomKills() int { return 0 }

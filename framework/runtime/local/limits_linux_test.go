@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,14 +101,14 @@ func TestCPULimitEnforced(t *testing.T) {
 	}
 }
 
-// TestMemoryLimitEnforced starts a service whose workload allocates more
-// than its memory limit: the kernel kills it, as it OOM-kills a pod, and
-// Start reports the death.
+// TestMemoryLimitEnforced starts a service whose workload (30 MiB, touched)
+// fits its 32Mi limit on paper but not with the process's own memory on
+// top: the kernel kills it, as it OOM-kills a pod, and Start reports it.
 func TestMemoryLimitEnforced(t *testing.T) {
 	r := newRuntime(t, Options{Cgroups: CgroupsOn})
 	sys := &spec.System{Name: "hog", Services: []spec.Service{{
 		Name: "hog", Type: spec.TypeBase,
-		Workload:  spec.Workload{Memory: 96 << 20},
+		Workload:  spec.Workload{Memory: 30 << 20},
 		Resources: spec.Resources{Memory: 32 << 20},
 	}}}
 	_, err := r.Start(context.Background(), sys)
@@ -116,8 +117,46 @@ func TestMemoryLimitEnforced(t *testing.T) {
 	}
 	needLimits(t, r)
 	var de *DeathError
-	if !errors.As(err, &de) || !strings.Contains(de.Status, "killed") {
+	if !errors.As(err, &de) || !strings.Contains(de.Status, "killed") || !de.OOMKilled || !strings.Contains(err.Error(), "OOMKilled") {
 		t.Fatalf("Start = %v, want the instance OOM-killed", err)
 	}
 	t.Logf("reported: %v", err)
+}
+
+// TestWithoutLimits: with cgroups off, each process gets GOMAXPROCS from
+// its CPU limit instead, and the token only in its environment.
+func TestWithoutLimits(t *testing.T) {
+	r := newRuntime(t, Options{Cgroups: CgroupsOff})
+	sys := &spec.System{Name: "free", Services: []spec.Service{
+		{Name: "a", Type: spec.TypeBase, Resources: spec.Resources{CPU: 1500}},
+		{Name: "b", Type: spec.TypeBase},
+	}}
+	dep, err := r.Start(context.Background(), sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dep.Metrics.Close()
+	if lim := r.Limits(); lim.Enforced || !strings.Contains(lim.How, "not enforced") {
+		t.Errorf("Limits() = %+v with cgroups off", lim)
+	}
+	want := map[string]string{"a-0": "GOMAXPROCS=2", "b-0": "GOMAXPROCS=1"}
+	r.mu.Lock()
+	procs := r.procs
+	r.mu.Unlock()
+	for _, p := range procs {
+		env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.pgid), "environ"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vars := strings.Split(string(env), "\x00")
+		if !slices.Contains(vars, want[p.name]) {
+			t.Errorf("%s: environment lacks %s", p.name, want[p.name])
+		}
+		if !slices.Contains(vars, "VECRO_TOKEN="+dep.Agents()[0].Token) {
+			t.Errorf("%s: environment lacks the token", p.name)
+		}
+		if cg := cgroupOf(t, p.pgid, "cpu"); strings.Contains(cg, "vecro-") {
+			t.Errorf("%s is in cgroup %s with cgroups off", p.name, cg)
+		}
+	}
 }

@@ -527,11 +527,15 @@ func (r *Runtime) spawnProcess(name, service, bin string, args, env []string, lo
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", name, err)
 	}
-	cmd := exec.Command(bin, args...)
+	path, argv := bin, args
+	if slot != nil {
+		path, argv = slot.command(bin, args)
+	}
+	cmd := exec.Command(path, argv...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = sysProcAttr(dog == nil)
-	proc := &process{name: name, service: service, cmd: cmd, logPath: logPath, log: lf, done: make(chan struct{})}
+	proc := &process{name: name, service: service, cmd: cmd, logPath: logPath, log: lf, done: make(chan struct{}), slot: slot, memory: s.memory}
 	if err := spawn.start(cmd); err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("instance %s: start %s: %w", name, bin, err)
@@ -559,11 +563,6 @@ func (r *Runtime) spawnProcess(name, service, bin string, args, env []string, lo
 	}()
 	if dog != nil {
 		if err := dog.watch(proc.pgid); err != nil {
-			return nil, fmt.Errorf("instance %s: %w", name, err)
-		}
-	}
-	if slot != nil {
-		if err := slot.add(proc.pgid); err != nil {
 			return nil, fmt.Errorf("instance %s: %w", name, err)
 		}
 	}
@@ -630,15 +629,7 @@ func (r *Runtime) startMetrics(targets []metrics.Target) (metrics.Source, string
 	if err != nil {
 		return nil, "", fmt.Errorf("serve the embedded metrics: %w", err)
 	}
-	// The embedded source's Prometheus HTTP API; until framework/metrics
-	// has it, PrometheusURL stays empty and only Deployment.Metrics reads.
-	h, ok := any(e).(interface{ Handler() http.Handler })
-	if !ok {
-		ln.Close()
-		r.log.Warn("the embedded metrics source has no HTTP API yet: no PrometheusURL")
-		return e, "", nil
-	}
-	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	r.mu.Lock()
 	r.promSrv = srv
 	r.mu.Unlock()
@@ -711,9 +702,10 @@ func (r *Runtime) stop(ctx context.Context) error {
 	switch {
 	case e != nil && handedOver:
 		// The source stops scraping now; its data stays queryable until
-		// Close, which the deployment's user owns (Deployment.Metrics).
+		// Close, which the deployment's user owns (Deployment.Metrics). A
+		// source the user closed already scrapes nothing.
 		if err := e.SetTargets(nil); err != nil {
-			errs = append(errs, fmt.Errorf("stop scraping: %w", err))
+			r.log.Debug("stop scraping", "err", err)
 		}
 	case e != nil:
 		if err := e.Close(); err != nil {

@@ -129,13 +129,10 @@ func TestStartServeStop(t *testing.T) {
 		}
 		return len(series) == 4, seriesNames(series)
 	})
-	if dep.PrometheusURL != "" {
-		code, body := httpGet(t, dep.PrometheusURL+"/api/v1/query?query=up", "")
-		if code != http.StatusOK || !strings.Contains(body, `"success"`) {
-			t.Errorf("Prometheus API at %s: %d %s", dep.PrometheusURL, code, body)
-		}
-	} else {
-		t.Log("no PrometheusURL: framework/metrics has no HTTP API yet")
+	// So does its Prometheus HTTP API, for other processes.
+	code, body := httpGet(t, dep.PrometheusURL+`/api/v1/query?query=count(up{system="small"}==1)`, "")
+	if code != http.StatusOK || !strings.Contains(body, `"success"`) || !strings.Contains(body, `"4"`) {
+		t.Errorf("Prometheus API at %s: %d %s", dep.PrometheusURL, code, body)
 	}
 
 	groups := r.pgids()
@@ -220,7 +217,6 @@ func seriesNames(ss []metrics.Series) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
 
 // TestSocialStartsFast is the issue's yardstick: the 25-service social
 // system, its five mongodb services on real MongoDB-protocol servers,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/vecrosim/vecro/framework/spec"
 )
 
 // process is one child: a service instance or a helper the runtime started.
@@ -21,6 +23,10 @@ type process struct {
 	log     *os.File
 	pgid    int
 	started time.Time
+	// slot is the process's cgroup (nil without limits) and memory its
+	// memory limit, to tell an OOM kill from another death.
+	slot   *cgroupSlot
+	memory spec.Size
 
 	// done is closed once the process has been reaped; state is its end.
 	done  chan struct{}
@@ -47,8 +53,13 @@ type DeathError struct {
 	Service  string
 	// Status is how it ended, e.g. "exit status 1" or "signal: killed".
 	Status string
+	// OOMKilled is set when the kernel killed it for going over its
+	// memory limit, as Kubernetes reports OOMKilled.
+	OOMKilled bool
 	// ExitCode is -1 when it was killed by a signal.
 	ExitCode int
+	// MemoryLimit is its memory limit (resources.memory).
+	MemoryLimit spec.Size
 	// Uptime is how long it ran.
 	Uptime time.Duration
 	// Log is the file holding its stdout and stderr; Tail its last lines.
@@ -58,8 +69,11 @@ type DeathError struct {
 
 func (e *DeathError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "instance %s of service %s ended unexpectedly after %s: %s (log %s)",
-		e.Instance, e.Service, e.Uptime.Round(time.Millisecond), e.Status, e.Log)
+	fmt.Fprintf(&b, "instance %s of service %s ended unexpectedly after %s: %s", e.Instance, e.Service, e.Uptime.Round(time.Millisecond), e.Status)
+	if e.OOMKilled {
+		fmt.Fprintf(&b, " (OOMKilled: over its memory limit %s)", e.MemoryLimit)
+	}
+	fmt.Fprintf(&b, " (log %s)", e.Log)
 	if e.Tail != "" {
 		b.WriteString("; last lines:\n")
 		b.WriteString(e.Tail)
@@ -74,6 +88,10 @@ func (p *process) death() *DeathError {
 		e.Status = p.state.String()
 		e.ExitCode = p.state.ExitCode()
 		e.Uptime = time.Since(p.started)
+	}
+	e.MemoryLimit = p.memory
+	if p.slot != nil && p.slot.oomKills() > 0 && p.state != nil && !p.state.Success() {
+		e.OOMKilled = true
 	}
 	e.Tail = tailLines(p.logPath, 20, 8<<10)
 	return e
@@ -123,4 +141,3 @@ func openLog(path string) (*os.File, error) {
 	}
 	return f, nil
 }
-
