@@ -205,7 +205,6 @@ func NewEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	if !opts.WAL {
 		tOpts.WALSegmentSize = -1
 	}
-	// The TSDB logs compactions at info level; keep those at debug.
 	db, err := tsdb.Open(dir, opts.Logger.With("component", "tsdb"), nil, tOpts, nil)
 	if err != nil {
 		e.removeTemp()

@@ -26,7 +26,8 @@ type httpOptions struct {
 }
 
 // WithRoundTripper sends the requests through rt (a port-forward, auth);
-// default: api.DefaultRoundTripper.
+// default: a transport of the source's own, configured like
+// http.DefaultTransport.
 func WithRoundTripper(rt http.RoundTripper) HTTPOption {
 	return func(o *httpOptions) { o.rt = rt }
 }
@@ -67,9 +68,14 @@ func NewHTTP(rawURL string, opts ...HTTPOption) (Source, error) {
 }
 
 func newHTTP(rawURL string, opts ...HTTPOption) (*HTTP, error) {
-	o := httpOptions{rt: api.DefaultRoundTripper, logger: slog.New(slog.DiscardHandler)}
+	o := httpOptions{logger: slog.New(slog.DiscardHandler)}
 	for _, f := range opts {
 		f(&o)
+	}
+	if o.rt == nil {
+		// Not the shared default: Close drops this source's connections
+		// only.
+		o.rt = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
