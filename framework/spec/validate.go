@@ -458,6 +458,11 @@ func checkBehaviors(c *checker, p string, b *Behaviors) {
 		if x.Jitter < 0 {
 			c.add(q+".jitter", "jitter is negative")
 		}
+		// A uniform draw spans time ± jitter: past time it would ask for a
+		// negative delay, which the agent refuses at inject time; say so now.
+		if (x.Distribution == "" || x.Distribution == Distributions[0]) && x.Time > 0 && x.Jitter > x.Time {
+			c.add(q+".jitter", "jitter %s exceeds time %s: a uniform delay would go negative (use distribution: normal, or a smaller jitter)", x.Jitter, x.Time)
+		}
 		if x.Distribution != "" && !slices.Contains(Distributions, x.Distribution) {
 			c.add(q+".distribution", "unknown distribution %q%s; want one of %s", x.Distribution, didYouMean(x.Distribution, Distributions), strings.Join(Distributions, ", "))
 		}
