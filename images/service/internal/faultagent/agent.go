@@ -50,6 +50,9 @@ type Agent struct {
 	reg       prometheus.Registerer
 	collector prometheus.Collector
 
+	// clock holds chunks in the toxics (see preciseClock).
+	clock sleeper
+
 	// tp is the Toxiproxy server value that its proxies require (for their
 	// logger and metrics container); its HTTP API is never started.
 	tp *toxiproxy.ApiServer
@@ -65,9 +68,10 @@ type Agent struct {
 	aborts atomic.Pointer[[]*httpAbort]
 
 	// traceDelay, when set (by tests, before the fault is pushed), sees the
-	// first chunk of every burst a net-delay fault delays and the delay drawn
-	// for it, so that a benchmark can pair requests with draws.
-	traceDelay func(id string, first []byte, drawn time.Duration)
+	// first chunk of every burst a net-delay fault delayed, the delay drawn
+	// for it and the delay it really got, so that a benchmark can pair
+	// requests with draws.
+	traceDelay func(id string, first []byte, drawn, added time.Duration)
 }
 
 // entry is one fault on this agent. Its fields below trans are guarded by
@@ -110,6 +114,7 @@ func New(opts Options) (*Agent, error) {
 		tp:      toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),
 		faults:  map[string]*entry{},
 		proxies: map[linkName]*proxyLink{},
+		clock:   newSleeper(),
 	}
 	if opts.Token == "" {
 		log.Warn("fault agent has no token: every fault call will be refused")
@@ -117,6 +122,7 @@ func New(opts Options) (*Agent, error) {
 	if a.reg != nil {
 		c := newCollector(a, opts.ConstLabels)
 		if err := a.reg.Register(c); err != nil {
+			a.clock.close()
 			return nil, fmt.Errorf("register fault agent metrics: %w", err)
 		}
 		a.collector = c
@@ -147,6 +153,7 @@ func (a *Agent) Close() error {
 	for _, p := range proxies {
 		p.stop()
 	}
+	a.clock.close()
 	if a.collector != nil {
 		a.reg.Unregister(a.collector)
 	}

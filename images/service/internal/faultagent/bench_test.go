@@ -31,8 +31,16 @@ import (
 // — targets |mean| < 1 ms and p99 < 5 ms — and the Kolmogorov–Smirnov
 // distance of the drawn delays from U(250ms, 350ms).
 //
+// Sub-benchmark clock=precise is the agent as shipped (the targets apply);
+// clock=timer holds chunks with the runtime timer instead, for comparison.
+//
 //	go test -run '^$' -bench NetDelayPrecision -benchtime 1x ./images/service/internal/faultagent/
 func BenchmarkNetDelayPrecision(b *testing.B) {
+	b.Run("clock=precise", func(b *testing.B) { benchNetDelay(b, false) })
+	b.Run("clock=timer", func(b *testing.B) { benchNetDelay(b, true) })
+}
+
+func benchNetDelay(b *testing.B, runtimeTimer bool) {
 	const (
 		requests = 2000
 		conns    = 200
@@ -43,13 +51,19 @@ func BenchmarkNetDelayPrecision(b *testing.B) {
 		upstream := newBenchServer(b)
 		a, faultAddr := newBenchAgent(b, upstream)
 		_, controlAddr := newBenchAgent(b, upstream)
+		if runtimeTimer {
+			a.clock.close()
+			a.clock = timerSleeper{}
+		}
 
 		var mu sync.Mutex
 		drawn := map[int]time.Duration{}
-		a.traceDelay = func(_ string, first []byte, d time.Duration) {
+		var toxicLate []float64 // agent side: delay given − delay drawn, ms
+		a.traceDelay = func(_ string, first []byte, d, added time.Duration) {
 			if n, ok := requestNumber(first); ok && n >= 0 {
 				mu.Lock()
 				drawn[n] = d
+				toxicLate = append(toxicLate, float64(added-d)/1e6)
 				mu.Unlock()
 			}
 		}
@@ -84,6 +98,7 @@ func BenchmarkNetDelayPrecision(b *testing.B) {
 			b.Fatalf("%d draws for %d requests: a request was delayed more or less than once", len(drawn), requests)
 		}
 		slices.Sort(errs)
+		slices.Sort(toxicLate)
 		meanErr := meanOf(errs)
 		p99 := quantile(errs, 0.99)
 		dks := ksStatistic(draws, uniformCDF(float64(mean), float64(jitter)))
@@ -94,10 +109,14 @@ func BenchmarkNetDelayPrecision(b *testing.B) {
 		b.ReportMetric(errs[len(errs)-1], "max-err-ms")
 		b.ReportMetric(float64(baseline)/1e6, "control-rtt-ms")
 		b.ReportMetric(dks, "ks-D")
+		b.ReportMetric(meanOf(toxicLate), "toxic-mean-late-ms")
+		b.ReportMetric(quantile(toxicLate, 0.99), "toxic-p99-late-ms")
 		b.Logf("observed − drawn over %d requests: mean %.3f ms, p50 %.3f ms, p99 %.3f ms, min %.3f ms, max %.3f ms; control RTT p50 %s p99 %s; KS D %.4f (critical %.4f at α=0.01)",
 			len(errs), meanErr, quantile(errs, 0.5), p99, errs[0], errs[len(errs)-1],
 			baseline, control[len(control)*99/100], dks, ksCritical01(len(draws)))
-		if math.Abs(meanErr) >= 1 || p99 >= 5 {
+		b.Logf("of which the toxic itself (release − arrival − drawn, agent clock): mean %.3f ms, p50 %.3f ms, p99 %.3f ms, max %.3f ms",
+			meanOf(toxicLate), quantile(toxicLate, 0.5), quantile(toxicLate, 0.99), toxicLate[len(toxicLate)-1])
+		if !runtimeTimer && (math.Abs(meanErr) >= 1 || p99 >= 5) {
 			b.Errorf("precision target missed: mean %.3f ms (target |mean| < 1), p99 %.3f ms (target < 5)", meanErr, p99)
 		}
 		if dks >= ksCritical01(len(draws)) {

@@ -114,7 +114,8 @@ func (c *cpuStress) work(seed uint64) {
 	x := seed
 	var sink float64
 	last, measured := threadCPU()
-	timer := newStoppedTimer()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer func() { cpuSink.Store(math.Float64bits(sink)) }()
 	for slice := time.Now(); ; slice = slice.Add(cpuSlice) {
 		// A worker that fell more than a slice behind (descheduled) starts

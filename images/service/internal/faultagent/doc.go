@@ -27,6 +27,12 @@
 // and the agent's seed, so a run is replayable: the sequence of draws is fixed,
 // although which connection gets which draw depends on arrival order.
 //
+// The toxics hold chunks with a clock of their own (preciseClock): the Go
+// runtime's timers sleep in epoll_wait, whose timeout is whole milliseconds,
+// so they fire up to 1 ms late even on an idle machine, which is the whole
+// error budget of a delay fault. The clock sleeps in ppoll(2), which takes
+// nanoseconds, on one dedicated thread per agent.
+//
 // http-abort acts in the HTTP middleware; cpu-stress, io-stress and mem-stress
 // act inside the process. Each behaviour is one file with its model and units
 // in its doc comment.

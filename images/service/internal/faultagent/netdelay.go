@@ -47,11 +47,12 @@ import (
 type netDelay struct {
 	id     string
 	link   *proxyLink
+	clock  sleeper
 	time   time.Duration
 	jitter time.Duration
 	dist   string
 	rng    *lockedRand
-	trace  func(id string, first []byte, drawn time.Duration)
+	trace  func(id string, first []byte, drawn, added time.Duration)
 
 	toxic    netToxic
 	stopping atomic.Bool
@@ -72,7 +73,7 @@ func parseNetDelay(a *Agent, f agent.Fault) (behaviour, string, error) {
 	if err := decodeParams(f.Params, &p); err != nil {
 		return nil, "", err
 	}
-	d := &netDelay{id: f.ID, time: p.Time.D(), jitter: p.Jitter.D(), dist: cmp.Or(p.Distribution, spec.Distributions[0]), trace: a.traceDelay}
+	d := &netDelay{id: f.ID, clock: a.clock, time: p.Time.D(), jitter: p.Jitter.D(), dist: cmp.Or(p.Distribution, spec.Distributions[0]), trace: a.traceDelay}
 	switch {
 	case d.time < 0 || d.jitter < 0:
 		return nil, "", fmt.Errorf("time %s and jitter %s must not be negative", d.time, d.jitter)
@@ -185,21 +186,23 @@ func (t *delayToxic) Pipe(stub *toxics.ToxicStub) {
 		return
 	}
 	run := t.run
-	holdPipe(stub, &st.holdState, &run.stopping, func(c *stream.StreamChunk) held {
+	holdPipe(stub, run.clock, &st.holdState, &run.stopping, func(c *stream.StreamChunk) held {
 		arrived := c.Timestamp
 		first := !arrived.Before(st.release)
 		if first {
 			st.drawn = run.draw()
-			if run.trace != nil {
-				run.trace(run.id, c.Data, st.drawn)
-			}
 		}
 		st.release = arrived.Add(st.drawn)
 		h := held{chunk: c, release: st.release}
 		if first {
+			drawn := st.drawn
 			h.done = func(now time.Time) {
+				added := now.Sub(arrived)
 				run.bursts.Add(1)
-				run.addedNs.Add(int64(now.Sub(arrived)))
+				run.addedNs.Add(int64(added))
+				if run.trace != nil {
+					run.trace(run.id, c.Data, drawn, added)
+				}
 			}
 		}
 		return h

@@ -44,10 +44,11 @@ import (
 // to all chunks, including those waiting behind a lost one). At the fault's
 // end every held chunk is released at once.
 type netLoss struct {
-	id   string
-	link *proxyLink
-	p    float64
-	rng  *lockedRand
+	id    string
+	link  *proxyLink
+	p     float64
+	rng   *lockedRand
+	clock sleeper
 
 	toxics   []netToxic
 	stopping atomic.Bool
@@ -77,7 +78,7 @@ func parseNetLoss(a *Agent, f agent.Fault) (behaviour, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	l := &netLoss{id: f.ID, p: float64(p.Percent) / 100}
+	l := &netLoss{id: f.ID, p: float64(p.Percent) / 100, clock: a.clock}
 	if l.link, err = a.proxyFor(link); err != nil {
 		return nil, "", err
 	}
@@ -170,7 +171,7 @@ func (t *lossToxic) Pipe(stub *toxics.ToxicStub) {
 		return
 	}
 	run := t.run
-	holdPipe(stub, &st.holdState, &run.stopping, func(c *stream.StreamChunk) held {
+	holdPipe(stub, run.clock, &st.holdState, &run.stopping, func(c *stream.StreamChunk) held {
 		var k int
 		run.rng.with(func(r *rand.Rand) { k = drawLosses(r, run.p) })
 		run.seen.Add(1)

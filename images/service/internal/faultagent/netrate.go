@@ -34,9 +34,10 @@ import (
 // throttle_wait_seconds (total time pieces waited for the transmitter and
 // their transmission). At the fault's end queued bytes pass at once.
 type netRate struct {
-	id   string
-	link *proxyLink
-	rate float64
+	id    string
+	link  *proxyLink
+	rate  float64
+	clock sleeper
 
 	mu   sync.Mutex
 	busy [stream.NumDirections]time.Time
@@ -64,7 +65,7 @@ func parseNetRate(a *Agent, f agent.Fault) (behaviour, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	r := &netRate{id: f.ID, rate: rate}
+	r := &netRate{id: f.ID, rate: rate, clock: a.clock}
 	if r.link, err = a.proxyFor(link); err != nil {
 		return nil, "", err
 	}
@@ -154,7 +155,6 @@ func (t *rateToxic) Pipe(stub *toxics.ToxicStub) {
 		return
 	}
 	run := t.run
-	timer := newStoppedTimer()
 	piece := pieceBytes(run.rate)
 	for {
 		if len(st.rest) == 0 {
@@ -177,7 +177,7 @@ func (t *rateToxic) Pipe(stub *toxics.ToxicStub) {
 			st.began = time.Now()
 			st.due = run.reserve(t.dir, st.n, st.began)
 		}
-		ok := sleepUntil(timer, st.due, stub.Interrupt)
+		ok := run.clock.sleepUntil(st.due, stub.Interrupt)
 		if !ok && !run.stopping.Load() {
 			return // the chain is being rewired: carry on when run again
 		}

@@ -10,3 +10,6 @@ func threadCPU() (time.Duration, bool) { return 0, false }
 
 // totalMemory is unknown here.
 func totalMemory() int64 { return 0 }
+
+// newSleeper is the runtime timer here.
+func newSleeper() sleeper { return timerSleeper{} }

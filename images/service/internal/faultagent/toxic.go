@@ -32,8 +32,7 @@ type holdState struct {
 
 // holdPipe runs a toxic that holds each chunk until the release time admit
 // decides, in order, never dropping a byte.
-func holdPipe(stub *toxics.ToxicStub, hs *holdState, stopping *atomic.Bool, admit func(c *stream.StreamChunk) held) {
-	timer := newStoppedTimer()
+func holdPipe(stub *toxics.ToxicStub, clock sleeper, hs *holdState, stopping *atomic.Bool, admit func(c *stream.StreamChunk) held) {
 	for {
 		if hs.h == nil {
 			select {
@@ -48,7 +47,7 @@ func holdPipe(stub *toxics.ToxicStub, hs *holdState, stopping *atomic.Bool, admi
 				hs.h = &h
 			}
 		}
-		ok := sleepUntil(timer, hs.h.release, stub.Interrupt)
+		ok := clock.sleepUntil(hs.h.release, stub.Interrupt)
 		if !ok && !stopping.Load() {
 			return // the chain is being rewired: keep holding when run again
 		}
@@ -69,28 +68,6 @@ func holdPipe(stub *toxics.ToxicStub, hs *holdState, stopping *atomic.Bool, admi
 // passThrough is the noop toxic, for a toxic that lost its binding.
 func passThrough(stub *toxics.ToxicStub) {
 	new(toxics.NoopToxic).Pipe(stub)
-}
-
-func newStoppedTimer() *time.Timer {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}
-
-// sleepUntil waits for the deadline; it returns false if interrupted first.
-func sleepUntil(timer *time.Timer, deadline time.Time, interrupt <-chan struct{}) bool {
-	d := time.Until(deadline)
-	if d <= 0 {
-		return true
-	}
-	timer.Reset(d)
-	select {
-	case <-timer.C:
-		return true
-	case <-interrupt:
-		timer.Stop()
-		return false
-	}
 }
 
 func laterOf(x, y time.Time) time.Time {
