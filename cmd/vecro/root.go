@@ -46,6 +46,7 @@ an agent inside every service, and writes the metrics as a labelled dataset.`,
 	for _, c := range []func(streams) *cobra.Command{
 		// one constructor per subcommand, each in its own file
 		newValidateCmd,
+		newDeployCmd,
 		newGraphCmd,
 		newLoadCmd,
 		newRunCmd,
