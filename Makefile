@@ -13,14 +13,26 @@ TOOLS :=
 # without Docker and the internet (they run with `make test-kind`).
 LABEL_FILTER ?= !runtime:kind
 
+# staticcheck, built from the Go module proxy like every other tool.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(VECRO_CACHE)/staticcheck/$(STATICCHECK_VERSION)/staticcheck
+TOOLS += $(STATICCHECK)
+
 -include mk/*.mk
 
 .PHONY: test deps apt tools vet unit demo build
 
 test: deps vet unit
 
-vet:
+# gofmt, go vet and staticcheck over the whole module.
+vet: $(STATICCHECK)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(dir $@) GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 # The race detector is on for framework/; the service binary and the
 # scenarios run without it (scenarios are long and timing-sensitive).
