@@ -26,6 +26,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts the drain; restoring the default handling then
+	// lets a second one end the process at once.
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -170,7 +173,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		log.Info("shutting down", "grace", cfg.ShutdownTimeout)
 	case err := <-svcDone:
 		failed = fmt.Errorf("service server: %w", err)
-		svcDone <- nil
+		svcDone <- nil // the drain below waits on it again
 	case err := <-adminDone:
 		failed = fmt.Errorf("admin server: %w", err)
 		adminDone <- nil
