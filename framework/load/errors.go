@@ -56,7 +56,9 @@ func classify(runCtx context.Context, err error) ErrorKind {
 	var nerr net.Error
 	var dnsErr *net.DNSError
 	switch {
-	case runCtx.Err() != nil && errors.Is(err, context.Canceled):
+	case runCtx.Err() != nil:
+		// Stopping fails the requests in flight by moving their deadlines
+		// to now: whatever error that gives, the stop caused it.
 		return KindCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
 		return KindTimeout

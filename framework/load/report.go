@@ -30,7 +30,8 @@ type Report struct {
 	Rate     string        `json:"rate,omitempty"`
 	Arrivals Arrivals      `json:"arrivals,omitempty"`
 	Seed     int64         `json:"seed"`
-	// Connections is the most requests the open loop had in flight at once.
+	// Connections is how many connections the open loop opened: one per
+	// request it had in flight at once, at most Spec.Connections.
 	Connections int `json:"connections,omitempty"`
 
 	Start time.Time `json:"start"`
@@ -170,7 +171,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	switch r.Mode {
 	case "open":
-		fmt.Fprintf(&b, "Open loop %v @ %s req/s (%s arrivals, seed %d), up to %d connections\n",
+		fmt.Fprintf(&b, "Open loop %v @ %s req/s (%s arrivals, seed %d), %d connections used\n",
 			r.Duration.Round(time.Millisecond), r.Rate, r.Arrivals, r.Seed, r.Connections)
 	default:
 		pace := "full speed"

@@ -3,10 +3,6 @@ package load
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +24,7 @@ type Run struct {
 	cancelReqs context.CancelFunc
 
 	inFlight atomic.Int64
+	workers  int // open-loop workers started, each with its connection
 	done     chan struct{}
 	report   *Report
 }
@@ -58,26 +55,6 @@ func Start(ctx context.Context, s Spec) (*Run, error) {
 	s.Logger.Debug("load start", "mode", r.mode(), "targets", len(ts), "duration", s.Duration)
 	go r.run(pacer)
 	return r, nil
-}
-
-// newClient is the client of one user or open-loop worker. Each has its own
-// transport, so a user is one keep-alive connection (per target host), as in
-// wrk, and Users or Connections is the number of connections.
-func (r *Run) newClient() *http.Client {
-	dialer := &net.Dialer{Timeout: r.spec.Timeout, KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:               nil, // the targets are the system under test, never a proxy's
-			DialContext:         dialer.DialContext,
-			DisableKeepAlives:   r.spec.DisableKeepAlive,
-			DisableCompression:  true,
-			MaxIdleConnsPerHost: 1,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: r.spec.Timeout,
-		},
-		// A redirect is an answer of its own: count it, don't follow it.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }
 
 func (r *Run) mode() string {
@@ -202,6 +179,7 @@ loop:
 	}
 	timer.Stop()
 	close(tickets)
+	r.workers = workers
 	if r.spec.Duration > 0 {
 		// The plan may end before the window (a ramp down to 0); the window
 		// is still Duration long.
@@ -224,15 +202,15 @@ loop:
 
 func (r *Run) worker(first ticket, tickets <-chan ticket, wg *sync.WaitGroup) {
 	defer wg.Done()
-	c := r.newClient()
-	defer c.CloseIdleConnections()
+	c := newClient(r.reqCtx, &r.spec)
+	defer c.close()
 	r.hit(c, first)
 	for t := range tickets {
 		r.hit(c, t)
 	}
 }
 
-func (r *Run) hit(c *http.Client, t ticket) {
+func (r *Run) hit(c *client, t ticket) {
 	tg := &r.targets[t.n%uint64(len(r.targets))]
 	now := time.Now()
 	r.send(c, tg, t.planned, now, now.Sub(t.planned) > r.spec.LateAfter)
@@ -257,8 +235,8 @@ func (r *Run) closedLoop(wg *sync.WaitGroup) time.Time {
 func (r *Run) user(u int) {
 	d := r.spec.Delay
 	i := u % len(r.targets)
-	c := r.newClient()
-	defer c.CloseIdleConnections()
+	c := newClient(r.reqCtx, &r.spec)
+	defer c.close()
 	if d == 0 {
 		for r.sendCtx.Err() == nil {
 			now := time.Now()
@@ -314,7 +292,7 @@ func (r *Run) user(u int) {
 
 // send makes one request and records it. Nothing a server or the network
 // does makes it fail: every outcome is counted.
-func (r *Run) send(c *http.Client, t *target, planned, now time.Time, late bool) {
+func (r *Run) send(c *client, t *target, planned, now time.Time, late bool) {
 	r.rec.sent(now, planned, late, len(r.spec.Body))
 	r.inFlight.Add(1)
 	res := r.do(c, t, planned, now)
@@ -322,48 +300,19 @@ func (r *Run) send(c *http.Client, t *target, planned, now time.Time, late bool)
 	r.rec.done(res)
 }
 
-func (r *Run) do(c *http.Client, t *target, planned, sent time.Time) result {
-	ctx, cancel := context.WithTimeout(r.reqCtx, r.spec.Timeout)
-	defer cancel()
-	req := r.newRequest(ctx, t)
-	res := result{planned: planned, sent: sent}
-	resp, err := c.Do(req)
+func (r *Run) do(c *client, t *target, planned, sent time.Time) result {
+	status, n, err := c.do(t.w)
+	res := result{planned: planned, sent: sent, done: time.Now(), bytesIn: n}
 	if err != nil {
-		res.done, res.kind, res.err = time.Now(), classify(r.reqCtx, err), err
+		res.kind = classify(r.reqCtx, err)
+		res.err = fmt.Errorf("%s %s: %w", r.spec.Method, t.URL, err)
 		return res
 	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close() // the body was read to the end or failed; either way it is done
-	res.done, res.bytesIn = time.Now(), n
-	if err != nil {
-		res.kind, res.err = classify(r.reqCtx, err), fmt.Errorf("read body of %s: %w", t.URL, err)
-		return res
-	}
-	res.status = resp.StatusCode
-	if k, bad := statusKind(resp.StatusCode); bad {
+	res.status = status
+	if k, bad := statusKind(status); bad {
 		res.kind = k
 	}
 	return res
-}
-
-// newRequest builds a request from the pre-parsed URL: parsing it again for
-// every request would cost the generator a good part of its speed.
-func (r *Run) newRequest(ctx context.Context, t *target) *http.Request {
-	req := &http.Request{
-		Method:     r.spec.Method,
-		URL:        t.u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     r.spec.Header,
-		Host:       t.u.Host,
-	}
-	if b := r.spec.Body; b != "" {
-		req.ContentLength = int64(len(b))
-		req.Body = io.NopCloser(strings.NewReader(b))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(b)), nil }
-	}
-	return req.WithContext(ctx)
 }
 
 func (r *Run) buildReport(end time.Time, seconds []Second) *Report {
@@ -390,7 +339,7 @@ func (r *Run) buildReport(end time.Time, seconds []Second) *Report {
 		rep.Targets = append(rep.Targets, t.Target)
 	}
 	if s.Rate != nil {
-		rep.Rate, rep.Arrivals, rep.Connections = s.Rate.String(), s.Arrivals, s.Connections
+		rep.Rate, rep.Arrivals, rep.Connections = s.Rate.String(), s.Arrivals, r.workers
 	} else {
 		rep.Users, rep.Delay = s.Users, s.Delay
 	}

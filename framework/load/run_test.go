@@ -184,6 +184,9 @@ func TestOpenLoopShowsStallDespiteBlockedGenerator(t *testing.T) {
 	if rep.Errors != 0 || rep.Planned != 1000 || rep.Sent < 950 {
 		t.Fatalf("sent %d (of %d planned), errors %d %v; want about 1000 answered", rep.Sent, rep.Planned, rep.Errors, rep.ErrorSamples)
 	}
+	if rep.Connections != 1 {
+		t.Errorf("%d connections used; want the 1 allowed", rep.Connections)
+	}
 	if rep.SendLag.Max < 500*ms || rep.Late < 100 {
 		t.Errorf("send lag max %v, %d late; want the generator held back ~1 s with ~250 late sends", rep.SendLag.Max, rep.Late)
 	}

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -23,9 +24,12 @@ type Spec struct {
 	// Body is a static request body sent with every request (the seed's
 	// -body).
 	Body string
-	// Header is sent with every request. It is shared by concurrent
-	// requests and must not change during the run.
+	// Header is sent with every request (Host may be overridden;
+	// Content-Length, Connection and Transfer-Encoding are the generator's).
 	Header http.Header
+	// TLS configures https targets; nil verifies them against the system's
+	// roots. The generator speaks HTTP/1.1 only.
+	TLS *tls.Config
 	// DisableKeepAlive opens a connection per request, as the seed did by
 	// accident. Off by default.
 	DisableKeepAlive bool
@@ -127,10 +131,10 @@ const (
 	maxDrain           = 5 * time.Second
 )
 
-// target is a Target with its URL parsed once.
+// target is a Target with its request serialised once.
 type target struct {
 	Target
-	u *url.URL
+	w *wire
 }
 
 // normalize validates s and fills in its defaults.
@@ -139,6 +143,7 @@ func (s Spec) normalize() (Spec, []target, error) {
 		return s, nil, fmt.Errorf("load spec: no targets")
 	}
 	ts := make([]target, len(s.Targets))
+	var urls []*url.URL
 	for i, t := range s.Targets {
 		u, err := url.Parse(t.URL)
 		if err != nil {
@@ -147,7 +152,8 @@ func (s Spec) normalize() (Spec, []target, error) {
 		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 			return s, nil, fmt.Errorf("load spec: target %d (%s): want an http:// or https:// URL with a host", i+1, t)
 		}
-		ts[i] = target{Target: t, u: u}
+		ts[i] = target{Target: t}
+		urls = append(urls, u)
 	}
 	if s.Method == "" {
 		s.Method = DefaultMethod
@@ -155,8 +161,12 @@ func (s Spec) normalize() (Spec, []target, error) {
 	if _, err := http.NewRequest(s.Method, ts[0].URL, nil); err != nil {
 		return s, nil, fmt.Errorf("load spec: method %q: %w", s.Method, err)
 	}
-	if s.Header == nil {
-		s.Header = http.Header{}
+	for i, u := range urls {
+		w, err := newWire(&s, u)
+		if err != nil {
+			return s, nil, fmt.Errorf("load spec: %w", err)
+		}
+		ts[i].w = w
 	}
 	for name, v := range map[string]time.Duration{"timeout": s.Timeout, "duration": s.Duration, "drain": s.Drain, "delay": s.Delay, "late-after": s.LateAfter} {
 		if v < 0 {
