@@ -74,19 +74,22 @@ func TestTransmitTime(t *testing.T) {
 }
 
 // TestRateReservations checks that the shared transmitter serialises
-// reservations and does not bank idle time.
+// reservations, keeps its schedule when a pacer wakes late, and saves idle
+// time up to one piece only.
 func TestRateReservations(t *testing.T) {
-	r := &netRate{rate: 1000}
+	r := &netRate{rate: 1000} // one piece: 10 bytes, 10 ms
 	t0 := time.Unix(1000, 0)
 	steps := []struct {
 		at   time.Duration
 		n    int
 		want time.Duration
 	}{
-		{0, 10, 10 * time.Millisecond},
-		{0, 10, 20 * time.Millisecond},                       // queued behind the first
-		{5 * time.Millisecond, 10, 30 * time.Millisecond},    // still queued
-		{time.Second, 10, time.Second + 10*time.Millisecond}, // idle: starts now, nothing saved up
+		{0, 10, 0},                     // idle: may use the saved-up piece
+		{0, 10, 10 * time.Millisecond}, // queued behind the first
+		{13 * time.Millisecond, 10, 20 * time.Millisecond}, // woke 3 ms late: schedule kept
+		{20 * time.Millisecond, 10, 30 * time.Millisecond},
+		{time.Second, 10, time.Second}, // idle long: one piece saved, not more
+		{time.Second, 10, time.Second + 10*time.Millisecond},
 	}
 	for i, s := range steps {
 		if got := r.reserve(0, s.n, t0.Add(s.at)).Sub(t0); got != s.want {

@@ -22,13 +22,15 @@ import (
 // share the rate instead of getting it each (Toxiproxy's bandwidth toxic
 // limits each connection separately, in whole KB/s). A chunk is cut into
 // pieces of at most 10 ms of transmission (at least one byte); each piece
-// reserves the transmitter from max(now, end of the previous reservation)
-// for len/rate and is handed on when its transmission ends
-// (store-and-forward). Deadlines are absolute, so timer lateness does not
-// accumulate: over a transfer of T seconds the rate is exact to within one
-// piece and one timer's lateness. Idle time is not saved up (no burst
-// allowance beyond one piece). Units: rate in bytes/s (spec.Rate; the fault
-// file may write "1mbit").
+// reserves the transmitter for len/rate from where the previous reservation
+// ended, or from now if the transmitter has been idle for longer than one
+// piece, and is handed on when its transmission ends (store-and-forward).
+// So a pacer that wakes late does not push the schedule back (the next piece
+// starts where the previous one ended, not when the pacer woke), and idle
+// time is saved up to one piece only (a burst allowance of 10 ms of
+// transmission, like a token bucket of that depth): over any interval of T
+// seconds at most rate·T + one piece passes. Units: rate in bytes/s
+// (spec.Rate; the fault file may write "1mbit").
 //
 // Effect: bytes_throttled (bytes that passed the limiter),
 // throttle_wait_seconds (total time pieces waited for the transmitter and
@@ -87,7 +89,7 @@ func pieceBytes(rate float64) int {
 func (r *netRate) reserve(dir stream.Direction, n int, now time.Time) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	end := laterOf(now, r.busy[dir]).Add(transmitTime(n, r.rate))
+	end := laterOf(now.Add(-pieceTime), r.busy[dir]).Add(transmitTime(n, r.rate))
 	r.busy[dir] = end
 	return end
 }
