@@ -25,8 +25,9 @@ type Options struct {
 	// fault API refuses every call: an agent without a token is switched off,
 	// never open.
 	Token string
-	// Seed is the instance's seed; it is mixed into every fault's seed so
-	// that draws are a function of both (and of nothing else).
+	// Seed is the instance's seed. Every fault's draws come from a PCG
+	// source seeded by the fault's seed and this seed mixed with the fault's
+	// id, so they are a function of those three and of nothing else.
 	Seed int64
 	// DataDir is where io-stress writes its files; empty means os.TempDir().
 	DataDir string
