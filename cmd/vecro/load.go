@@ -223,9 +223,13 @@ func (p *loadProgress) show(st load.Snapshot) {
 	if p.w == nil {
 		return
 	}
-	line := fmt.Sprintf("%4.0fs  sent %d  ok %d  errors %d  late %d  %.0f req/s  p99 %v  in flight %d",
+	p99 := "-" // no answer in the last second
+	if st.Last.P99 > 0 {
+		p99 = st.Last.P99.Round(10 * time.Microsecond).String()
+	}
+	line := fmt.Sprintf("%4.0fs  sent %d  ok %d  errors %d  late %d  %.0f req/s  p99 %s  in flight %d",
 		st.Elapsed.Seconds(), st.Total.Sent, st.Total.OK, st.Total.Errors, st.Total.Late,
-		float64(st.Last.Sent), st.Last.P99.Round(10*time.Microsecond), st.InFlight)
+		float64(st.Last.Sent), p99, st.InFlight)
 	pad := max(p.width-len(line), 0)
 	fmt.Fprint(p.w, "\r"+line+strings.Repeat(" ", pad))
 	p.width = len(line)

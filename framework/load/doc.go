@@ -17,6 +17,11 @@
 // elapsed time only (vegeta's Pace(elapsed, hits) shape), so schedules are
 // tested with tables, without clocks.
 //
+// Each user or open-loop worker owns one keep-alive connection and speaks
+// HTTP/1.1 on it directly (responses parsed by net/http's ReadResponse), as
+// wrk does: half the CPU per request of net/http's pooled client, so the
+// generator keeps up with the servers it measures.
+//
 // Latencies go into HDR histograms (microseconds, 3 significant digits):
 // one for the run and one per second. Each second becomes a row of
 // load.csv (Columns, WriteCSV, ReadCSV); the run ends with a Report, as

@@ -41,15 +41,6 @@ var Kinds = []ErrorKind{
 	KindStatus4xx, KindStatus5xx,
 }
 
-func kindIndex(k ErrorKind) int {
-	for i, x := range Kinds {
-		if x == k {
-			return i
-		}
-	}
-	return len(Kinds) - 1
-}
-
 // classify names a transport error's kind. runCtx is the run's context, to
 // tell a stop (canceled) from the request's own deadline (timeout).
 func classify(runCtx context.Context, err error) ErrorKind {

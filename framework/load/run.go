@@ -68,6 +68,11 @@ func (r *Run) mode() string {
 // and the totals so far.
 func (r *Run) Stats() Snapshot { return r.rec.snapshot(time.Now(), r.inFlight.Load()) }
 
+// Seconds returns the complete seconds from index from on (copies), so
+// that a caller polling now and then misses none: pass the number it
+// already has.
+func (r *Run) Seconds(from int) []Second { return r.rec.since(time.Now(), from) }
+
 // Stop ends the sending window now; requests in flight get Spec.Drain to
 // finish. Safe to call more than once and after the run ended.
 func (r *Run) Stop() { r.stopSend() }

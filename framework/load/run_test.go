@@ -333,6 +333,15 @@ func TestStopIsSafeAndStatsAreLive(t *testing.T) {
 	if snap.Start.IsZero() || snap.Elapsed <= 0 || snap.Total.OK == 0 || snap.Current.Sent+snap.Last.Sent == 0 {
 		t.Errorf("snapshot %+v; want start, elapsed and counts", snap)
 	}
+	for run.Stats().Completed < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no second completed: %+v", run.Stats())
+		}
+		time.Sleep(50 * ms)
+	}
+	if secs := run.Seconds(1); len(secs) == 0 || secs[0].Index != 1 || secs[0].Sent == 0 {
+		t.Errorf("Seconds(1) = %+v; want the complete seconds from index 1", secs)
+	}
 	run.Stop()
 	run.Stop()
 	rep := run.Wait()

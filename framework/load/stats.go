@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -275,6 +276,20 @@ func (r *recorder) snapshot(now time.Time, inFlight int64) Snapshot {
 		s.P50, s.P99, s.Max = histDur(q[0]), histDur(q[1]), histDur(r.latency.Max())
 	}
 	return s
+}
+
+func (r *recorder) since(now time.Time, from int) []Second {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.roll(now)
+	if from < 0 || from >= len(r.seconds) {
+		return nil
+	}
+	out := slices.Clone(r.seconds[from:])
+	for i := range out {
+		out[i].ByKind = maps.Clone(out[i].ByKind)
+	}
+	return out
 }
 
 // finish closes the last, partial second (if anything happened in it) and
