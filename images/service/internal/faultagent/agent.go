@@ -173,14 +173,6 @@ func conflictf(format string, args ...any) error {
 // fault is new. A conflictError is a conflict; others are bad
 // input.
 func (a *Agent) put(f agent.Fault) (agent.Status, bool, error) {
-	now := time.Now()
-	if err := checkWindow(f, now); err != nil {
-		return agent.Status{}, false, err
-	}
-	k, ok := kinds[f.Behavior]
-	if !ok {
-		return agent.Status{}, false, fmt.Errorf("fault %q: unknown behavior %q (known: %s)", f.ID, f.Behavior, knownKinds())
-	}
 	params, err := compactParams(f.Params)
 	if err != nil {
 		return agent.Status{}, false, fmt.Errorf("fault %q: params of %s: %w", f.ID, f.Behavior, err)
@@ -188,20 +180,30 @@ func (a *Agent) put(f agent.Fault) (agent.Status, bool, error) {
 	f.Params = params
 	f.Start, f.End = f.Start.Round(0), f.End.Round(0)
 
+	// A repeat of a fault the agent already has is answered with its
+	// status, whatever its phase: a harness retrying a push must not get an
+	// error because the fault has meanwhile run.
 	a.mu.Lock()
-	if a.closed {
-		a.mu.Unlock()
-		return agent.Status{}, false, conflictf("fault %q: agent is closed", f.ID)
-	}
-	if old, ok := a.faults[f.ID]; ok && !terminal(old.phase) {
+	if old, ok := a.faults[f.ID]; ok {
 		st := a.statusLocked(old)
 		a.mu.Unlock()
 		if sameFault(old.fault, f) {
 			return st, false, nil
 		}
-		return agent.Status{}, false, conflictf("fault %q is already %s with a different body (DELETE it first)", f.ID, st.Phase)
+		if !terminal(st.Phase) {
+			return agent.Status{}, false, conflictf("fault %q is already %s with a different body (DELETE it first)", f.ID, st.Phase)
+		}
+	} else {
+		a.mu.Unlock()
 	}
-	a.mu.Unlock()
+
+	if err := checkWindow(f, time.Now()); err != nil {
+		return agent.Status{}, false, err
+	}
+	k, ok := kinds[f.Behavior]
+	if !ok {
+		return agent.Status{}, false, fmt.Errorf("fault %q: unknown behavior %q (known: %s)", f.ID, f.Behavior, knownKinds())
+	}
 
 	// Parsing may look at the proxies and the file system; do it unlocked,
 	// then re-check everything under the lock before inserting.
@@ -215,11 +217,13 @@ func (a *Agent) put(f agent.Fault) (agent.Status, bool, error) {
 	if a.closed {
 		return agent.Status{}, false, conflictf("fault %q: agent is closed", f.ID)
 	}
-	if old, ok := a.faults[f.ID]; ok && !terminal(old.phase) {
+	if old, ok := a.faults[f.ID]; ok {
 		if sameFault(old.fault, f) {
 			return a.statusLocked(old), false, nil
 		}
-		return agent.Status{}, false, conflictf("fault %q is already %s with a different body (DELETE it first)", f.ID, old.phase)
+		if !terminal(old.phase) {
+			return agent.Status{}, false, conflictf("fault %q is already %s with a different body (DELETE it first)", f.ID, old.phase)
+		}
 	}
 	for _, o := range a.faults {
 		if o.fault.ID == f.ID || terminal(o.phase) || o.scope != scope {

@@ -524,6 +524,12 @@ func TestTTLExpiry(t *testing.T) {
 		t.Errorf("phase %s, want done", st.Phase)
 	}
 	checkWindow(t, st)
+	// A harness retrying the push after the fault ran gets its record, not
+	// an error about the past.
+	again := r.put(t, f)
+	if again.Phase != agent.PhaseDone || !again.AppliedEnd.Equal(*st.AppliedEnd) {
+		t.Errorf("repeated push after the end: %+v, want the done record", again)
+	}
 }
 
 func get(t *testing.T, url string) int {
