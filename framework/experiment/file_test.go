@@ -16,7 +16,7 @@ func TestLoadFileFixture(t *testing.T) {
 	if e.Name != "social-delay" || e.System == nil || len(e.System.Services) != 25 || e.Faults == nil || *e.Seed != 42 {
 		t.Fatalf("experiment %+v", e)
 	}
-	if e.Phases.WarmUp != 10*time.Second || e.Load.Users != 2 || e.Load.Delay != 200*time.Millisecond || !e.Social9 {
+	if e.Phases.WarmUp != 10*time.Second || e.Load.Rate != "20" || e.Load.Arrivals != "poisson" || !e.Social9 {
 		t.Errorf("phases %+v load %+v", e.Phases, e.Load)
 	}
 }
