@@ -2,9 +2,9 @@
 // the same loopback server: the server pinned to one core, each generator
 // in turn to the other (taskset), the same number of connections.
 //
-//  1. wrk -t1 -cN at full speed;
-//  2. vecro load --users N --delay 0 (closed loop, full speed): target ≥ 0.8×
-//     wrk's requests/s;
+//  1. wrk -t1 -cN and vecro load --users N --delay 0 (closed loop, full
+//     speed), taking turns for --rounds rounds: target median ≥ 0.8× wrk's
+//     requests/s;
 //  3. vecro load --rate R (open loop, default 5,000/s): target achieved rate
 //     within 1% of R; the generator's CPU is reported.
 //
@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,6 +79,7 @@ type config struct {
 	conns                int
 	dur                  time.Duration
 	rate                 float64
+	rounds               int
 	serverCPU, clientCPU int
 }
 
@@ -88,10 +90,14 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.conns, "connections", 32, "connections for wrk and users for vecro load at full speed")
 	fs.DurationVar(&c.dur, "duration", 10*time.Second, "length of each measurement")
 	fs.Float64Var(&c.rate, "rate", 5000, "open-loop rate to hold, requests/s")
+	fs.IntVar(&c.rounds, "rounds", 3, "full-speed rounds of wrk and vecro load, taking turns")
 	fs.IntVar(&c.serverCPU, "server-cpu", 0, "CPU the server is pinned to")
 	fs.IntVar(&c.clientCPU, "client-cpu", 1, "CPU each generator is pinned to")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.rounds < 1 || c.conns < 1 || c.dur <= 0 || c.rate <= 0 {
+		return fmt.Errorf("--rounds, --connections, --duration and --rate must be positive")
 	}
 	for _, tool := range []string{"taskset", "wrk", c.vecro} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -111,29 +117,41 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	pin := strconv.Itoa(c.clientCPU)
 	secs := strconv.FormatFloat(c.dur.Seconds(), 'f', -1, 64)
 
-	fmt.Fprintf(out, "server: net/http on CPU %d at %s; generators on CPU %d; %v each\n", c.serverCPU, url, c.clientCPU, c.dur)
+	fmt.Fprintf(out, "server: net/http on CPU %d at %s; generators on CPU %d; %v each; load average %s\n",
+		c.serverCPU, url, c.clientCPU, c.dur, loadavg())
 	// A short warm-up so that neither generator meets a cold server.
 	if _, err := run(ctx, "taskset", "-c", pin, "wrk", "-t1", "-c"+strconv.Itoa(c.conns), "-d2s", url); err != nil {
 		return err
 	}
 
-	w, err := run(ctx, "taskset", "-c", pin, "wrk", "-t1", "-c"+strconv.Itoa(c.conns), "-d"+secs+"s", url)
-	if err != nil {
-		return err
-	}
-	wrkRPS, err := wrkRate(w.stdout)
-	if err != nil {
-		return err
-	}
-
-	v, err := run(ctx, "taskset", "-c", pin, c.vecro, "load", "--url", url, "--method", "GET",
-		"--users", strconv.Itoa(c.conns), "--delay", "0", "--duration", c.dur.String(), "--json")
-	if err != nil {
-		return err
-	}
-	full, err := report(v.stdout)
-	if err != nil {
-		return err
+	// wrk and vecro load take turns, so that a change in the machine's
+	// background load hits both alike; the medians are compared.
+	var wrkRPS, vecRPS, wrkCPU, vecCPU []float64
+	var full loadReport
+	for i := range c.rounds {
+		w, err := run(ctx, "taskset", "-c", pin, "wrk", "-t1", "-c"+strconv.Itoa(c.conns), "-d"+secs+"s", url)
+		if err != nil {
+			return err
+		}
+		rps, err := wrkRate(w.stdout)
+		if err != nil {
+			return err
+		}
+		v, err := run(ctx, "taskset", "-c", pin, c.vecro, "load", "--url", url, "--method", "GET",
+			"--users", strconv.Itoa(c.conns), "--delay", "0", "--duration", c.dur.String(), "--json")
+		if err != nil {
+			return err
+		}
+		if full, err = report(v.stdout); err != nil {
+			return err
+		}
+		if full.Errors > 0 {
+			return fmt.Errorf("vecro load at full speed: %d errors", full.Errors)
+		}
+		fmt.Fprintf(out, "round %d: wrk %.0f req/s (CPU %.0f%%), vecro load %.0f req/s (CPU %.0f%%, p99 %.2fms): %.2f\n",
+			i+1, rps, w.cpu*100, full.Achieved, v.cpu*100, full.Latency.P99, full.Achieved/rps)
+		wrkRPS, vecRPS = append(wrkRPS, rps), append(vecRPS, full.Achieved)
+		wrkCPU, vecCPU = append(wrkCPU, w.cpu), append(vecCPU, v.cpu)
 	}
 
 	o, err := run(ctx, "taskset", "-c", pin, c.vecro, "load", "--url", url, "--method", "GET",
@@ -146,7 +164,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	ratio := full.Achieved / wrkRPS
+	ratio := median(vecRPS) / median(wrkRPS)
 	off := (open.Achieved - c.rate) / c.rate
 	verdict := func(ok bool) string {
 		if ok {
@@ -154,16 +172,15 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return "MISSES target"
 	}
-	fmt.Fprintf(out, "\n%-34s %12s %10s %10s %10s\n", "", "req/s", "p50", "p99", "CPU")
-	fmt.Fprintf(out, "%-34s %12.0f %10s %10s %9.0f%%\n", fmt.Sprintf("wrk -t1 -c%d", c.conns), wrkRPS, "", "", w.cpu*100)
-	fmt.Fprintf(out, "%-34s %12.0f %9.2fms %9.2fms %9.0f%%\n", fmt.Sprintf("vecro load --users %d --delay 0", c.conns),
-		full.Achieved, full.Latency.P50, full.Latency.P99, v.cpu*100)
-	fmt.Fprintf(out, "%-34s %12.1f %9.2fms %9.2fms %9.0f%%\n", fmt.Sprintf("vecro load --rate %g", c.rate),
-		open.Achieved, open.Latency.P50, open.Latency.P99, o.cpu*100)
+	fmt.Fprintf(out, "\n%-36s %12s %10s %10s\n", fmt.Sprintf("median of %d rounds", c.rounds), "req/s", "p99", "CPU")
+	fmt.Fprintf(out, "%-36s %12.0f %10s %9.0f%%\n", fmt.Sprintf("wrk -t1 -c%d", c.conns), median(wrkRPS), "", median(wrkCPU)*100)
+	fmt.Fprintf(out, "%-36s %12.0f %10s %9.0f%%\n", fmt.Sprintf("vecro load --users %d --delay 0", c.conns), median(vecRPS), "", median(vecCPU)*100)
+	fmt.Fprintf(out, "%-36s %12.1f %8.2fms %9.0f%%\n", fmt.Sprintf("vecro load --rate %g", c.rate), open.Achieved, open.Latency.P99, o.cpu*100)
 	fmt.Fprintf(out, "\nfull speed: vecro/wrk = %.2f (target ≥ 0.80): %s\n", ratio, verdict(ratio >= 0.8))
 	fmt.Fprintf(out, "open loop: %.1f/s achieved of %g/s planned (%+.2f%%; target within 1%%): %s; sent %d of %d planned, %d late, send lag p99 %.2fms; errors %d\n",
 		open.Achieved, c.rate, off*100, verdict(off >= -0.01 && off <= 0.01), open.Sent, open.Planned, open.Late, open.SendLag.P99, open.Errors)
 	fmt.Fprintf(out, "generator CPU at %g/s: %.0f%% of one core\n", c.rate, o.cpu*100)
+	fmt.Fprintf(out, "load average after: %s\n", loadavg())
 	return nil
 }
 
@@ -242,4 +259,24 @@ func report(out []byte) (loadReport, error) {
 		return r, fmt.Errorf("read vecro load's JSON report: %w\n%s", err, out)
 	}
 	return r, nil
+}
+
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// loadavg is the machine's 1-, 5- and 15-minute load averages: the bench
+// shares the machine, and its numbers mean little if others were busy.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
