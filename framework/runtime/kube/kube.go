@@ -461,9 +461,11 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		Services:  make([]runtime.Service, len(m.Deployments)),
 	}
 	// Every forward is its own streaming connection through the API server;
-	// open them a few at a time.
+	// open them a few at a time. They live until Stop, not until ctx ends
+	// (errgroup cancels gctx as soon as Wait returns).
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
+	live := context.WithoutCancel(ctx)
 	for i, d := range m.Deployments {
 		var pods corev1.PodList
 		if err := r.res.List(ctx, &pods, resources.WithLabelSelector(selectorOf(sys.Name, d.Service))); err != nil {
@@ -484,7 +486,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		svc.Instances = make([]runtime.Instance, len(ready))
 		for j, pod := range ready {
 			g.Go(func() error {
-				f, err := ForwardPort(gctx, r.cfg, m.Namespace, pod, AdminPort, r.log)
+				f, err := ForwardPort(live, r.cfg, m.Namespace, pod, AdminPort, r.log)
 				if err != nil {
 					return fmt.Errorf("reach the agent of %s: %w", pod, err)
 				}
@@ -496,7 +498,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		// The load generator reaches a service through one of its pods,
 		// as `kubectl port-forward svc/...` does.
 		g.Go(func() error {
-			f, err := ForwardPort(gctx, r.cfg, m.Namespace, ready[0], ServicePort, r.log)
+			f, err := ForwardPort(live, r.cfg, m.Namespace, ready[0], ServicePort, r.log)
 			if err != nil {
 				return fmt.Errorf("reach service %s: %w", d.Service, err)
 			}
@@ -512,7 +514,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 			if err != nil {
 				return err
 			}
-			f, err := ForwardPort(gctx, r.cfg, kp.Namespace, pod, 9090, r.log)
+			f, err := ForwardPort(live, r.cfg, kp.Namespace, pod, 9090, r.log)
 			if err != nil {
 				return fmt.Errorf("reach prometheus: %w", err)
 			}

@@ -113,8 +113,11 @@ func WaitRollout(ctx context.Context, res *resources.Resources, namespace string
 			var d appsv1.Deployment
 			if err := res.Get(ctx, name, namespace, &d); err != nil {
 				// Transient API errors must not end the wait; the
-				// report says what the last one was.
-				lastErr = err
+				// report says what the last one was, unless it only
+				// says that the deadline is near.
+				if dl, ok := ctx.Deadline(); ctx.Err() == nil && (!ok || time.Until(dl) > time.Second) {
+					lastErr = err
+				}
 				still = append(still, name)
 				continue
 			}
