@@ -211,6 +211,32 @@ func hammer(url string, n int, gap time.Duration, stop time.Time) []sample {
 	return all
 }
 
+// burst sends one request from each of n fresh clients at once.
+func burst(url string, n int) []sample {
+	out := make(chan sample, n)
+	for range n {
+		go func() {
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			s := sample{sent: time.Now()}
+			resp, err := c.Get(url)
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				s.code = resp.StatusCode
+			}
+			s.done, s.err = time.Now(), err
+			out <- s
+		}()
+	}
+	ss := make([]sample, 0, n)
+	for range n {
+		ss = append(ss, <-out)
+	}
+	return ss
+}
+
 // metricValue reads one sample from the registry by name and labels.
 func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
 	t.Helper()

@@ -196,7 +196,7 @@ func TestNetLossOnSchedule(t *testing.T) {
 		st, ss := runWindow(t, r, f, 0, func(stop time.Time) []sample {
 			ss := hammer(r.service+"/", 2, 30*time.Millisecond, f.Start.Add(-100*time.Millisecond))
 			r.waitPhase(t, f.ID, agent.PhaseActive, pollLimit)
-			ss = append(ss, hammer(r.service+"/", 5, 0, time.Now().Add(time.Millisecond))...)
+			ss = append(ss, burst(r.service+"/", 5)...)
 			r.waitPhase(t, f.ID, agent.PhaseDone, pollLimit)
 			return append(ss, hammer(r.service+"/", 2, 30*time.Millisecond, time.Now().Add(500*time.Millisecond))...)
 		})
