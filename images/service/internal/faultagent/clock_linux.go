@@ -18,7 +18,9 @@ import (
 // slack, sleeps in ppoll(2) — whose timeout has nanosecond resolution — until
 // the earliest deadline, then releases every waiter that is due. An eventfd
 // wakes it when an earlier deadline arrives. While it sleeps it holds no P
-// and burns no CPU; it costs one thread per agent.
+// and burns no CPU; it costs one thread per agent. Each waiter also arms a
+// runtime timer and takes whichever fires first, so the clock can only
+// improve on the runtime timer, never be worse.
 type preciseClock struct {
 	efd int
 
@@ -56,8 +58,16 @@ func (c *preciseClock) sleepUntil(deadline time.Time, interrupt <-chan struct{})
 	if earliest {
 		c.kick()
 	}
+	// A runtime timer for the same deadline bounds the tail: the clock is
+	// one thread, and when the OS or the Go scheduler holds it back (it needs
+	// a P again after ppoll returns), every waiter due meanwhile would wait
+	// with it. Whichever fires first wins; neither fires early.
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
 	select {
 	case <-ch:
+		return true
+	case <-t.C:
 		return true
 	case <-interrupt:
 		// The entry stays queued until its deadline and is then dropped;
