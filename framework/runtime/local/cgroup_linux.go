@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vecrosim/vecro/framework/spec"
@@ -27,8 +29,10 @@ type cgroups struct {
 	runDirs []string
 	cpuDir  string // the run's dir in the hierarchy with cpu
 	memDir  string // the run's dir in the hierarchy with memory
-	leaves  []string
 	log     *slog.Logger
+
+	mu     sync.Mutex // instances start in parallel
+	leaves []string
 }
 
 // cgroupSlot is one instance's cgroup, in one or two hierarchies.
@@ -108,7 +112,9 @@ func (c *cgroups) slot(instance string, cpu spec.MilliCPU, mem spec.Size) (*cgro
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
+		c.mu.Lock()
 		c.leaves = append(c.leaves, dir)
+		c.mu.Unlock()
 		s.dirs = append(s.dirs, dir)
 		return nil
 	}
@@ -190,12 +196,22 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// dirs lists the run's cgroup directories, leaves first.
+func (c *cgroups) dirs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append(append([]string{}, c.leaves...), c.runDirs...)
+}
+
 // remove deletes the run's cgroups; their processes must have exited.
 func (c *cgroups) remove() {
-	for i := len(c.leaves) - 1; i >= 0; i-- {
-		rmdirRetry(c.leaves[i], c.log)
-	}
+	c.mu.Lock()
+	leaves := c.leaves
 	c.leaves = nil
+	c.mu.Unlock()
+	for i := len(leaves) - 1; i >= 0; i-- {
+		rmdirRetry(leaves[i], c.log)
+	}
 	for _, d := range c.runDirs {
 		rmdirRetry(d, c.log)
 	}
@@ -277,7 +293,7 @@ func enableV2(dir string) error {
 	ctrl, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
 	if err == nil {
 		have := strings.Fields(string(ctrl))
-		if contains(have, "cpu") && contains(have, "memory") {
+		if slices.Contains(have, "cpu") && slices.Contains(have, "memory") {
 			return nil
 		}
 	}
@@ -379,11 +395,11 @@ func unescapeMount(s string) string {
 func cgroupBases(own []procCgroup, mounts []cgroupMount) (cpu, mem string, v2 bool, err error) {
 	dirOf := func(ctrl string) (string, bool) {
 		for _, o := range own {
-			if !contains(o.controllers, ctrl) {
+			if !slices.Contains(o.controllers, ctrl) {
 				continue
 			}
 			for _, m := range mounts {
-				if !m.v2 && contains(m.controllers, ctrl) {
+				if !m.v2 && slices.Contains(m.controllers, ctrl) {
 					return joinCgroup(m, o.path), true
 				}
 			}
@@ -412,7 +428,7 @@ func cgroupBases(own []procCgroup, mounts []cgroupMount) (cpu, mem string, v2 bo
 				continue
 			}
 			have := strings.Fields(string(b))
-			if contains(have, "cpu") && contains(have, "memory") {
+			if slices.Contains(have, "cpu") && slices.Contains(have, "memory") {
 				return dir, dir, true, nil
 			}
 			return "", "", false, errNoCgroups{fmt.Sprintf("cgroup v2 at %s offers %q, not both cpu and memory", dir, have)}
@@ -429,15 +445,6 @@ func joinCgroup(m cgroupMount, path string) string {
 		rel = strings.TrimPrefix(path, m.root)
 	}
 	return filepath.Join(m.point, rel)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func uniq(a, b string) []string {

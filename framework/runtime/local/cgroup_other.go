@@ -29,4 +29,6 @@ func (*cgroupSlot) command(bin string, args []string) (string, []string) { retur
 
 func (*cgroups) remove() {}
 
+func (*cgroups) dirs() []string { return nil }
+
 func (*cgroupSlot) oomKills() int { return 0 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,7 +172,7 @@ func cgroupOf(t testing.TB, pid int, ctrl string) string {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) == 3 && (contains(strings.Split(parts[1], ","), ctrl) || parts[1] == "") {
+		if len(parts) == 3 && (slices.Contains(strings.Split(parts[1], ","), ctrl) || parts[1] == "") {
 			return parts[2]
 		}
 	}
