@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -334,4 +335,44 @@ func TestEmbeddedParsesOpenMetrics(t *testing.T) {
 		v := instant(t, e, `om_events_total`, "instance")
 		return v["om"] == 7, fmt.Sprint(v, e.Targets())
 	})
+}
+
+// TestEmbeddedFailedParseEndsSeries serves an exposition that breaks half
+// way: the scrape stores nothing of it, reports up=0 and ends the series of
+// the last good scrape, as Prometheus does; the next good scrape brings
+// them back.
+func TestEmbeddedFailedParseEndsSeries(t *testing.T) {
+	t.Parallel()
+	e := newEmbedded(t, metrics.EmbeddedOptions{ScrapeInterval: testInterval})
+	var broken atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprint(w, "# TYPE a_total counter\na_total 1\nb_total{x=\"1\"} 2\n")
+		if broken.Load() {
+			fmt.Fprint(w, "c_total{x=\"1\" 3\n") // unterminated label set
+		} else {
+			fmt.Fprint(w, "c_total{x=\"1\"} 3\n")
+		}
+	}))
+	t.Cleanup(srv.Close)
+	if err := e.SetTargets([]metrics.Target{{URL: srv.URL, Labels: map[string]string{"instance": "p"}}}); err != nil {
+		t.Fatal(err)
+	}
+	series := func() (bool, string) {
+		v := instant(t, e, `{instance="p",__name__=~"[abc]_total"}`, "__name__")
+		up := instant(t, e, `up`, "instance")["p"]
+		return len(v) == 3 && up == 1, fmt.Sprint(v, " up ", up)
+	}
+	eventually(t, 10*time.Second, "good scrape", series)
+	broken.Store(true)
+	eventually(t, 10*time.Second, "broken scrape: up=0, no series", func() (bool, string) {
+		v := instant(t, e, `{instance="p",__name__=~"[abc]_total"}`, "__name__")
+		up := instant(t, e, `up`, "instance")["p"]
+		return len(v) == 0 && up == 0, fmt.Sprint(v, " up ", up)
+	})
+	if h := e.Targets()[0]; h.Health != "down" || !strings.Contains(h.LastError, "parse") {
+		t.Errorf("health %+v", h)
+	}
+	broken.Store(false)
+	eventually(t, 10*time.Second, "good again", series)
 }

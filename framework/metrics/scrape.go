@@ -39,6 +39,9 @@ var reportNames = [...]string{
 // staleNaN is the value Prometheus writes to end a series.
 var staleNaN = math.Float64frombits(value.StaleNaN)
 
+// noIter marks a cache entry created by the current scrape.
+const noIter = ^uint64(0)
+
 // timestampTolerance is how far a scrape may start late and still be
 // stored at its exact slot on the interval grid, like Prometheus'
 // scrape.timestamp-tolerance (2ms, at most 1% of the interval): exact
@@ -80,6 +83,7 @@ type cacheEntry struct {
 	ref      storage.SeriesRef
 	lset     labels.Labels
 	iter     uint64 // the last scrape that saw the series
+	prev     uint64 // iter before this scrape touched it; noIter if new
 	explicit bool   // the target gave its own timestamp: no staleness
 }
 
@@ -105,7 +109,8 @@ type scrapeLoop struct {
 	symbols *labels.SymbolTable
 	lb      *labels.Builder
 	cache   map[string]*cacheEntry
-	iter    uint64
+	iter    uint64 // numbers scrape attempts
+	lastOK  uint64 // the last attempt whose samples were stored; 0: none
 	report  [len(reportNames)]reportEntry
 	last    time.Time // timestamp of the last scrape
 
@@ -204,6 +209,7 @@ func (l *scrapeLoop) scrapeAndReport(ts time.Time) {
 		if err != nil {
 			_ = app.Rollback()
 			app = l.e.db.AppenderV2(context.Background())
+			l.forgetAttempt()
 		}
 	}
 	if err != nil {
@@ -212,6 +218,7 @@ func (l *scrapeLoop) scrapeAndReport(ts time.Time) {
 		stats = appendStats{}
 		l.iter++
 		l.markStale(app, ts.UnixMilli())
+		l.lastOK = 0
 	}
 	dur := time.Since(start)
 	repErr := l.appendReport(app, ts.UnixMilli(), dur, stats, err)
@@ -312,13 +319,15 @@ func (l *scrapeLoop) append(app storage.AppenderV2, body []byte, ctype string, t
 		switch {
 		case ce == nil:
 			p.Labels(&lset)
-			ce = &cacheEntry{lset: l.withTargetLabels(lset)}
+			ce = &cacheEntry{lset: l.withTargetLabels(lset), prev: noIter}
 			l.cache[string(met)] = ce
 			st.seriesAdded++
 		case ce.iter == l.iter:
 			// The same series twice in one exposition: keep the first.
 			rejected++
 			continue
+		default:
+			ce.prev = ce.iter
 		}
 		ref, err := app.Append(ce.ref, ce.lset, 0, t, v, nil, nil, storage.AOptions{})
 		ce.iter, ce.explicit = l.iter, tp != nil
@@ -339,17 +348,33 @@ func (l *scrapeLoop) append(app storage.AppenderV2, body []byte, ctype string, t
 	if seen < len(l.cache) {
 		l.markStale(app, tms)
 	}
+	l.lastOK = l.iter
 	return st, nil
 }
 
-// markStale appends staleness markers at t for the series the previous
-// scrape saw and the current one did not, and forgets them.
+// forgetAttempt undoes what a failed, rolled-back append did to the cache:
+// series it created are dropped, series it touched get their previous
+// scrape back.
+func (l *scrapeLoop) forgetAttempt() {
+	for k, ce := range l.cache {
+		switch {
+		case ce.iter != l.iter:
+		case ce.prev == noIter:
+			delete(l.cache, k)
+		default:
+			ce.iter = ce.prev
+		}
+	}
+}
+
+// markStale appends staleness markers at t for the series the last stored
+// scrape saw and the current attempt did not, and forgets them.
 func (l *scrapeLoop) markStale(app storage.AppenderV2, t int64) {
 	for k, ce := range l.cache {
 		if ce.iter == l.iter {
 			continue
 		}
-		if ce.iter == l.iter-1 && !ce.explicit {
+		if l.lastOK != 0 && ce.iter == l.lastOK && !ce.explicit {
 			if _, err := app.Append(ce.ref, ce.lset, 0, t, staleNaN, nil, nil, storage.AOptions{}); err != nil && !isRejection(err) {
 				l.e.opts.Logger.Warn("append staleness marker", "series", ce.lset, "err", err)
 			}
