@@ -166,7 +166,7 @@ func BenchmarkScrapeCPU(b *testing.B) {
 		samples := instant(b, s.src, `sum(scrape_samples_scraped)`, "")[""]
 		rounds := ss[0].Points[0].V / n
 		perRound[s.name] = cpu / rounds
-		b.Logf("%-20s %.2f CPU s over %.1f s, %.1f rounds of %d targets (%.0f samples each): %.2f ms CPU per round",
+		b.Logf("%-20s %.2f CPU s over %.1f s, %.1f rounds of %d targets (%.0f samples per round): %.2f ms CPU per round",
 			s.name, cpu, elapsed.Seconds(), rounds, n, samples, 1000*perRound[s.name])
 	}
 	b.Logf("targets process: %.2f CPU s serving all three", tcpu)
