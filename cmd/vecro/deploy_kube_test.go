@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vecrosim/vecro/framework/runtime/kube"
+)
+
+// deployWithKube is deploy's flag set around a stand-in local RunE, with
+// the kube runtime added as newDeployCmd adds it.
+func deployWithKube(o *deployOptions, localRan *bool) *cobra.Command {
+	cmd := &cobra.Command{Use: "deploy", Args: cobra.MaximumNArgs(1), SilenceUsage: true, SilenceErrors: true,
+		RunE: func(*cobra.Command, []string) error { *localRan = true; return nil }}
+	cmd.Flags().String("deffile", "", "")
+	stateFlag(cmd, &o.state)
+	cmd.Flags().StringVar(&o.runtime, "runtime", "local", "")
+	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "")
+	cmd.Flags().Int64Var(&o.seed, "seed", 1, "")
+	return withKube(cmd, o)
+}
+
+func runDeployArgs(t *testing.T, args ...string) (out string, localRan bool, err error) {
+	t.Helper()
+	var o deployOptions
+	cmd := deployWithKube(&o, &localRan)
+	var buf, errBuf bytes.Buffer
+	cmd.SetOut(&buf)
+	cmd.SetErr(&errBuf)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(context.Background())
+	return buf.String(), localRan, err
+}
+
+func TestDeployKubeDryRun(t *testing.T) {
+	out, localRan, err := runDeployArgs(t, "--runtime", "kube", "--dry-run", "../../fixtures/systems/social.yaml")
+	if err != nil || localRan {
+		t.Fatalf("dry run: %v (local ran: %v)", err, localRan)
+	}
+	objs, err := kube.DecodeYAML([]byte(out))
+	if err != nil {
+		t.Fatalf("the dry run's YAML does not parse: %v\n%s", err, out)
+	}
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+	}
+	if kinds["Deployment"] != 25 || kinds["Service"] != 26 || kinds["Namespace"] != 1 || kinds["ServiceMonitor"] != 1 || kinds["Secret"] != 1 {
+		t.Errorf("kinds %v", kinds)
+	}
+	for _, want := range []string{"# vecro deploy --runtime kube: social (25 services) into namespace social, 56 objects", "image: vecro.local/service:dev", "name: social-posts-storage-db", "image: mongo:4.2", "--call"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "kind: Pod\n") {
+		t.Error("dry run has pods")
+	}
+
+	// --dry-run alone means the kube runtime; options shape the output.
+	out, _, err = runDeployArgs(t, "--dry-run", "--monitoring", "none", "--image", "registry.example/vecro/service:1", "--namespace", "exp1", "../../fixtures/systems/simple.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "ServiceMonitor") || !strings.Contains(out, "namespace: exp1") || !strings.Contains(out, "image: registry.example/vecro/service:1") || strings.Contains(out, kube.DryRunImage) {
+		t.Errorf("dry run with options:\n%s", out)
+	}
+}
+
+func TestDeployKubeDispatch(t *testing.T) {
+	if _, localRan, err := runDeployArgs(t, "../../fixtures/systems/simple.yaml"); err != nil || !localRan {
+		t.Errorf("default runtime: %v, local ran %v", err, localRan)
+	}
+	_, localRan, err := runDeployArgs(t, "--runtime", "local", "--kind", "../../fixtures/systems/simple.yaml")
+	if err == nil || localRan || !strings.Contains(err.Error(), "are for --runtime kube") {
+		t.Errorf("--runtime local --kind: %v", err)
+	}
+	_, _, err = runDeployArgs(t, "--runtime", "kube", "--dry-run", "--monitoring", "prometheus", "../../fixtures/systems/simple.yaml")
+	if err == nil || !strings.Contains(err.Error(), `--monitoring "prometheus"`) {
+		t.Errorf("bad --monitoring: %v", err)
+	}
+	_, _, err = runDeployArgs(t, "--kind", "--kubeconfig", "/nonexistent", "../../fixtures/systems/simple.yaml")
+	if err == nil || !strings.Contains(err.Error(), "--kind provisions its own cluster") {
+		t.Errorf("--kind with --kubeconfig: %v", err)
+	}
+	// An existing cluster that is not there: the error names the kubeconfig.
+	_, _, err = runDeployArgs(t, "--kubeconfig", "/nonexistent/kubeconfig", "--state", t.TempDir()+"/state.json", "../../fixtures/systems/simple.yaml")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/kubeconfig") {
+		t.Errorf("missing kubeconfig: %v", err)
+	}
+}
