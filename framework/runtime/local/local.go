@@ -210,6 +210,15 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 	}
 	tBin := time.Now()
 
+	// Hold the machine's port lock from drawing ports until every instance
+	// has bound its own (it is ready), so that no other runtime draws them.
+	unlock, err := lockFile(ctx, portLock())
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", portLock(), err)
+	}
+	var unlockOnce sync.Once
+	unlockPorts := func() { unlockOnce.Do(unlock) }
+	defer unlockPorts()
 	p, err := newPlan(sys, r.opts.Seed)
 	if err != nil {
 		return nil, err
@@ -258,7 +267,9 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 			return r.startInstance(gctx, p, in, bin, token, runDir, logDir)
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	unlockPorts()
+	if err != nil {
 		if c := context.Cause(ready); c != nil && errors.Is(err, context.DeadlineExceeded) {
 			return nil, c
 		}
@@ -716,12 +727,13 @@ func (r *Runtime) stop(ctx context.Context) error {
 		f.close()
 	}
 
-	// Callers first (reverse start order), all at once: the grace period
-	// runs in parallel, not per process.
-	for i := len(procs) - 1; i >= 0; i-- {
-		procs[i].expected.Store(true)
-		if err := signalGroup(procs[i].pgid, sigTerm); err != nil {
-			errs = append(errs, fmt.Errorf("stop instance %s: %w", procs[i].name, err))
+	// Every instance at once, so that the grace period runs once, not
+	// once per process; the databases after them, so that no instance
+	// sees its database vanish while it still serves.
+	for _, p := range procs {
+		p.expected.Store(true)
+		if err := signalGroup(p.pgid, sigTerm); err != nil {
+			errs = append(errs, fmt.Errorf("stop instance %s: %w", p.name, err))
 		}
 	}
 	grace := time.NewTimer(r.opts.StopGrace)

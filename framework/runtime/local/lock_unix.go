@@ -11,9 +11,10 @@ import (
 )
 
 // lockFile takes an exclusive flock on path, polling so that ctx can end
-// the wait; the lock goes with the process if it dies.
+// the wait; the lock goes with the process if it dies. The file is 0666
+// (as far as the umask allows) so that runtimes of other users share it.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +31,7 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		case <-ctx.Done():
 			f.Close()
 			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package local
 
 import (
+	"net"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +135,27 @@ func TestChildEnv(t *testing.T) {
 	want := []string{"PATH=/bin", "HOME=/h", "VECRO_TOKEN=x"}
 	if !slices.Equal(got, want) {
 		t.Errorf("childEnv = %q, want %q", got, want)
+	}
+}
+
+func TestFreePortsOutsideTheEphemeralRange(t *testing.T) {
+	ps, err := freePorts(200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.closeRest()
+	lo, hi := portFloor, ephemeralLow()
+	seen := map[string]bool{}
+	for range 200 {
+		a := ps.addr()
+		if seen[a] {
+			t.Fatalf("port %s given twice", a)
+		}
+		seen[a] = true
+		_, p, _ := net.SplitHostPort(a)
+		n, _ := strconv.Atoi(p)
+		if n < lo || n >= hi {
+			t.Errorf("port %d outside [%d, %d): the kernel may hand it to someone else", n, lo, hi)
+		}
 	}
 }
