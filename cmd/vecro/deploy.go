@@ -45,7 +45,10 @@ service's URL and the Prometheus API URL. It writes a state file (--state, mode
 0600: it holds the agents' token) that ` + "`vecro load`, `inject`, `collect` and `faults clear`" + `
 read, and runs until Ctrl-C (or SIGTERM), then stops every process it started and
 removes the state file. A service process that dies stops the whole deployment
-with an error that names it and shows the end of its log (--log-dir).`,
+with an error that names it and shows the end of its log (--log-dir).
+
+With --runtime kube (implied by --kind, --kubeconfig and --dry-run) the system
+runs on Kubernetes instead; the kube runtime's flags say how.`,
 		Example: `  vecro deploy fixtures/systems/social.yaml
   vecro deploy -deffile fixtures/systems/social.yaml --state /tmp/social.json
   vecro deploy --cgroups off --log-dir logs fixtures/systems/simple.yaml`,
@@ -62,7 +65,7 @@ with an error that names it and shows the end of its log (--log-dir).`,
 	f.String("deffile", "", "system definition file (the original's flag; or give it as the argument)")
 	stateFlag(cmd, &o.state)
 	f.StringVar(&o.runtime, "runtime", local.Name, "where the system runs: local or kube")
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster to deploy to (the kube runtime)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kube runtime: kubeconfig of the cluster to deploy to")
 	f.StringVar(&o.logDir, "log-dir", "", "directory for each process's log (default: logs/SYSTEM beside the state file)")
 	f.Int64Var(&o.seed, "seed", 1, "seed of every instance's random draws")
 	f.IntVar(&o.records, "records", 0, "documents/rows seeded into each storage service (default: the service's 1000)")
@@ -71,20 +74,15 @@ with an error that names it and shows the end of its log (--log-dir).`,
 	f.StringVar(&o.serviceBinary, "service-binary", "", "run this service binary instead of building images/service")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", local.DefaultReadyTimeout, "how long the whole system may take to become ready")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log the runtime's events to stderr")
-	return cmd
+	// The kube runtime (deploy_kube.go) adds its flags and takes
+	// --runtime kube; everything else comes here.
+	return withKube(cmd, &o)
 }
 
 // runDeploy deploys, saves the state, and waits for ctx (Ctrl-C) or a
 // failure.
 func runDeploy(ctx context.Context, s streams, path string, o deployOptions) (err error) {
-	if o.kubeconfig != "" && o.runtime == local.Name {
-		o.runtime = "kube"
-	}
-	switch o.runtime {
-	case local.Name:
-	case "kube":
-		return errors.New("--runtime kube: the Kubernetes runtime is not yet available in this build; deploy with --runtime local (the default)")
-	default:
+	if o.runtime != local.Name {
 		return fmt.Errorf("--runtime %q: want local or kube", o.runtime)
 	}
 	cg, err := local.ParseCgroupMode(o.cgroups)

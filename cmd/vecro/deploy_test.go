@@ -177,8 +177,6 @@ func TestDeployUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"kube runtime", []string{"--runtime", "kube", sys}, "not yet available"},
-		{"kubeconfig", []string{"--kubeconfig", "/nope", sys}, "not yet available"},
 		{"unknown runtime", []string{"--runtime", "nomad", sys}, `--runtime "nomad"`},
 		{"bad cgroups", []string{"--cgroups", "maybe", sys}, "auto, on or off"},
 		{"bad mongo", []string{"--mongo", "couch", sys}, "--mongo"},
