@@ -1,0 +1,156 @@
+package local
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// newTinyModule writes a module that claims this module's path, with an
+// images/service main and one in-module dependency, so that the build
+// cache can be tested in seconds.
+func newTinyModule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":                   "module " + Module + "\n\ngo 1.22\n",
+		"go.sum":                   "",
+		"images/service/main.go":   "package main\n\nimport \"" + Module + "/lib\"\n\nfunc main() { println(lib.Greeting) }\n",
+		"images/service/x_test.go": "package main\n",
+		"lib/lib.go":               "package lib\n\nconst Greeting = \"hello\"\n",
+		"unrelated/u.go":           "package unrelated\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func needGo(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		skipOrFail(t, "no go command on PATH: %v", err)
+	}
+}
+
+func TestSourceHashFollowsTheSources(t *testing.T) {
+	needGo(t)
+	dir := newTinyModule(t)
+	ctx := context.Background()
+	hash := func() string {
+		t.Helper()
+		h, err := sourceHash(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	h0 := hash()
+	if h0 != hash() {
+		t.Fatal("the hash is not stable")
+	}
+	edit := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Neither tests nor packages outside the binary change it.
+	edit("images/service/x_test.go", "package main\n\n// changed\n")
+	edit("unrelated/u.go", "package unrelated\n\n// changed\n")
+	if h := hash(); h != h0 {
+		t.Error("a test file or an unrelated package changed the hash")
+	}
+	// A dependency inside the module does, and so does go.sum.
+	edit("lib/lib.go", "package lib\n\nconst Greeting = \"hi\"\n")
+	h1 := hash()
+	if h1 == h0 {
+		t.Error("an in-module dependency's change left the hash alone")
+	}
+	edit("go.sum", "example.com/x v1.0.0 h1:abc=\n")
+	if hash() == h1 {
+		t.Error("a go.sum change left the hash alone")
+	}
+}
+
+func TestBuildServiceCachesAndSerializes(t *testing.T) {
+	needGo(t)
+	t.Setenv("VECRO_CACHE", t.TempDir())
+	dir := newTinyModule(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	// Four builders at once (the memo bypassed, as if in four processes):
+	// one builds, the others wait on the lock and find its binary.
+	var wg sync.WaitGroup
+	paths := make([]string, 4)
+	errs := make([]error, 4)
+	for i := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paths[i], errs[i] = buildService(ctx, dir, discard)
+		}()
+	}
+	wg.Wait()
+	for i := range paths {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if paths[i] != paths[0] {
+			t.Errorf("builder %d got %s, builder 0 %s", i, paths[i], paths[0])
+		}
+	}
+	out, err := exec.Command(paths[0]).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "hello") {
+		t.Fatalf("built binary: %v %q", err, out)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(paths[0]))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".service-") {
+			t.Errorf("temporary %s left in the cache", e.Name())
+		}
+	}
+	// Through the memo, a second call is the same path without work.
+	p1, err := BuildService(ctx, dir, nil)
+	if err != nil || p1 != paths[0] {
+		t.Errorf("BuildService = %s, %v; want %s", p1, err, paths[0])
+	}
+}
+
+func TestBuildServiceReportsCompileErrors(t *testing.T) {
+	needGo(t)
+	t.Setenv("VECRO_CACHE", t.TempDir())
+	dir := newTinyModule(t)
+	if err := os.WriteFile(filepath.Join(dir, "lib", "lib.go"), []byte("package lib\n\nconst Greeting = undefinedName\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := buildService(context.Background(), dir, discard)
+	if err == nil || !strings.Contains(err.Error(), "undefinedName") || !strings.Contains(err.Error(), "go build") {
+		t.Fatalf("build error %v, want the command and the compiler's message", err)
+	}
+}
+
+func TestFindModule(t *testing.T) {
+	d, err := FindModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(d, "images", "service")); err != nil {
+		t.Errorf("FindModule = %s, which has no images/service: %v", d, err)
+	}
+	if _, ok := moduleAbove(t.TempDir()); ok {
+		t.Error("moduleAbove found the module above a temp dir")
+	}
+}
