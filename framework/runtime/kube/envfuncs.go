@@ -73,7 +73,8 @@ func (e *Env) Deploy(sys *spec.System) EnvFunc {
 }
 
 // Teardown clears faults, deletes the system and waits for it, and deletes
-// a kind cluster this Env created (unless Kind.Keep). Safe to run twice.
+// a kind cluster this Env created (unless Kind.Keep). Safe to run twice,
+// and after the system was deleted otherwise (Runtime.Stop).
 func (e *Env) Teardown() EnvFunc {
 	return func(ctx context.Context, _ *envconf.Config) (context.Context, error) {
 		if d := e.Deployment; d != nil && d.Metrics != nil {

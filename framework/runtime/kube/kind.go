@@ -137,7 +137,8 @@ func (c *kindCluster) delete() error {
 // which kind hides behind "exit status 1".
 func kindError(op string, err error) error {
 	if re := kindexec.RunErrorForError(err); re != nil {
-		return fmt.Errorf("%s: %w: command %q: %s", op, err, strings.Join(re.Command, " "), strings.TrimSpace(string(re.Output)))
+		// kind's message names the command; the output says why.
+		return fmt.Errorf("%s: %w: %s", op, err, strings.TrimSpace(string(re.Output)))
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

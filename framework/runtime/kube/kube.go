@@ -619,11 +619,19 @@ func (r *Runtime) restartError(ctx context.Context, p *corev1.Pod, cs corev1.Con
 
 // Stop clears every agent's faults, closes the port-forwards, deletes what
 // Deploy applied (the namespace when vecro owns it) and waits until it is
-// gone, then deletes a kind cluster it created unless told to keep it. It
-// is safe to call twice and after a failed Start.
+// gone (DeleteSystem), then deletes a kind cluster it created unless told to
+// keep it (DeleteCluster). It is safe to call twice and after a failed
+// Start.
 func (r *Runtime) Stop(ctx context.Context) error {
+	return errors.Join(r.DeleteSystem(ctx), r.DeleteCluster())
+}
+
+// DeleteSystem undoes Deploy and leaves the cluster (and monitoring) as it
+// was: faults cleared first, then the port-forwards closed and the system
+// deleted. Safe to call twice.
+func (r *Runtime) DeleteSystem(ctx context.Context) error {
 	r.mu.Lock()
-	dep, m, owns, kc := r.dep, r.manifest, r.ownsNS, r.kind
+	dep, m, owns := r.dep, r.manifest, r.ownsNS
 	stopWatch, watchDone := r.stopWatch, r.watchDone
 	r.dep, r.manifest, r.stopWatch = nil, nil, nil
 	r.mu.Unlock()
@@ -648,15 +656,25 @@ func (r *Runtime) Stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if kc != nil && kc.created && !r.opts.Kind.Keep {
-		if err := kc.delete(); err != nil {
-			errs = append(errs, err)
-		}
-		r.mu.Lock()
-		r.kind, r.cfg = nil, nil
-		r.mu.Unlock()
-	}
 	return errors.Join(errs...)
+}
+
+// DeleteCluster deletes the kind cluster this runtime created, unless
+// Kind.Keep; a cluster it found is left alone. Safe to call twice.
+func (r *Runtime) DeleteCluster() error {
+	r.mu.Lock()
+	kc := r.kind
+	r.mu.Unlock()
+	if kc == nil || !kc.created || r.opts.Kind.Keep {
+		return nil
+	}
+	if err := kc.delete(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.kind, r.cfg = nil, nil
+	r.mu.Unlock()
+	return nil
 }
 
 // delete removes the system and waits until it is gone.

@@ -1,0 +1,124 @@
+package kind
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+
+	"github.com/vecrosim/vecro/framework/experiment"
+	m "github.com/vecrosim/vecro/framework/matchers"
+	"github.com/vecrosim/vecro/framework/runtime/kube"
+	"github.com/vecrosim/vecro/framework/spec"
+)
+
+func TestKind(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "kind")
+}
+
+const (
+	socialSystem = "../../fixtures/systems/social.yaml"
+	socialDelay  = "../../fixtures/faults/social-delay.yaml"
+)
+
+// clusterOptions: the cluster of `make kind-up` (VECRO_KIND_CLUSTER, default
+// "vecro"), created if missing and deleted at the end only if this suite
+// created it, unless VECRO_KEEP_CLUSTER=1.
+func clusterOptions() kube.Options {
+	name := os.Getenv("VECRO_KIND_CLUSTER")
+	if name == "" {
+		name = kube.DefaultKindName
+	}
+	return kube.Options{
+		Kind:      &kube.Kind{Name: name, Config: "../../kind-config.yaml", Keep: os.Getenv("VECRO_KEEP_CLUSTER") == "1"},
+		ModuleDir: "../..",
+		// Pulling mongo:4.2 and the kube-prometheus images on fresh nodes.
+		RolloutTimeout: 10 * time.Minute,
+		Logger:         slog.New(slog.NewTextHandler(GinkgoWriter, nil)),
+	}
+}
+
+var _ = Describe("social on kind", Ordered, Label("runtime:kind"), func() {
+	var (
+		env *kube.Env
+		cfg = envconf.New()
+	)
+
+	// The same env funcs a TestMain would pass to env.Setup/env.Finish.
+	BeforeAll(func(ctx SpecContext) {
+		env = kube.NewEnv(clusterOptions())
+		DeferCleanup(func(ctx SpecContext) {
+			_, err := env.Teardown()(ctx, cfg)
+			Expect(err).NotTo(HaveOccurred())
+		}, NodeTimeout(10*time.Minute))
+		_, err := env.CreateCluster()(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = env.InstallMonitoring()(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
+	}, NodeTimeout(20*time.Minute))
+
+	It("deploys social and serves a request through a port-forward", func(ctx SpecContext) {
+		sys, err := spec.LoadSystem(socialSystem)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = env.Deploy(sys)(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		dep := env.Deployment
+		Expect(dep.Services).To(HaveLen(25))
+
+		text, ok := dep.Service("text")
+		Expect(ok).To(BeTrue())
+		// text → compose-post → login, write-timeline, posts-storage,
+		// write-graph → … → MongoDB: one request crosses the cluster.
+		resp, err := http.Get(text.URL + "/")
+		Expect(err).NotTo(HaveOccurred())
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), string(body))
+		Expect(len(body)).To(BeNumerically(">=", 128), "net: 256 is a 128-byte payload")
+	}, SpecTimeout(15*time.Minute))
+
+	It("is scraped by kube-prometheus through the ServiceMonitor", func(ctx SpecContext) {
+		dep := env.Deployment
+		Expect(dep.Metrics).NotTo(BeNil())
+		Eventually(func(g Gomega) {
+			s, err := dep.Metrics.Query(ctx, `count(count by (vecro_service) (vecro_http_requests_total{vecro_system="social"}))`, time.Now())
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(s).To(HaveLen(1))
+			g.Expect(s[0].Points).To(HaveLen(1))
+			g.Expect(s[0].Points[0].V).To(BeNumerically(">=", 6), "services with a request counter")
+		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(5 * time.Second).Should(Succeed())
+	}, SpecTimeout(5*time.Minute))
+
+	It("runs the social delay scenario: the agent in posts-storage-db's pod applies it and its callers slow down", func(ctx SpecContext) {
+		// The experiment deploys again through the same runtime (applying
+		// changes nothing), drives load through the port-forwards and
+		// reads the kube flavour of the metric families from Prometheus.
+		Expect(env.Runtime.DeleteSystem(ctx)).To(Succeed())
+		e := experiment.FromFiles(socialSystem, socialDelay)
+		Expect(e.Err()).NotTo(HaveOccurred())
+		seed := int64(20261125)
+		e.Seed = &seed
+		e.Runtime = env.Runtime
+		e.Load = experiment.Load{Rate: "30", Arrivals: "poisson"}
+		e.Phases = experiment.Phases{WarmUp: 20 * time.Second, Recovery: 20 * time.Second}
+		e.Logger = slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+		// The experiment ends with the runtime's Stop: the system goes,
+		// and so does a cluster this suite created (this is the last spec)
+		// unless VECRO_KEEP_CLUSTER=1.
+		res := experiment.MustRun(ctx, e)
+		Expect(res.Runtime).To(Equal(kube.Name))
+		Expect(res.Windows).To(HaveLen(1))
+		w := res.Windows[0]
+		Expect(w.Applied()).To(BeTrue(), "the agent recorded when the delay was on")
+		Expect(w.Effect).To(HaveKeyWithValue("requests_delayed", BeNumerically(">", 10)))
+		fault := res.Fault("posts-storage-db-delay")
+		Expect(res.Series("latency_p95", "posts-storage")).To(m.RiseDuring(fault, m.ByAtLeast(2), m.Settle(experiment.ShortWindows.Quantile)))
+	}, SpecTimeout(20*time.Minute))
+})
