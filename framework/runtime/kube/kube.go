@@ -102,7 +102,6 @@ type Runtime struct {
 	kind      *kindCluster
 	dyn       dynamic.Interface
 	cs        kubernetes.Interface
-	res       *resources.Resources
 	manifest  *Manifest
 	ownsNS    bool
 	fwd       forwards
@@ -193,12 +192,24 @@ func (r *Runtime) Connect(ctx context.Context) (*rest.Config, error) {
 	if _, err := cs.Discovery().ServerVersion(); err != nil {
 		return nil, fmt.Errorf("connect to the cluster at %s: %w", cfg.Host, err)
 	}
+	r.cfg, r.dyn, r.cs = cfg, dyn, cs
+	return cfg, nil
+}
+
+// resourcesIn is an e2e-framework client whose lists stay in namespace ns
+// (a cluster-wide list may be forbidden on a shared cluster).
+func (r *Runtime) resourcesIn(ns string) (*resources.Resources, error) {
+	r.mu.Lock()
+	cfg := r.cfg
+	r.mu.Unlock()
+	if cfg == nil {
+		return nil, errors.New("kube runtime: not connected")
+	}
 	res, err := resources.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
+		return nil, fmt.Errorf("client for namespace %s: %w", ns, err)
 	}
-	r.cfg, r.dyn, r.cs, r.res = cfg, dyn, cs, res
-	return cfg, nil
+	return res.WithNamespace(ns), nil
 }
 
 func describeKubeconfig(p string) string {
@@ -254,7 +265,11 @@ func (r *Runtime) InstallMonitoring(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err = WaitPrometheus(ctx, r.res, kp)
+	res, err := r.resourcesIn(kp.Namespace)
+	if err != nil {
+		return err
+	}
+	_, err = WaitPrometheus(ctx, res, kp)
 	return err
 }
 
@@ -273,7 +288,11 @@ func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deploy
 		names[i] = d.Deployment
 	}
 	r.log.Info("waiting for rollout", "namespace", m.Namespace, "deployments", len(names), "timeout", r.opts.RolloutTimeout)
-	if err := WaitRollout(ctx, r.res, m.Namespace, names, r.opts.RolloutTimeout); err != nil {
+	res, err := r.resourcesIn(m.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if err := WaitRollout(ctx, res, m.Namespace, names, r.opts.RolloutTimeout); err != nil {
 		return nil, err
 	}
 	dep, err := r.reach(ctx, sys, m)
@@ -452,6 +471,14 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	if err != nil {
 		return nil, err
 	}
+	res, err := r.resourcesIn(m.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	promRes, err := r.resourcesIn(r.opts.KubePrometheus.Namespace)
+	if err != nil {
+		return nil, err
+	}
 	dep := &runtime.Deployment{
 		Runtime:   Name,
 		System:    sys.Name,
@@ -468,7 +495,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	live := context.WithoutCancel(ctx)
 	for i, d := range m.Deployments {
 		var pods corev1.PodList
-		if err := r.res.List(ctx, &pods, resources.WithLabelSelector(selectorOf(sys.Name, d.Service))); err != nil {
+		if err := res.List(ctx, &pods, resources.WithLabelSelector(selectorOf(sys.Name, d.Service))); err != nil {
 			return nil, fmt.Errorf("list pods of %s: %w", d.Deployment, err)
 		}
 		var ready []string
@@ -510,7 +537,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	if r.opts.Monitoring != MonitoringNone {
 		g.Go(func() error {
 			kp := r.opts.KubePrometheus
-			pod, err := WaitPrometheus(gctx, r.res, kp)
+			pod, err := WaitPrometheus(gctx, promRes, kp)
 			if err != nil {
 				return err
 			}

@@ -460,7 +460,7 @@ func WaitCRDEstablished(ctx context.Context, res *resources.Resources, name stri
 }
 
 // WaitPrometheus waits until a pod of the Prometheus object is ready and
-// returns its name.
+// returns its name. res should list in k.Namespace.
 func WaitPrometheus(ctx context.Context, res *resources.Resources, k KubePrometheus) (string, error) {
 	k = k.withDefaults()
 	sel := PrometheusPodSelector(k.Prometheus)

@@ -97,10 +97,11 @@ func (e *RolloutError) Unwrap() error { return e.Cause }
 // errProgressDeadline is the cause when a Deployment gave up by itself.
 var errProgressDeadline = errors.New("progress deadline exceeded")
 
-// WaitRollout waits until every named Deployment in res's namespace has
+// WaitRollout waits until every named Deployment in namespace has
 // rolled out (as `kubectl rollout status`: observed, all replicas updated,
 // available, no old ones) or timeout passes, and then reports what is not
-// ready and why as a *RolloutError.
+// ready and why as a *RolloutError. res should list in namespace
+// (resources.Resources.WithNamespace).
 func WaitRollout(ctx context.Context, res *resources.Resources, namespace string, names []string, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = DefaultRolloutTimeout
@@ -212,7 +213,7 @@ func diagnose(ctx context.Context, res *resources.Resources, namespace, name str
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if podReady(p) {
+		if p.Namespace != namespace || podReady(p) {
 			continue
 		}
 		r.Pods = append(r.Pods, PodReport{
@@ -279,7 +280,7 @@ const maxEvents = 4
 
 func podEvents(ctx context.Context, res *resources.Resources, p *corev1.Pod) []string {
 	var evs corev1.EventList
-	sel := fields.Set{"involvedObject.kind": "Pod", "involvedObject.name": p.Name}.AsSelector().String()
+	sel := fields.Set{"involvedObject.kind": "Pod", "involvedObject.namespace": p.Namespace, "involvedObject.name": p.Name}.AsSelector().String()
 	if err := res.List(ctx, &evs, resources.WithFieldSelector(sel)); err != nil {
 		return []string{"cannot list events: " + err.Error()}
 	}
