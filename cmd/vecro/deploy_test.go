@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,39 +19,64 @@ import (
 	"github.com/vecrosim/vecro/framework/runtime"
 )
 
+// syncBuffer is a bytes.Buffer that the child's output copier and the
+// test may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// deployProc is a `vecro deploy` child process.
+type deployProc struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{} // closed once reaped; then cmd.ProcessState is set
+}
+
 // startDeploy runs `vecro deploy` (this test binary acting as vecro) as a
 // child process and returns once its state file is written.
-func startDeploy(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, *runtime.Deployment, string) {
+func startDeploy(t *testing.T, args ...string) (*deployProc, *runtime.Deployment, string) {
 	t.Helper()
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state.json")
 	cmd := exec.Command(os.Args[0], append([]string{"deploy", "--state", state}, args...)...)
 	cmd.Env = append(os.Environ(), asVecro+"=1")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
+	d := &deployProc{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout = d.out
+	cmd.Stderr = d.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-exited
+		<-d.exited
 	})
 	deadline := time.Now().Add(5 * time.Minute) // the first run builds the service binary
 	for {
 		if dep, err := runtime.Load(state); err == nil {
-			return cmd, &out, dep, state
+			return d, dep, state
 		}
 		select {
-		case <-exited:
-			t.Fatalf("vecro deploy exited before writing its state file:\n%s", out.String())
+		case <-d.exited:
+			t.Fatalf("vecro deploy exited before writing its state file:\n%s", d.out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no state file after 5 minutes:\n%s", out.String())
+			t.Fatalf("no state file after 5 minutes:\n%s", d.out.String())
 		}
 	}
 }
@@ -68,23 +94,23 @@ func getStatus(t *testing.T, url string) int {
 }
 
 // waitExit waits for the deploy process and returns its exit code.
-func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) int {
+func (d *deployProc) waitExit(t *testing.T, within time.Duration) int {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for cmd.ProcessState == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("vecro deploy still running after %s", within)
-		}
-		time.Sleep(50 * time.Millisecond)
+	select {
+	case <-d.exited:
+		return d.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("vecro deploy still running after %s", within)
+		return -1
 	}
-	return cmd.ProcessState.ExitCode()
 }
 
 func TestDeployUntilSIGINT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("deploys a real system")
 	}
-	cmd, out, dep, state := startDeploy(t, fx+"/systems/simple.yaml")
+	d, dep, state := startDeploy(t, fx+"/systems/simple.yaml")
+	cmd, out := d.cmd, d.out
 	fi, err := os.Stat(state)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("state file %s: %v, mode %v; want 0600", state, err, fi.Mode().Perm())
@@ -122,7 +148,7 @@ func TestDeployUntilSIGINT(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if code := waitExit(t, cmd, time.Minute); code != 0 {
+	if code := d.waitExit(t, time.Minute); code != 0 {
 		t.Errorf("exit code %d after SIGINT:\n%s", code, out.String())
 	}
 	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
@@ -139,7 +165,8 @@ func TestDeployFailsWhenAServiceDies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("deploys a real system")
 	}
-	cmd, out, _, state := startDeploy(t, fx+"/systems/simple.yaml")
+	d, _, state := startDeploy(t, fx+"/systems/simple.yaml")
+	cmd, out := d.cmd, d.out
 	kids := descendants(cmd.Process.Pid)
 	// Kill the backend's process, the child whose command line names it.
 	var victim int
@@ -153,7 +180,7 @@ func TestDeployFailsWhenAServiceDies(t *testing.T) {
 		t.Fatalf("no backend-0 process among %v", kids)
 	}
 	syscall.Kill(victim, syscall.SIGKILL)
-	if code := waitExit(t, cmd, time.Minute); code != 1 {
+	if code := d.waitExit(t, time.Minute); code != 1 {
 		t.Errorf("exit code %d after a service died, want 1", code)
 	}
 	if !strings.Contains(out.String(), "backend-0") || !strings.Contains(out.String(), "signal: killed") {
