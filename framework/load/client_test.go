@@ -124,8 +124,10 @@ func TestClientTLS(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	conf := srv.Client().Transport.(*http.Transport).TLSClientConfig
-	rep := start(t, t.Context(), load.Spec{Targets: load.URLs(srv.URL), Users: 1, Delay: 10 * ms, Duration: 200 * ms, TLS: conf}).Wait()
-	if rep.Errors != 0 || rep.OK < 5 || rep.BytesIn != rep.OK*uint64(len("HTTP/1.1")) {
+	// A handshake can take a second on a loaded machine under -race: ask for
+	// answers, not for a number of them.
+	rep := start(t, t.Context(), load.Spec{Targets: load.URLs(srv.URL), Users: 1, Delay: 10 * ms, Duration: time.Second, TLS: conf}).Wait()
+	if rep.Errors != 0 || rep.OK == 0 || rep.BytesIn != rep.OK*uint64(len("HTTP/1.1")) {
 		t.Errorf("ok %d, bytes %d, errors %q; want HTTP/1.1 answers over TLS", rep.OK, rep.BytesIn, rep.ErrorSamples)
 	}
 	// Without the test CA the certificate is refused, and said so.

