@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds crictl (sigs.k8s.io/cri-tools) into the tool cache,
+# $VECRO_CACHE/crictl/$VERSION/crictl. The offline node (test/kubenode) uses
+# it to stop and remove every pod sandbox through the CRI on the way down, so
+# that containerd and the CNI plugins undo their own mounts, veths and IPAM
+# leases. Idempotent: a present binary is kept. Used by mk/kubenode.mk.
+set -euo pipefail
+
+VERSION=v1.37.0
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${VECRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vecro}
+dir=$cache/crictl/$VERSION
+out=$dir/crictl
+export GOWORK=off CGO_ENABLED=0
+
+[ -x "$out" ] && exit 0
+mkdir -p "$dir"
+exec 9>"$dir/.lock"
+flock 9
+[ -x "$out" ] && exit 0
+
+start=$SECONDS
+echo "crictl: building $VERSION into $out"
+cd "$here"
+go build -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$VERSION" \
+  -o "$out.tmp" sigs.k8s.io/cri-tools/cmd/crictl
+"$out.tmp" --version >/dev/null
+mv -f "$out.tmp" "$out"
+echo "crictl: built $out in $((SECONDS - start)) s"
