@@ -104,7 +104,7 @@ type Runtime struct {
 	limits   Limits
 	spawn    *spawner
 	dog      *watchdog
-	embedded *metrics.Embedded
+	embedded *ownedSource
 	promSrv  *http.Server
 	tmpRun   string // the default RunDir, removed by Stop
 	// handedOver: Start returned the Deployment, whose user now owns the
@@ -234,8 +234,9 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 		}
 	}
 
+	sweepTemp(r.log)
 	runID := randomHex(4)
-	runDir, logDir, err := r.dirs(sys.Name, runID)
+	runDir, logDir, err := r.dirs(sys.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -327,10 +328,10 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 }
 
 // dirs creates the run and log directories.
-func (r *Runtime) dirs(system, runID string) (runDir, logDir string, err error) {
+func (r *Runtime) dirs(system string) (runDir, logDir string, err error) {
 	runDir = r.opts.RunDir
 	if runDir == "" {
-		if runDir, err = os.MkdirTemp("", "vecro-"+system+"-"+runID+"-"); err != nil {
+		if runDir, err = mkTemp(system); err != nil {
 			return "", "", fmt.Errorf("create run directory: %w", err)
 		}
 		r.mu.Lock()
@@ -619,19 +620,26 @@ func (r *Runtime) waitReady(ctx context.Context, proc *process, in *instancePlan
 
 // startMetrics creates the embedded Prometheus engine, gives it every
 // instance's /metrics and serves its HTTP API on a loopback port. The TSDB
-// lives in the engine's own temporary directory, not in the run's, because
-// the source outlives Stop: a dataset is often written after the system
-// stopped, and Close (the source's user calls it) removes it.
+// lives in a temporary directory of its own, not in the run's, because the
+// source outlives Stop (a dataset is often written after the system
+// stopped); the source's Close, which its user calls, removes it.
 func (r *Runtime) startMetrics(targets []metrics.Target) (metrics.Source, string, error) {
+	dir, err := mkTemp("tsdb")
+	if err != nil {
+		return nil, "", fmt.Errorf("start the embedded metrics: %w", err)
+	}
 	e, err := metrics.NewEmbedded(metrics.EmbeddedOptions{
+		Dir:            dir,
 		ScrapeInterval: r.opts.ScrapeInterval,
 		Logger:         r.log,
 	})
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, "", fmt.Errorf("start the embedded metrics: %w", err)
 	}
+	src := ownedSource{Embedded: e, dir: dir}
 	r.mu.Lock()
-	r.embedded = e
+	r.embedded = &src
 	r.mu.Unlock()
 	if err := e.SetTargets(targets); err != nil {
 		return nil, "", fmt.Errorf("start the embedded metrics: %w", err)
@@ -645,7 +653,7 @@ func (r *Runtime) startMetrics(targets []metrics.Target) (metrics.Source, string
 	r.promSrv = srv
 	r.mu.Unlock()
 	go srv.Serve(ln)
-	return e, "http://" + ln.Addr().String(), nil
+	return src, "http://" + ln.Addr().String(), nil
 }
 
 // fail records an unexpected death and hands it to whoever watches.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,18 +189,21 @@ func TestParentSIGKILL(t *testing.T) {
 			// The kernel (Pdeathsig) or the watchdog ends the children.
 			waitGone(t, rep.PGIDs, 20*time.Second)
 
-			// The dead parent could not remove its cgroups; the next run
-			// sweeps them.
-			if len(rep.CgroupDirs) == 0 {
-				return
+			// The dead parent could not remove its cgroups and temporary
+			// directories (the metrics TSDB); the next run sweeps them.
+			stale, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-*", tempPrefix, cmd.Process.Pid)))
+			if len(stale) == 0 {
+				t.Errorf("the killed parent left no %s%d-* directory: the sweep is not exercised", tempPrefix, cmd.Process.Pid)
 			}
 			r := newRuntime(t, Options{})
-			if _, err := r.Start(context.Background(), &spec.System{Name: "sweep", Services: []spec.Service{{Name: "a", Type: spec.TypeBase}}}); err != nil {
+			dep, err := r.Start(context.Background(), &spec.System{Name: "sweep", Services: []spec.Service{{Name: "a", Type: spec.TypeBase}}})
+			if err != nil {
 				t.Fatal(err)
 			}
-			for _, d := range rep.CgroupDirs {
+			dep.Metrics.Close()
+			for _, d := range append(rep.CgroupDirs, stale...) {
 				if _, err := os.Stat(d); err == nil {
-					t.Errorf("stale cgroup %s of the killed parent (pid %d) not swept by the next run", d, cmd.Process.Pid)
+					t.Errorf("%s of the killed parent (pid %d) not swept by the next run", d, cmd.Process.Pid)
 				}
 			}
 		})
