@@ -95,11 +95,111 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if parent := os.Getenv(guardEnv); parent != "" {
+		guard(parent)
+		return
+	}
+	g := startGuard()
 	code := m.Run()
 	if cp != nil {
 		cp.stop()
 	}
+	if g != nil {
+		g.Process.Kill()
+		g.Wait()
+	}
 	os.Exit(code)
+}
+
+// guardEnv makes the test binary a guard of the process named in it.
+const guardEnv = "VECRO_ENVTEST_GUARD_PARENT"
+
+// startGuard runs this binary again as a guard of this process: envtest
+// starts etcd and kube-apiserver in their own process groups without a
+// parent-death signal, so a test binary killed by `go test -timeout` would
+// leave them running.
+func startGuard() *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	g := exec.Command(exe)
+	g.Env = append(os.Environ(), guardEnv+"="+strconv.Itoa(os.Getpid()))
+	g.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if g.Start() != nil {
+		return nil
+	}
+	return g
+}
+
+// guard notes the control plane processes parent starts and kills them
+// once parent is gone.
+func guard(parent string) {
+	type child struct{ pid, start string }
+	seen := map[child]bool{}
+	for {
+		if _, err := os.Stat("/proc/" + parent); err != nil {
+			break
+		}
+		for _, c := range childrenOf(parent) {
+			seen[child{c[0], c[1]}] = true
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for c := range seen {
+		// Only the same process: its pid may have been reused.
+		if st, ok := procStat(c.pid); ok && st[2] == c.start {
+			if pid, err := strconv.Atoi(c.pid); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if pid, err := strconv.Atoi(parent); err == nil {
+		dirs, _ := filepath.Glob(filepath.Join("/dev/shm", etcdDirPrefix(pid)+"*"))
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
+	}
+}
+
+// etcdDirPrefix names the etcd data dirs of test process pid.
+func etcdDirPrefix(pid int) string { return "vecro-etcd-" + strconv.Itoa(pid) + "-" }
+
+// childrenOf lists parent's etcd and kube-apiserver children as
+// (pid, start time).
+func childrenOf(parent string) [][2]string {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out [][2]string
+	for _, e := range entries {
+		st, ok := procStat(e.Name())
+		if ok && st[1] == parent && (st[0] == "etcd" || st[0] == "kube-apiserver") {
+			out = append(out, [2]string{e.Name(), st[2]})
+		}
+	}
+	return out
+}
+
+// procStat reads /proc/PID/stat: command name, parent pid, start time.
+func procStat(pid string) ([3]string, bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return [3]string{}, false
+	}
+	s := string(b)
+	i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if i < 0 || j < i {
+		return [3]string{}, false
+	}
+	f := strings.Fields(s[j+1:])
+	// After the name: state, ppid, …, starttime is field 22 of the line,
+	// index 19 here.
+	if len(f) < 20 {
+		return [3]string{}, false
+	}
+	return [3]string{s[i+1 : j], f[1], f[19]}, true
 }
 
 // sharedControlPlane starts the control plane on first use.
@@ -159,7 +259,7 @@ func startControlPlane() (c *controlPlane, skip string, err error) {
 	// etcd 3.4 cannot skip fsync; a tmpfs keeps it fast.
 	etcdDir := dir
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if etcdDir, err = os.MkdirTemp("/dev/shm", "vecro-etcd-"); err != nil {
+		if etcdDir, err = os.MkdirTemp("/dev/shm", etcdDirPrefix(os.Getpid())); err != nil {
 			return c, "", err
 		}
 	}
