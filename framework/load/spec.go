@@ -147,7 +147,7 @@ func (s Spec) normalize() (Spec, []target, error) {
 	for i, t := range s.Targets {
 		u, err := url.Parse(t.URL)
 		if err != nil {
-			return s, nil, fmt.Errorf("load spec: target %d (%s): %w", i+1, t, err)
+			return s, nil, fmt.Errorf("load spec: target %d (%s): want an http:// or https:// URL with a host: %w", i+1, t, err)
 		}
 		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 			return s, nil, fmt.Errorf("load spec: target %d (%s): want an http:// or https:// URL with a host", i+1, t)
