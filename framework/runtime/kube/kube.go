@@ -295,6 +295,16 @@ func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deploy
 	if err := WaitRollout(ctx, res, m.Namespace, names, r.opts.RolloutTimeout); err != nil {
 		return nil, err
 	}
+	// A second Deploy replaces the first one's port-forwards and watch.
+	r.mu.Lock()
+	stop, done := r.stopWatch, r.watchDone
+	r.stopWatch = nil
+	r.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	r.fwd.closeAll()
 	dep, err := r.reach(ctx, sys, m)
 	if err != nil {
 		return nil, err

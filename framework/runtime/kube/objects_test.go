@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime/kube"
 	"github.com/vecrosim/vecro/framework/spec"
 )
@@ -328,5 +329,12 @@ func TestManifestYAMLRoundTrip(t *testing.T) {
 		if u.GetKind() != o.Kind || u.GetName() != o.Name || u.GetNamespace() != o.Namespace {
 			t.Errorf("document %d is %s %s/%s, want %s", i, u.GetKind(), u.GetNamespace(), u.GetName(), o)
 		}
+	}
+}
+
+// The runtime's name selects the "kube" flavour of the metric families.
+func TestNameIsMetricsFlavor(t *testing.T) {
+	if kube.Name != string(metrics.FlavorKube) || kube.New(kube.Options{}).Name() != kube.Name {
+		t.Errorf("runtime name %q, flavour %q", kube.Name, metrics.FlavorKube)
 	}
 }
