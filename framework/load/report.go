@@ -71,7 +71,7 @@ type Latencies struct {
 	P50, P75, P90, P99, P999, P9999, P99999, Max time.Duration
 }
 
-// Quantiles are the percentiles Latencies and the text report show, wrk2's
+// quantiles are the percentiles Latencies and the text report show, wrk2's
 // list up to 99.999%.
 var quantiles = []float64{50, 75, 90, 99, 99.9, 99.99, 99.999}
 
