@@ -108,7 +108,6 @@ type Runtime struct {
 	dep       *runtime.Deployment
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
-	imageDir  string
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
