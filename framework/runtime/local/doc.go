@@ -9,6 +9,10 @@
 //     BuildService) unless Options.ServiceBinary names one.
 //   - Reserves every loopback port up front, so that all processes start at
 //     once: a caller only needs its callee's address, not a running callee.
+//     The ports are drawn below the kernel's ephemeral range (which bind to
+//     port 0 and outgoing connections use), under a machine-wide lock held
+//     until every instance has bound its ports, so nobody takes one in the
+//     moment between the draw and the child's bind.
 //   - Starts one process per instance with the service contract's flags; a
 //     storage instance first gets its own database server (framework/runtime/
 //     local/dbserver). The per-run agent token travels in the environment
@@ -39,14 +43,21 @@
 // with it, and afterwards it arrives on Deployment.Failures (and Err) naming
 // the instance, its exit status and the last lines of its log.
 //
+// What a SIGKILLed parent cannot clean up itself (its cgroups, its
+// temporary directories, all named after its pid) the next Start on the
+// machine removes.
+//
 // # Resource limits
 //
 // Like a pod, each instance is limited to its service's resources (700m CPU
 // and 250Mi memory by default) where the machine allows it: on Linux, as
-// root (or with a delegated cgroup), each process goes into its own cgroup
+// root (or with a delegated cgroup), each process runs in its own cgroup
 // below the parent's own, with cpu.cfs_quota_us and memory.limit_in_bytes on
-// cgroup v1 or cpu.max and memory.max on v2. A CPU-stress fault then starves
-// its own service first, as on Kubernetes. Where that is not possible the
+// cgroup v1 or cpu.max and memory.max on v2, from its first instruction (a
+// /bin/sh writes its own pid into the cgroup and execs the service binary).
+// A CPU-stress fault then starves its own service first, and a process over
+// its memory limit is OOM-killed and reported as OOMKilled, as on
+// Kubernetes. Where that is not possible the
 // runtime logs that limits are not enforced and sets each child's GOMAXPROCS
 // to its CPU limit rounded up. When limits are enforced GOMAXPROCS is left to
 // Go, which reads the cgroup limit as it does in a container.
