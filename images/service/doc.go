@@ -6,9 +6,11 @@
 //
 // One process holds:
 //
-//   - the service port (--listen), owned by the fault agent's embedded
-//     Toxiproxy, which forwards every connection to the real HTTP server on
-//     an internal loopback port. Any method and path is served: delay → cpu →
+//   - the service port (--listen), served by the HTTP server through the
+//     fault agent's listener wrapper: a connection goes straight to the
+//     server while no "on: ingress" fault is on, and through the agent's
+//     Toxiproxy toxics, in process, once one is. Any method and path is
+//     served: delay → cpu →
 //     io → database reads and writes (storage types) → downstream calls →
 //     a payload of net/2 bytes;
 //   - the admin port (--admin-listen): /metrics and /healthz, open, and the
@@ -19,7 +21,7 @@
 //
 // SIGTERM or SIGINT drains it: /healthz turns 503, the HTTP server stops
 // accepting and lets in-flight requests finish (--shutdown-timeout), then the
-// agent switches every fault off and the proxies close.
+// agent switches every fault off and the database proxy closes.
 //
 // With --addr-file the bound addresses are written as JSON once the instance
 // is ready ({"listen": …, "admin": …, "pid": …}), so that a parent may pass

@@ -164,7 +164,7 @@ func TestServesThroughTheIngressProxy(t *testing.T) {
 	}
 }
 
-// TestCPU5InTheProcess: the whole binary, through its ingress proxy, spends
+// TestCPU5InTheProcess: the whole binary, through its service port, spends
 // 4–6 ms more CPU per request with --cpu 5 than with --cpu 0. Both
 // processes serve the same requests, so the difference is the workload's;
 // the totals come from each process's rusage at exit (exact to the µs).

@@ -93,7 +93,7 @@ func needBinary(t testing.TB) {
 type child struct {
 	name   string
 	cmd    *exec.Cmd
-	listen string // the service port (the agent's ingress proxy)
+	listen string // the service port (through the agent's ingress wrapper)
 	admin  string
 	url    string
 	token  string

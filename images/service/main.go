@@ -86,8 +86,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	}
 	defer func() { err = errors.Join(err, agent.Close()) }()
 
-	// The proxies live until the HTTP server has drained (below), not until
-	// the signal: in-flight answers still travel through them.
+	// The database proxy lives until the HTTP server has drained (below),
+	// not until the signal: in-flight requests still use it.
 	proxyCtx, stopProxies := context.WithCancel(context.Background())
 	defer stopProxies()
 
@@ -129,23 +129,25 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		return err
 	}
 
-	// The real HTTP server listens on an internal loopback port; the agent's
-	// ingress proxy owns the service port and forwards to it.
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	// The HTTP server serves the service port itself, through the agent's
+	// wrapper: faults "on: ingress" act on its connections, and cost nothing
+	// while none is on (a TCP proxy in front would halve the throughput).
+	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("internal listener: %w", err)
+		return fmt.Errorf("service port: %w", err)
 	}
+	ingressL, err := agent.WrapIngress(l)
+	if err != nil {
+		_ = l.Close()
+		return fmt.Errorf("service port: %w", err)
+	}
+	ingress := l.Addr()
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
 	svcDone := make(chan error, 1)
 	go func() {
-		svcDone <- server.Serve(serveCtx, server.NewHTTPServer(handler, log), m.WrapListener(inner), cfg.ShutdownTimeout)
+		svcDone <- server.Serve(serveCtx, server.NewHTTPServer(handler, log), m.WrapListener(ingressL), cfg.ShutdownTimeout)
 	}()
-	ingress, err := agent.ServeIngress(proxyCtx, cfg.Listen, inner.Addr().String())
-	if err != nil {
-		stopServing()
-		return errors.Join(fmt.Errorf("service port: %w", err), <-svcDone)
-	}
 
 	adminL, err := net.Listen("tcp", cfg.AdminListen)
 	if err != nil {
@@ -165,7 +167,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		}
 	}
 	log.Info("ready", "type", cfg.Type, "listen", ingress.String(), "admin", adminL.Addr().String(),
-		"upstream", inner.Addr().String(), "calls", len(callees), "call_mode", cfg.CallMode)
+		"calls", len(callees), "call_mode", cfg.CallMode)
 
 	var failed error
 	select {
@@ -179,7 +181,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		adminDone <- nil
 	}
 	// Drain: probes see 503 first, then the server stops accepting and lets
-	// in-flight requests finish, then the proxies close, the admin port last
+	// in-flight requests finish, then the db proxy closes, the admin port last
 	// (so the final state can still be scraped until here).
 	health.Drain()
 	stopServing()

@@ -94,8 +94,8 @@ type entry struct {
 }
 
 // New returns an agent with no faults. It starts nothing: the caller mounts
-// Handler and Middleware and calls ServeIngress (and FrontDB for storage
-// types).
+// Handler and Middleware, serves the service port through WrapIngress (or
+// ServeIngress) and calls FrontDB for storage types.
 func New(opts Options) (*Agent, error) {
 	registerToxics()
 	log := opts.Logger

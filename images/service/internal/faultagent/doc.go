@@ -17,9 +17,13 @@
 // # Where behaviours act
 //
 // Network behaviours (net-delay, net-loss, net-rate) are toxics of an
-// embedded Toxiproxy: one proxy owns the service port and forwards to the real
-// HTTP server (on: ingress, the default), another fronts a storage service's
-// database (on: db). The toxics are this package's own, registered in
+// embedded Toxiproxy. On the service port (on: ingress, the default) the HTTP
+// server serves through a listener the agent wraps (WrapIngress): its
+// connections use the socket directly while no ingress toxic is attached and
+// run through Toxiproxy's toxic links, in process, from the moment one is
+// (ingress.go), so a fault-free service pays no proxy hop. A storage
+// service's database link (on: db) is a real Toxiproxy TCP proxy (FrontDB).
+// The toxics are this package's own, registered in
 // Toxiproxy's registry, because Toxiproxy's latency toxic draws jitter from an
 // unseeded generator, works in whole milliseconds and delays every TCP chunk
 // rather than every request, and Toxiproxy has no loss toxic at all. Every

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,10 +20,13 @@ import (
 // linkName is where a network behaviour acts (spec.Link).
 type linkName = spec.Link
 
-// proxyLink is one embedded Toxiproxy proxy.
+// proxyLink is one embedded Toxiproxy proxy: a TCP proxy (on: db) or the
+// toxic collection of the service port's own connections (on: ingress, in
+// set; see ingress.go).
 type proxyLink struct {
 	name  linkName
 	proxy *toxiproxy.Proxy
+	in    *ingress
 	once  sync.Once
 	// unwatch stops the context watch that would stop the proxy.
 	unwatch func() bool
@@ -32,26 +34,13 @@ type proxyLink struct {
 
 func (p *proxyLink) stop() {
 	p.once.Do(func() {
+		if p.in != nil {
+			p.in.close()
+			return
+		}
 		p.unwatch()
 		p.proxy.Stop()
 	})
-}
-
-// ServeIngress starts the proxy that owns the service port: it listens on
-// listenAddr (e.g. ":8080") and forwards every connection to upstreamAddr,
-// the real HTTP server on an internal loopback port. Faults "on: ingress"
-// act here. It returns the address it listens on; the proxy stops when ctx
-// is done or the agent is closed.
-func (a *Agent) ServeIngress(ctx context.Context, listenAddr, upstreamAddr string) (net.Addr, error) {
-	listen, err := a.startProxy(ctx, spec.LinkIngress, listenAddr, upstreamAddr)
-	if err != nil {
-		return nil, err
-	}
-	addr, err := net.ResolveTCPAddr("tcp", listen)
-	if err != nil {
-		return nil, fmt.Errorf("ingress proxy: resolve its address %q: %w", listen, err)
-	}
-	return addr, nil
 }
 
 // FrontDB starts a proxy on 127.0.0.1 (a free port) in front of a storage
@@ -183,8 +172,14 @@ func attach(p *proxyLink, name, typ string, dir stream.Direction, run any) (netT
 		bindings.Delete(h)
 		return netToxic{}, err
 	}
+	if p.in != nil {
+		p.in.attached()
+	}
 	if _, err := p.proxy.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
 		bindings.Delete(h)
+		if p.in != nil {
+			p.in.detached()
+		}
 		return netToxic{}, fmt.Errorf("add toxic %s to the %s proxy: %w", name, p.name, err)
 	}
 	return netToxic{proxy: p, name: name, handle: h}, nil
@@ -193,9 +188,13 @@ func attach(p *proxyLink, name, typ string, dir stream.Direction, run any) (netT
 // detach removes the toxic from every connection (flushing what it holds)
 // and forgets its handle.
 func (t netToxic) detach() {
-	// The only error is "not found", which means it is already gone.
-	_ = t.proxy.proxy.Toxics.RemoveToxic(context.Background(), t.name)
+	// The only error is "not found", which means it is already gone (and
+	// already counted off).
+	err := t.proxy.proxy.Toxics.RemoveToxic(context.Background(), t.name)
 	bindings.Delete(t.handle)
+	if err == nil && t.proxy.in != nil {
+		t.proxy.in.detached()
+	}
 }
 
 // attachBoth attaches one toxic per direction; on failure it detaches what
