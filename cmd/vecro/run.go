@@ -98,7 +98,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 	f.BoolVar(&social9, "social9", false, "also write the original VECROsim dataset layout")
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
 	f.StringVar(&family, "summary-family", "latency_p95", "metric family of the printed summary")
-	f.StringVar(&state, "state", "", "write the running deployment's state file here (for `vecro faults clear`, `vecro collect`)")
+	f.StringVar(&state, "state", "", "write the running deployment's state file here (for vecro faults clear, vecro collect)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the run's events to stderr")
 	return cmd
 }

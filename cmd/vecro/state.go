@@ -11,7 +11,7 @@ import (
 
 // stateFlag adds --state to a command that works on a running deployment.
 func stateFlag(cmd *cobra.Command, path *string) {
-	cmd.Flags().StringVar(path, "state", runtime.DefaultStateFile, "state file written by `vecro deploy`")
+	cmd.Flags().StringVar(path, "state", runtime.DefaultStateFile, "state file written by vecro deploy")
 }
 
 // loadState reads a running deployment's state file and refuses a stale one.
