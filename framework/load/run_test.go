@@ -156,9 +156,11 @@ func TestClosedLoopSlowServerDelaysNextSend(t *testing.T) {
 	if rep.Latency.P50 < 250*ms || rep.ServiceTime.P50 < 250*ms {
 		t.Errorf("latency p50 %v, service time p50 %v; want ≥ 250 ms", rep.Latency.P50, rep.ServiceTime.P50)
 	}
+	srv.mu.Lock()
 	if srv.methods[0] != http.MethodGet {
 		t.Errorf("method %s; want GET", srv.methods[0])
 	}
+	srv.mu.Unlock()
 }
 
 // A server that stalls every request for 200 ms during one second holds
