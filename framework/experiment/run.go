@@ -169,8 +169,7 @@ func (e *Experiment) watch(ctx context.Context, tl Timeline, lr *load.Run, rt ru
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	checked := false
-	// The complete seconds so far, from the snapshots: at four ticks a
-	// second none is missed unless the process stalls for a second.
+	// The complete seconds so far.
 	var secs []load.Second
 	abort := func(why error) error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -191,11 +190,8 @@ func (e *Experiment) watch(ctx context.Context, tl Timeline, lr *load.Run, rt ru
 					return abort(fmt.Errorf("the system failed during %s: %w", tl.Phase(now), err))
 				}
 			}
-			st := lr.Stats()
-			if st.Completed > len(secs) {
-				secs = append(secs, st.Last)
-			}
-			prog.update(tl, now, st)
+			secs = append(secs, lr.Seconds(len(secs))...)
+			prog.update(tl, now, lr.Stats())
 			if !checked && len(tl.Faults) > 0 && !now.Before(tl.Faults[0].Start.Add(-e.Step)) {
 				checked = true
 				if err := e.SteadyState.check(secs, tl); err != nil {
