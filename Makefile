@@ -56,3 +56,19 @@ demo: $(FERRETDB_BIN)
 
 build:
 	$(GO) build -o bin/vecro ./cmd/vecro
+
+# Performance checks, each against a baseline measured in the same run (see
+# README.md, Performance). They want a quiet machine with 2 or more cores.
+.PHONY: bench bench-load bench-metrics bench-service
+bench: bench-load bench-metrics bench-service
+
+bench-load: build
+	$(GO) run ./cmd/vecro-bench-load --vecro bin/vecro
+	$(GO) test -run '^$$' -bench OpenLoopRate -benchtime 1x ./framework/load
+
+bench-metrics:
+	$(GO) test -run '^$$' -bench ScrapeCPU -benchtime 1x ./framework/metrics/
+
+bench-service:
+	$(GO) test -run '^$$' -bench IngressVsBare -benchtime 1x ./images/service
+	$(GO) test -run '^$$' -bench NetDelayPrecision -benchtime 1x ./images/service/internal/faultagent/
