@@ -237,7 +237,8 @@ func (c Config) components(b binaries) map[string]component {
 			"--v=1",
 		}},
 		"kube-proxy": {name: "kube-proxy", path: b.proxy, args: []string{
-			"--config=" + c.path("kube-proxy-config.yaml"), "--v=1",
+			// v=2 logs each sync of the rules and how long it took.
+			"--config=" + c.path("kube-proxy-config.yaml"), "--v=2",
 		}},
 	}
 }

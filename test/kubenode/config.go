@@ -82,10 +82,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.RunDir == "" {
-		c.RunDir = filepath.Join(toolcache.Dir(), "kubenode-run")
-	}
-	abs, err := filepath.Abs(c.RunDir)
+	abs, err := ResolveRunDir(c)
 	if err != nil {
 		return c, fmt.Errorf("kube node config: run dir %s: %w", c.RunDir, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -290,7 +291,7 @@ func nodeReady(ctx context.Context, cs kubernetes.Interface) error {
 			if cond.Status == corev1.ConditionTrue {
 				return nil
 			}
-			return fmt.Errorf("Ready=%s: %s: %s", cond.Status, cond.Reason, cond.Message)
+			return fmt.Errorf("condition Ready=%s: %s: %s", cond.Status, cond.Reason, cond.Message)
 		}
 	}
 	return errors.New("no Ready condition yet")
@@ -445,4 +446,43 @@ func Status(cfg Config) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// ProxySynced tells whether kube-proxy has programmed the node's nftables
+// for the Service at serviceIP with every one of endpointIPs. A Service's
+// endpoints are Ready in the API a moment before kube-proxy has synced
+// them: until then a new Service refuses connections, or sends them all to
+// the endpoints it knew before.
+func ProxySynced(ctx context.Context, serviceIP string, endpointIPs ...string) error {
+	nft, err := lookPath("nft")
+	if err != nil {
+		return fmt.Errorf("check kube-proxy's rules: %w", err)
+	}
+	out, err := run(ctx, nft, "list", "table", "ip", "kube-proxy")
+	if err != nil {
+		return fmt.Errorf("check kube-proxy's rules: %w", err)
+	}
+	if !strings.Contains(out, serviceIP) {
+		return fmt.Errorf("kube-proxy has no rules for %s yet", serviceIP)
+	}
+	// Endpoints appear in DNAT rules: "dnat to IP:PORT" for one, a
+	// "numgen random mod N map { 0 : IP . PORT, … }" for several.
+	have := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.Contains(l, "dnat") {
+			continue
+		}
+		for _, w := range strings.FieldsFunc(l, func(r rune) bool { return r == ' ' || r == ',' || r == '{' || r == '}' }) {
+			host, _, _ := strings.Cut(w, ":")
+			if ip := net.ParseIP(host); ip != nil {
+				have[ip.String()] = true
+			}
+		}
+	}
+	for _, ip := range endpointIPs {
+		if !have[ip] {
+			return fmt.Errorf("kube-proxy does not send %s to endpoint %s yet (it translates to %v)", serviceIP, ip, slices.Sorted(maps.Keys(have)))
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +26,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vecrosim/vecro/test/kubenode"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // TestNode brings the node up, runs a 2-pod Deployment behind a ClusterIP
@@ -55,6 +59,10 @@ func TestNode(t *testing.T) {
 	defer cancel()
 	downDone := false
 	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("VECRO_KUBE_NODE_KEEP") == "1" {
+			t.Logf("VECRO_KUBE_NODE_KEEP=1: the node stays up for a look (make kube-node-down)")
+			return
+		}
 		if !downDone {
 			if err := kubenode.Down(context.Background(), cfg); err != nil {
 				t.Errorf("down after failure: %v", err)
@@ -102,6 +110,23 @@ func TestNode(t *testing.T) {
 				}}},
 			},
 		},
+	}
+	// FerretDB, packed from the tool cache's binary, as the database
+	// container of a storage service runs: non-root, data in an emptyDir.
+	ferret := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "ferretdb", Namespace: ns},
+		Spec: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), FSGroup: ptr.To[int64](65532)},
+			Containers: []corev1.Container{{
+				Name: "db", Image: node.Images.FerretDB, ImagePullPolicy: corev1.PullNever,
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(27017)}}, PeriodSeconds: 1},
+				VolumeMounts:   []corev1.VolumeMount{{Name: "state", MountPath: "/state"}},
+			}},
+			Volumes: []corev1.Volume{{Name: "state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, ferret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	start = time.Now()
 	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
@@ -155,15 +180,12 @@ func TestNode(t *testing.T) {
 	// From the host to the ClusterIP: only kube-proxy's translation gets
 	// there, and each answer names the pod that sent it.
 	ip := svc.Spec.ClusterIP
-	eventually(t, ctx, "kube-proxy's nftables rules for "+ip, 30*time.Second, func() error {
-		out, err := exec.Command("nft", "list", "table", "ip", "kube-proxy").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		if !strings.Contains(string(out), ip) {
-			return fmt.Errorf("table ip kube-proxy does not mention %s yet", ip)
-		}
-		return nil
+	var podIPs []string
+	for _, p := range pods.Items {
+		podIPs = append(podIPs, p.Status.PodIP)
+	}
+	eventually(t, ctx, "kube-proxy's nftables rules for "+ip+" to "+strings.Join(podIPs, ","), 30*time.Second, func() error {
+		return kubenode.ProxySynced(ctx, ip, podIPs...)
 	})
 	hc := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	seen := map[string]int{}
@@ -175,7 +197,9 @@ func TestNode(t *testing.T) {
 		seen[pod]++
 		return nil
 	})
-	for i := 0; i < 40 && len(seen) < 2; i++ {
+	// kube-proxy picks an endpoint at random per connection: 60 new
+	// connections all to one of two pods would happen with p = 2^-59.
+	for i := 0; i < 60 && len(seen) < 2; i++ {
 		pod, err := getPod(ctx, hc, "http://"+ip+"/")
 		if err != nil {
 			t.Fatalf("request %d to %s: %v", i, ip, err)
@@ -228,6 +252,24 @@ func TestNode(t *testing.T) {
 			t.Errorf("the dns Job's output lacks %q:\n%s", want, logs)
 		}
 	}
+
+	// The FerretDB pod stores and returns a document, reached from the
+	// host at its pod IP (the bridge routes the pod network to the node).
+	var podIP string
+	eventually(t, ctx, "FerretDB pod ready", 2*time.Minute, func() error {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "ferretdb", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				podIP = p.Status.PodIP
+				return nil
+			}
+		}
+		return fmt.Errorf("phase %s", p.Status.Phase)
+	})
+	checkMongo(t, ctx, "mongodb://"+net.JoinHostPort(podIP, "27017")+"/vecro")
 
 	start = time.Now()
 	downDone = true
@@ -336,6 +378,26 @@ func (s hostState) diff(t *testing.T, before hostState, runDir string) {
 		if s.sysctls[k] != v {
 			t.Errorf("sysctl %s = %s after down, %s before up", k, s.sysctls[k], v)
 		}
+	}
+}
+
+// checkMongo inserts a document and reads it back.
+func checkMongo(t *testing.T, ctx context.Context, uri string) {
+	t.Helper()
+	mc, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(10 * time.Second))
+	if err != nil {
+		t.Fatalf("connect %s: %v", uri, err)
+	}
+	defer func() { _ = mc.Disconnect(context.WithoutCancel(ctx)) }()
+	coll := mc.Database("vecro").Collection("kubenode")
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "probe"}, {Key: "n", Value: 42}}); err != nil {
+		t.Fatalf("insert into FerretDB at %s: %v", uri, err)
+	}
+	var got struct {
+		N int `bson:"n"`
+	}
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "probe"}}).Decode(&got); err != nil || got.N != 42 {
+		t.Fatalf("read back from FerretDB at %s: %+v, %v", uri, got, err)
 	}
 }
 
