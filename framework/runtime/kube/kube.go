@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
 
 	"github.com/vecrosim/vecro/framework/agent"
+	"github.com/vecrosim/vecro/framework/image"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/spec"
@@ -423,7 +424,8 @@ func randomHex(n int) (string, error) {
 }
 
 // image is the service image: the given one, or (kind) one built from
-// source with go-containerregistry and loaded into the nodes.
+// source by framework/image (go-containerregistry, no Docker) and loaded
+// into the nodes.
 func (r *Runtime) image(ctx context.Context) (string, error) {
 	if r.opts.Image != "" {
 		return r.opts.Image, nil
@@ -440,11 +442,10 @@ func (r *Runtime) image(ctx context.Context) (string, error) {
 	}
 	tmp, err := os.MkdirTemp("", "vecro-image-")
 	if err != nil {
-		return "", fmt.Errorf("build service image: %w", err)
+		return "", fmt.Errorf("service image archive: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	r.log.Info("building the service image", "module", dir)
-	ref, archive, err := BuildServiceImage(ctx, dir, tmp)
+	ref, archive, err := BuildServiceImage(ctx, dir, tmp, r.log)
 	if err != nil {
 		return "", err
 	}
@@ -454,6 +455,37 @@ func (r *Runtime) image(ctx context.Context) (string, error) {
 	}
 	r.opts.Image = ref
 	return ref, nil
+}
+
+// BuildServiceImage builds images/service of the vecro module in moduleDir
+// into an image (framework/image: static, one layer, non-root, no Docker)
+// named ImageRepository:<content digest prefix>, and writes it as an image
+// archive in dir, which kind's nodes and `ctr images import` read.
+func BuildServiceImage(ctx context.Context, moduleDir, dir string, logger *slog.Logger) (ref, archive string, err error) {
+	if logger == nil {
+		logger = discardLogger
+	}
+	logger.Info("building the service image", "module", moduleDir)
+	img, err := image.Build(ctx, image.Spec{
+		Package: "./images/service",
+		Dir:     moduleDir,
+		// The default --data-dir, writable when no volume is mounted.
+		Dirs:   []string{"/tmp"},
+		Env:    []string{"VECRO_DATA_DIR=/tmp"},
+		Ports:  []int{ServicePort, AdminPort},
+		Logger: logger,
+	})
+	if err != nil {
+		return "", "", err
+	}
+	if ref, err = image.ContentRef(ImageRepository, img); err != nil {
+		return "", "", err
+	}
+	archive = filepath.Join(dir, "service.tar")
+	if err := image.WriteTarball(archive, ref, img); err != nil {
+		return "", "", err
+	}
+	return ref, archive, nil
 }
 
 // ModuleRoot finds the vecro module containing the working directory.
