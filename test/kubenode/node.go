@@ -465,10 +465,21 @@ func ProxySynced(ctx context.Context, serviceIP string, endpointIPs ...string) e
 	if !strings.Contains(out, serviceIP) {
 		return fmt.Errorf("kube-proxy has no rules for %s yet", serviceIP)
 	}
-	// Endpoints appear in DNAT rules: "dnat to IP:PORT" for one, a
-	// "numgen random mod N map { 0 : IP . PORT, … }" for several.
+	have := dnatTargets(out)
+	for _, ip := range endpointIPs {
+		if !have[ip] {
+			return fmt.Errorf("kube-proxy does not send %s to endpoint %s yet (it translates to %v)", serviceIP, ip, slices.Sorted(maps.Keys(have)))
+		}
+	}
+	return nil
+}
+
+// dnatTargets are the addresses kube-proxy's DNAT rules translate to:
+// "dnat to IP:PORT" for one endpoint, a "numgen random mod N map { 0 : IP
+// . PORT, … }" for several.
+func dnatTargets(listing string) map[string]bool {
 	have := map[string]bool{}
-	for _, l := range strings.Split(out, "\n") {
+	for _, l := range strings.Split(listing, "\n") {
 		if !strings.Contains(l, "dnat") {
 			continue
 		}
@@ -479,10 +490,5 @@ func ProxySynced(ctx context.Context, serviceIP string, endpointIPs ...string) e
 			}
 		}
 	}
-	for _, ip := range endpointIPs {
-		if !have[ip] {
-			return fmt.Errorf("kube-proxy does not send %s to endpoint %s yet (it translates to %v)", serviceIP, ip, slices.Sorted(maps.Keys(have)))
-		}
-	}
-	return nil
+	return have
 }
