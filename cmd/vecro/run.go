@@ -21,6 +21,9 @@ func newRunCmd(s streams) *cobra.Command {
 		family    string
 		verbose   bool
 		state     string
+		rt        string
+		kcfg      string
+		k         kubeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run EXPERIMENT.yaml",
@@ -59,6 +62,19 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 				e.NoPlots = e.NoPlots || noPlots
 				e.Progress = s.Err
 				e.StateFile = state
+				switch rt {
+				case "local":
+				case "kube":
+					var s0 int64
+					if e.Seed != nil {
+						s0 = *e.Seed
+					}
+					if e.Runtime, err = newKubeRuntime(k, kcfg, s0, e.Logger); err != nil {
+						return err
+					}
+				default:
+					return fmt.Errorf("--runtime %q: want local or kube", rt)
+				}
 				if verbose {
 					e.Logger = slog.New(slog.NewTextHandler(s.Err, nil))
 				}
@@ -99,6 +115,9 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
 	f.StringVar(&family, "summary-family", "latency_p95", "metric family of the printed summary")
 	f.StringVar(&state, "state", "", "write the running deployment's state file here (for vecro faults clear, vecro collect)")
+	f.StringVar(&rt, "runtime", "local", "where the system runs: local (processes on this machine) or kube")
+	f.StringVar(&kcfg, "kubeconfig", "", "kube runtime: kubeconfig of an existing cluster")
+	addKubeFlags(f, &k)
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the run's events to stderr")
 	return cmd
 }
