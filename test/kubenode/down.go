@@ -27,9 +27,11 @@ func Down(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	b, err := findBinaries()
-	if err != nil {
-		return err
+	// A node that was brought up had every program; if one has gone since,
+	// Down still does all it can without it.
+	b, berr := findBinaries()
+	if berr != nil {
+		c.Logger.Warn("kube node down: some programs are missing; cleaning up without them", "err", berr)
 	}
 	var errs []error
 	note := func(err error) {
@@ -41,7 +43,7 @@ func Down(ctx context.Context, cfg Config) error {
 	// The kubelet first, so that it does not restart what is removed.
 	note(c.stop("kubelet", 15*time.Second))
 	var netns []string
-	if _, ok := c.running("containerd"); ok {
+	if _, ok := c.running("containerd"); ok && b.crictl != "" {
 		// Removing the sandboxes through the CRI has the CNI plugins
 		// release their addresses and delete their veths, and containerd
 		// unmount the containers' root filesystems.
@@ -52,15 +54,17 @@ func Down(ctx context.Context, cfg Config) error {
 	}
 	note(c.stop("kube-proxy", 10*time.Second))
 	// kube-proxy removes its own rules (its nftables tables).
-	if _, err := run(ctx, b.proxy, "--cleanup", "--config="+c.path("kube-proxy-config.yaml")); err != nil && fileExists(c.path("kube-proxy-config.yaml")) {
-		c.Logger.Debug("kube-proxy --cleanup", "err", err)
+	if b.proxy != "" && fileExists(c.path("kube-proxy-config.yaml")) {
+		if _, err := run(ctx, b.proxy, "--cleanup", "--config="+c.path("kube-proxy-config.yaml")); err != nil {
+			c.Logger.Debug("kube-proxy --cleanup", "err", err)
+		}
 	}
 	note(c.stop("containerd", 15*time.Second))
 	note(c.killStrays())
 	for _, n := range []string{"kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"} {
 		note(c.stop(n, 15*time.Second))
 	}
-	note(c.unmountAll(netns))
+	note(c.unmountAll(append(netns, c.ourNetns()...)))
 	// State that a next Up must not find: etcd's data went with its tmpfs;
 	// the kubelet's pods, containerd's runtime state, and the IPAM leases.
 	for _, d := range []string{c.kubeletDir(), c.path("containerd", "state"), c.path("cni", "ipam"), c.path("kubelet-pki")} {
@@ -73,8 +77,10 @@ func Down(ctx context.Context, cfg Config) error {
 	// Connection-tracking entries of the cluster's addresses would point
 	// a next node's first packets at pods that are gone.
 	for _, cidr := range []string{ServiceCIDR, ClusterCIDR} {
-		_, _ = run(ctx, b.conntrack, "-D", "-d", cidr)
-		_, _ = run(ctx, b.conntrack, "-D", "-s", cidr)
+		if b.conntrack != "" {
+			_, _ = run(ctx, b.conntrack, "-D", "-d", cidr)
+			_, _ = run(ctx, b.conntrack, "-D", "-s", cidr)
+		}
 	}
 	note(c.restoreSysctls())
 	_ = os.Remove(InfoFile(c.RunDir))
@@ -91,7 +97,9 @@ func Down(ctx context.Context, cfg Config) error {
 
 // sandboxNetns lists the network namespaces of the pod sandboxes, which
 // containerd 1.6 bind-mounts under /run/netns (outside the run dir): if
-// removing a sandbox fails, Down unmounts them itself.
+// removing a sandbox fails, Down unmounts them itself. (ourNetns finds
+// them too when containerd is gone, by comparison with the namespaces
+// there were before the node started.)
 func (c Config) sandboxNetns(ctx context.Context, b binaries) []string {
 	out, err := run(ctx, b.crictl, "--runtime-endpoint", "unix://"+c.containerdSock(), "--timeout", "10s", "pods", "--quiet")
 	if err != nil {
@@ -393,13 +401,8 @@ func Leftovers(ctx context.Context, cfg Config) ([]string, error) {
 	for _, m := range ms {
 		left = append(left, "mount "+m)
 	}
-	for _, d := range []string{"/run/netns", "/var/run/netns"} {
-		netns, _ := mountsUnder(d)
-		for _, m := range netns {
-			if strings.HasPrefix(filepath.Base(m), "cni-") {
-				left = append(left, "mount "+m)
-			}
-		}
+	for _, m := range c.ourNetns() {
+		left = append(left, "mount "+m)
 	}
 	for _, l := range []string{Bridge, GuardLink} {
 		if _, err := os.Stat(filepath.Join("/sys/class/net", l)); err == nil {

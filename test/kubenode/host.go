@@ -237,3 +237,41 @@ func nftRuleCount(listing string) int {
 	}
 	return n
 }
+
+func (c Config) netnsBaselineFile() string { return c.path("netns-before.txt") }
+
+// cniNetns lists the pod network namespaces mounted under /run/netns
+// (containerd's CRI names them cni-<uuid>).
+func cniNetns() []string {
+	var out []string
+	for _, d := range []string{"/run/netns", "/var/run/netns"} {
+		ms, _ := mountsUnder(d)
+		for _, m := range ms {
+			if strings.HasPrefix(filepath.Base(m), "cni-") && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// saveNetnsBaseline records the pod network namespaces that exist before
+// a node starts: on a machine with another container runtime they are not
+// the node's, and Down and Leftovers leave them alone.
+func (c Config) saveNetnsBaseline() error {
+	return writeFileAtomic(c.netnsBaselineFile(), []byte(strings.Join(cniNetns(), "\n")+"\n"), 0o644)
+}
+
+// ourNetns are the pod network namespaces that were not there before the
+// node started.
+func (c Config) ourNetns() []string {
+	b, _ := os.ReadFile(c.netnsBaselineFile())
+	before := strings.Split(string(b), "\n")
+	var out []string
+	for _, m := range cniNetns() {
+		if !slices.Contains(before, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}

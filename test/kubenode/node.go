@@ -120,6 +120,17 @@ func Up(ctx context.Context, cfg Config) (*Node, error) {
 	if err := c.setSysctls(); err != nil {
 		return nil, fmt.Errorf("kube node up: %w", err)
 	}
+	fresh := true
+	for _, n := range order {
+		if _, ok := c.running(n); ok {
+			fresh = false
+		}
+	}
+	if fresh {
+		if err := c.saveNetnsBaseline(); err != nil {
+			return nil, fmt.Errorf("kube node up: %w", err)
+		}
+	}
 	if err := c.saveNFTBaseline(ctx, b); err != nil {
 		return nil, fmt.Errorf("kube node up: %w", err)
 	}

@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		defer cancel()
 		n, err := kubenode.Up(ctx, cfg)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w\n(what did start keeps running, for a look at its logs; `make kube-node-down` removes it)", err)
 		}
 		return printJSON(stdout, n)
 	case "down":
