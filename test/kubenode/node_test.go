@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
+	"github.com/vecrosim/vecro/framework/image"
 	"github.com/vecrosim/vecro/test/kubenode"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -126,6 +127,38 @@ func TestNode(t *testing.T) {
 		},
 	}
 	if _, err := cs.CoreV1().Pods(ns).Create(ctx, ferret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The service binary (images/service) packed by framework/image and
+	// loaded as the e2e suite loads it: a pod that starts as the image's
+	// non-root user and whose agent answers /healthz on the admin port.
+	svcImg, err := image.Build(ctx, image.Spec{Package: "./images/service", Dir: moduleRoot(t), Ports: []int{8080, 8081}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcRef, err := image.ContentRef("vecro.local/service", svcImg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "service.tar")
+	if err := image.WriteTarball(archive, svcRef, svcImg); err != nil {
+		t.Fatal(err)
+	}
+	if err := kubenode.LoadImage(ctx, cfg, archive); err != nil {
+		t.Fatal(err)
+	}
+	agent := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "service", Namespace: ns},
+		Spec: corev1.PodSpec{
+			SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true)},
+			Containers: []corev1.Container{{
+				Name: "service", Image: svcRef, ImagePullPolicy: corev1.PullIfNotPresent,
+				Args:           []string{"--system", "kubenode", "--service", "svc", "--type", "base", "--token", "t"},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8081)}}, PeriodSeconds: 1},
+			}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, agent, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	start = time.Now()
@@ -270,6 +303,24 @@ func TestNode(t *testing.T) {
 		return fmt.Errorf("phase %s", p.Status.Phase)
 	})
 	checkMongo(t, ctx, "mongodb://"+net.JoinHostPort(podIP, "27017")+"/vecro")
+	eventually(t, ctx, "service pod ready", 2*time.Minute, func() error {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "service", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		var why []string
+		for _, c := range p.Status.ContainerStatuses {
+			if c.State.Waiting != nil {
+				why = append(why, c.State.Waiting.Reason+": "+c.State.Waiting.Message)
+			}
+		}
+		return fmt.Errorf("phase %s %v", p.Status.Phase, why)
+	})
 
 	start = time.Now()
 	downDone = true
@@ -400,6 +451,16 @@ func checkMongo(t *testing.T, ctx context.Context, uri string) {
 	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "probe"}}).Decode(&got); err != nil || got.N != 42 {
 		t.Fatalf("read back from FerretDB at %s: %+v, %v", uri, got, err)
 	}
+}
+
+// moduleRoot is the repository root.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	d, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func getPod(ctx context.Context, hc *http.Client, url string) (string, error) {
