@@ -53,7 +53,8 @@ build() {
   echo "kube tools: building ${todo[*]} $version (kube-apiserver alone is about 5 min cold on 2 cores)"
   (cd "$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" "${pkgs[@]}")
   for n in "${todo[@]}"; do
-    "$tmp/$n" --version >/dev/null 2>&1 || "$tmp/$n" version >/dev/null 2>&1 ||
+    # kubectl has no --version, and a bare `kubectl version` dials a server.
+    "$tmp/$n" --version >/dev/null 2>&1 || "$tmp/$n" version --client >/dev/null 2>&1 ||
       { echo "kube tools: $tmp/$n does not run" >&2; "$tmp/$n" --version >&2 || true; return 1; }
     mkdir -p "$cache/$n/$version"
     mv -f "$tmp/$n" "$cache/$n/$version/$n"
