@@ -20,9 +20,9 @@ TOOLS += $(STATICCHECK)
 
 -include mk/*.mk
 
-.PHONY: test deps apt tools vet unit demo build
+.PHONY: test deps apt tools vet unit kube-node-e2e demo build
 
-test: deps vet unit
+test: deps vet unit kube-node-e2e
 
 # gofmt, go vet and staticcheck over the whole module.
 vet: $(STATICCHECK)
@@ -38,8 +38,15 @@ $(STATICCHECK):
 # scenarios run without it (scenarios are long and timing-sensitive).
 unit:
 	$(GO) test -race -count=1 ./framework/...
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /framework/ -e /scenarios)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /framework/ -e /scenarios -e /test/kubenode)
 	$(GO) test -count=1 -timeout 30m ./scenarios/... -args -ginkgo.label-filter='$(LABEL_FILTER)' -ginkgo.v
+
+# The offline single-node Kubernetes (mk/kubenode.mk) rewires host-wide
+# networking, so it runs on its own, after everything else, and only where
+# that is wanted: in CI, or with VECRO_KUBE_NODE=1 (as root).
+kube-node-e2e:
+	@if [ "$$CI" = true ] || [ "$$VECRO_KUBE_NODE" = 1 ]; then $(MAKE) --no-print-directory test-kube-node; \
+	 else echo "Kubernetes node tests not run: VECRO_KUBE_NODE=1 make test runs them (root; rewires host networking)"; fi
 
 deps: apt tools
 
