@@ -95,7 +95,7 @@ func TestClassifyHasADeadZone(t *testing.T) {
 	for _, tc := range []struct {
 		level float64
 		want  matchers.Trend
-	}{{0.1, matchers.Rise}, {0.011, matchers.Flat}, {0.015, matchers.Unknown}, {0.004, matchers.Fall}, {0.007, matchers.Unknown}} {
+	}{{0.1, matchers.Rise}, {0.011, matchers.Flat}, {0.014, matchers.Flat}, {0.025, matchers.Unknown}, {0.003, matchers.Fall}, {0.005, matchers.Unknown}} {
 		s := series(0.01, tc.level, 0.0002)
 		s.Family = "custom"
 		c := matchers.Compare(s, fault, 1e-6)
@@ -141,7 +141,7 @@ func TestSignatureGoldenFile(t *testing.T) {
 
 	g.Expect(mk(0.5, 0.0099)).To(matchers.MatchSignatureFile(path))
 	// A cell in the dead zone is ignored, not a mismatch.
-	g.Expect(mk(0.5, 0.015)).To(matchers.MatchSignatureFile(path))
+	g.Expect(mk(0.5, 0.025)).To(matchers.MatchSignatureFile(path))
 
 	m := matchers.MatchSignatureFile(path)
 	ok, err := m.Match(mk(0.0101, 0.0101))

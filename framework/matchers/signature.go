@@ -37,11 +37,14 @@ type Thresholds struct {
 	Floor map[string]float64
 }
 
-// DefaultThresholds leave a wide dead zone: flat within ±25 %, a trend only
-// at 2× with z ≥ 3. Signatures are meant to be stable across runs on a noisy
-// machine, not sensitive.
+// DefaultThresholds leave a wide dead zone: flat within [1/1.5, 1.5], a
+// trend only at 3× with z ≥ 3. Signatures are meant to be stable across runs
+// on a noisy machine, not sensitive. Quantiles come from histogram buckets
+// (… .01 .025 .05 .1 .25 …), whose neighbours are 2–2.5× apart: a service
+// with a few requests a second whose p95 crosses one bucket edge moves by up
+// to 2.5× without any fault, and that must land in the dead zone.
 func DefaultThresholds() Thresholds {
-	return Thresholds{Rise: 2, Flat: 0.25, Z: 3, Floor: map[string]float64{
+	return Thresholds{Rise: 3, Flat: 0.5, Z: 3, Floor: map[string]float64{
 		"latency_avg": 1e-3, "latency_p95": 1e-3, "latency_p99": 1e-3,
 		"error_rate": 0.01, "request_rate": 0.5, "throughput": 100,
 		"cpu_usage": 0.005, "memory_usage": 1 << 20, "net_rx": 100, "net_tx": 100,

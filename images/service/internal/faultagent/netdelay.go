@@ -54,8 +54,7 @@ type netDelay struct {
 	rng    *lockedRand
 	trace  func(id string, first []byte, drawn, added time.Duration)
 
-	toxic    netToxic
-	stopping atomic.Bool
+	toxicSet
 
 	bursts  atomic.Int64
 	addedNs atomic.Int64
@@ -115,18 +114,10 @@ func (d *netDelay) draw() time.Duration {
 	return out
 }
 
+// start attaches the delay to the request direction only: an ingress delay
+// is what a caller sees before the service reads its request.
 func (d *netDelay) start() error {
-	t, err := attach(d.link, d.id+"/upstream", toxicDelay, stream.Upstream, d)
-	if err != nil {
-		return err
-	}
-	d.toxic = t
-	return nil
-}
-
-func (d *netDelay) stop() {
-	d.stopping.Store(true)
-	d.toxic.detach()
+	return d.attach(d.link, d.id, toxicDelay, d, stream.Upstream)
 }
 
 func (d *netDelay) effect() map[string]float64 {
@@ -151,17 +142,9 @@ type delayToxic struct {
 }
 
 // UnmarshalJSON binds the toxic to its fault (see resolve).
-func (t *delayToxic) UnmarshalJSON(data []byte) error {
-	b, err := resolve(data)
-	if err != nil {
-		return err
-	}
-	run, ok := b.run.(*netDelay)
-	if !ok {
-		return fmt.Errorf("toxic handle is bound to %T, not a net-delay", b.run)
-	}
-	t.run = run
-	return nil
+func (t *delayToxic) UnmarshalJSON(data []byte) (err error) {
+	t.run, _, err = bound[netDelay](data)
+	return err
 }
 
 // GetBufferSize lets chunks queue behind a held one, so that holding does

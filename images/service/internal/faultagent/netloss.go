@@ -50,8 +50,7 @@ type netLoss struct {
 	rng   *lockedRand
 	clock sleeper
 
-	toxics   []netToxic
-	stopping atomic.Bool
+	toxicSet
 
 	seen    atomic.Int64
 	lost    atomic.Int64
@@ -108,17 +107,7 @@ func lossHold(k int) time.Duration {
 }
 
 func (l *netLoss) start() error {
-	ts, err := attachBoth(l.link, l.id, toxicLoss, l)
-	if err != nil {
-		return err
-	}
-	l.toxics = ts
-	return nil
-}
-
-func (l *netLoss) stop() {
-	l.stopping.Store(true)
-	detachAll(l.toxics)
+	return l.attach(l.link, l.id, toxicLoss, l, stream.Upstream, stream.Downstream)
 }
 
 func (l *netLoss) effect() map[string]float64 {
@@ -143,17 +132,9 @@ type lossState struct {
 }
 
 // UnmarshalJSON binds the toxic to its fault (see resolve).
-func (t *lossToxic) UnmarshalJSON(data []byte) error {
-	b, err := resolve(data)
-	if err != nil {
-		return err
-	}
-	run, ok := b.run.(*netLoss)
-	if !ok {
-		return fmt.Errorf("toxic handle is bound to %T, not a net-loss", b.run)
-	}
-	t.run = run
-	return nil
+func (t *lossToxic) UnmarshalJSON(data []byte) (err error) {
+	t.run, _, err = bound[netLoss](data)
+	return err
 }
 
 // GetBufferSize lets chunks that arrive behind a held one queue (they have

@@ -44,8 +44,7 @@ type netRate struct {
 	mu   sync.Mutex
 	busy [stream.NumDirections]time.Time
 
-	toxics   []netToxic
-	stopping atomic.Bool
+	toxicSet
 
 	bytes  atomic.Int64
 	waitNs atomic.Int64
@@ -95,17 +94,7 @@ func (r *netRate) reserve(dir stream.Direction, n int, now time.Time) time.Time 
 }
 
 func (r *netRate) start() error {
-	ts, err := attachBoth(r.link, r.id, toxicRate, r)
-	if err != nil {
-		return err
-	}
-	r.toxics = ts
-	return nil
-}
-
-func (r *netRate) stop() {
-	r.stopping.Store(true)
-	detachAll(r.toxics)
+	return r.attach(r.link, r.id, toxicRate, r, stream.Upstream, stream.Downstream)
 }
 
 func (r *netRate) effect() map[string]float64 {
@@ -122,17 +111,9 @@ type rateToxic struct {
 }
 
 // UnmarshalJSON binds the toxic to its fault and direction (see resolve).
-func (t *rateToxic) UnmarshalJSON(data []byte) error {
-	b, err := resolve(data)
-	if err != nil {
-		return err
-	}
-	run, ok := b.run.(*netRate)
-	if !ok {
-		return fmt.Errorf("toxic handle is bound to %T, not a net-rate", b.run)
-	}
-	t.run, t.dir = run, b.dir
-	return nil
+func (t *rateToxic) UnmarshalJSON(data []byte) (err error) {
+	t.run, t.dir, err = bound[netRate](data)
+	return err
 }
 
 // rateState is per connection and direction: the bytes of the current chunk

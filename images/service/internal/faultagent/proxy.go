@@ -197,23 +197,50 @@ func (t netToxic) detach() {
 	}
 }
 
-// attachBoth attaches one toxic per direction; on failure it detaches what
-// it attached.
-func attachBoth(p *proxyLink, id, typ string, run any) ([]netToxic, error) {
-	var out []netToxic
-	for _, dir := range []stream.Direction{stream.Upstream, stream.Downstream} {
-		t, err := attach(p, id+"/"+dir.String(), typ, dir, run)
-		if err != nil {
-			detachAll(out)
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
+// toxicSet is what one network behaviour attached: its toxics, and the flag
+// that tells them, before they are removed, to release what they hold.
+type toxicSet struct {
+	toxics   []netToxic
+	stopping atomic.Bool
 }
 
-func detachAll(ts []netToxic) {
-	for _, t := range ts {
+// attach adds one toxic of type typ acting for run in each direction; on
+// failure it detaches what it attached.
+func (s *toxicSet) attach(p *proxyLink, id, typ string, run any, dirs ...stream.Direction) error {
+	for _, dir := range dirs {
+		t, err := attach(p, id+"/"+dir.String(), typ, dir, run)
+		if err != nil {
+			s.detach()
+			return err
+		}
+		s.toxics = append(s.toxics, t)
+	}
+	return nil
+}
+
+// stop flags the toxics to release what they hold and removes them.
+func (s *toxicSet) stop() {
+	s.stopping.Store(true)
+	s.detach()
+}
+
+func (s *toxicSet) detach() {
+	for _, t := range s.toxics {
 		t.detach()
 	}
+	s.toxics = nil
+}
+
+// bound resolves a toxic's JSON to the fault runtime it acts for, of type T,
+// and the direction it was attached to.
+func bound[T any](data []byte) (*T, stream.Direction, error) {
+	b, err := resolve(data)
+	if err != nil {
+		return nil, 0, err
+	}
+	run, ok := b.run.(*T)
+	if !ok {
+		return nil, 0, fmt.Errorf("toxic handle is bound to %T, not %T", b.run, run)
+	}
+	return run, b.dir, nil
 }
