@@ -11,37 +11,18 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vecrosim/vecro/framework/runtime"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer that the child's output copier and the
-// test may use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // deployProc is a `vecro deploy` child process.
 type deployProc struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testutil.SyncBuffer
 	exited chan struct{} // closed once reaped; then cmd.ProcessState is set
 }
 
@@ -53,7 +34,7 @@ func startDeploy(t *testing.T, args ...string) (*deployProc, *runtime.Deployment
 	state := filepath.Join(dir, "state.json")
 	cmd := exec.Command(os.Args[0], append([]string{"deploy", "--state", state}, args...)...)
 	cmd.Env = append(os.Environ(), asVecro+"=1")
-	d := &deployProc{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	d := &deployProc{cmd: cmd, out: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout = d.out
 	cmd.Stderr = d.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

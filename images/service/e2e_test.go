@@ -16,6 +16,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // scrape reads a child's /metrics from its admin port.
@@ -385,7 +387,7 @@ func TestConfigFromEnvAndErrors(t *testing.T) {
 	cmd := exec.Command(serviceBin)
 	cmd.Env = childEnv("VECRO_SYSTEM=e2e", "VECRO_SERVICE=env", "VECRO_INSTANCE=env-0", "VECRO_LISTEN=127.0.0.1:0",
 		"VECRO_ADMIN_LISTEN=127.0.0.1:0", "VECRO_ADDR_FILE="+addrFile, "VECRO_NET=100", "VECRO_DATA_DIR="+dir)
-	log := &syncBuffer{}
+	log := &testutil.SyncBuffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

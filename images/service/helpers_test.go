@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // serviceBin is the service binary, built once by TestMain with `go build`
@@ -97,26 +98,9 @@ type child struct {
 	admin  string
 	url    string
 	token  string
-	log    *syncBuffer
+	log    *testutil.SyncBuffer
 	done   chan struct{}
 	err    error // of Wait, once done is closed
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 const testToken = "e2e-token"
@@ -145,7 +129,7 @@ func startService(t testing.TB, name string, args ...string) *child {
 		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--addr-file", addrFile, "--token", testToken, "--data-dir", dir,
 	}, args...)
-	c := &child{name: name, token: testToken, log: &syncBuffer{}, done: make(chan struct{})}
+	c := &child{name: name, token: testToken, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(serviceBin, all...)
 	c.cmd.Env = childEnv()
 	c.cmd.Stdout = c.log

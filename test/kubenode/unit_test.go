@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/vecrosim/vecro/internal/mountinfo"
 )
 
 func readCert(t *testing.T, path string) *x509.Certificate {
@@ -141,7 +143,7 @@ func TestIptablesHelpers(t *testing.T) {
 	if !ourChain("CNI-HOSTPORT-DNAT") || ourChain("DOCKER") {
 		t.Error("ourChain")
 	}
-	if got := unescapeMount(`/run/a\040b`); got != "/run/a b" {
+	if got := mountinfo.Unescape(`/run/a\040b`); got != "/run/a b" {
 		t.Errorf("unescapeMount = %q", got)
 	}
 }

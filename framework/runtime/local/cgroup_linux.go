@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/internal/mountinfo"
 )
 
 // procSelf is where the parent reads its own cgroups and mounts.
@@ -355,7 +356,7 @@ func readCgroupMounts(path string) ([]cgroupMount, error) {
 		if len(f1) < 5 || len(f2) < 3 {
 			continue
 		}
-		m := cgroupMount{root: unescapeMount(f1[3]), point: unescapeMount(f1[4])}
+		m := cgroupMount{root: mountinfo.Unescape(f1[3]), point: mountinfo.Unescape(f1[4])}
 		switch f2[0] {
 		case "cgroup2":
 			m.v2 = true
@@ -367,25 +368,6 @@ func readCgroupMounts(path string) ([]cgroupMount, error) {
 		out = append(out, m)
 	}
 	return out, sc.Err()
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // cgroupBases finds the parent's own cgroup directory in the hierarchy

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vecrosim/vecro/internal/mountinfo"
 )
 
 // The layouts below are real /proc/self/cgroup and mountinfo excerpts: the
@@ -114,7 +116,7 @@ func TestStalePIDAndUnescape(t *testing.T) {
 			t.Errorf("stalePID(%q) accepted", bad)
 		}
 	}
-	if got := unescapeMount(`/a\040b`); got != "/a b" {
+	if got := mountinfo.Unescape(`/a\040b`); got != "/a b" {
 		t.Errorf("unescapeMount = %q", got)
 	}
 }
