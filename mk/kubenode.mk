@@ -36,7 +36,7 @@ $(CRICTL_BIN):
 
 # kubectl is not needed by the node, so the Kubernetes binaries are built
 # by name through tools/kube/build.sh (it skips what is present).
-kube-node-tools-all: $(COREDNS_BIN) $(CRICTL_BIN) $(FERRETDB_BIN)
+kube-node-tools-all: $(COREDNS_BIN) $(CRICTL_BIN) $(FERRETDB_BIN) $(PROMETHEUS_BIN)
 	tools/kube/build.sh kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
 
 kube-node-deps: apt kube-node-tools-all

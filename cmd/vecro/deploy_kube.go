@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +28,13 @@ type kubeFlags struct {
 	image          string
 	namespace      string
 	monitoring     string
+	promImage      string
+	registry       string
+	insecure       bool
+	containerd     string
+	dbImages       []string
+	cpuRequest     string
+	memoryRequest  string
 	rolloutTimeout time.Duration
 }
 
@@ -37,18 +45,27 @@ func addKubeFlags(f *pflag.FlagSet, k *kubeFlags) {
 	f.StringVar(&k.kindConfig, "kind-config", "kind-config.yaml", "kube runtime: kind cluster config")
 	f.BoolVar(&k.keepCluster, "keep-cluster", false, "kube runtime: leave a kind cluster this command created running at the end")
 	f.StringVar(&k.context, "context", "", "kube runtime: kubeconfig context (default: the current one)")
-	f.StringVar(&k.image, "image", "", "kube runtime: service image the cluster can pull (required unless --kind)")
+	f.StringVar(&k.image, "image", "", "kube runtime: service image the cluster can pull (default: built from images/service and loaded by --kind, --registry or --containerd-socket)")
 	f.StringVar(&k.namespace, "namespace", "", "kube runtime: namespace (default: the definition's, else the system's name)")
-	f.StringVar(&k.monitoring, "monitoring", string(kube.MonitoringKubePrometheus), "kube runtime: kube-prometheus (install unless present), existing, or none")
+	f.StringVar(&k.monitoring, "monitoring", string(kube.MonitoringAuto), "kube runtime: auto (kube-prometheus if installed or fetchable, else standalone), kube-prometheus (install unless present), standalone (a Prometheus vecro deploys with the system: no internet needed), existing, or none")
+	f.StringVar(&k.promImage, "prometheus-image", "", "kube runtime: Prometheus image for standalone monitoring (default: the binary of make prometheus packed and loaded like the service image)")
+	f.StringVar(&k.registry, "registry", "", "kube runtime: push the images vecro builds to this registry/path, which the cluster pulls from")
+	f.BoolVar(&k.insecure, "registry-insecure", false, "kube runtime: --registry speaks plain HTTP")
+	f.StringVar(&k.containerd, "containerd-socket", "", "kube runtime: import the images vecro builds into the containerd at this socket (a single-node cluster on this machine)")
+	f.StringArrayVar(&k.dbImages, "db-image", nil, "kube runtime: TYPE=IMAGE, the database image of a storage type (mongodb, redis, mysql) with the type's port and data dir and the image's own arguments, e.g. mongodb=vecro.local/ferretdb:v1.24.2 (repeatable)")
+	f.StringVar(&k.cpuRequest, "cpu-request", "", "kube runtime: CPU request of every container instead of the original's 200m (100m per database), e.g. 20m for the social system on a 2-core node")
+	f.StringVar(&k.memoryRequest, "memory-request", "", "kube runtime: memory request of every container instead of the original's 50Mi (128Mi per database)")
 	f.DurationVar(&k.rolloutTimeout, "rollout-timeout", kube.DefaultRolloutTimeout, "kube runtime: how long the system's Deployments may take to be ready")
 }
 
 // kubeOptions turns the flags into the runtime's options.
 func kubeOptions(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger) (kube.Options, error) {
-	switch kube.Monitoring(k.monitoring) {
-	case kube.MonitoringKubePrometheus, kube.MonitoringExisting, kube.MonitoringNone:
-	default:
-		return kube.Options{}, fmt.Errorf("--monitoring %q: want %s, %s or %s", k.monitoring, kube.MonitoringKubePrometheus, kube.MonitoringExisting, kube.MonitoringNone)
+	mode, err := kube.ParseMonitoring(k.monitoring)
+	if err != nil {
+		return kube.Options{}, fmt.Errorf("--monitoring: %w", err)
+	}
+	if k.registry != "" && k.containerd != "" {
+		return kube.Options{}, errors.New("--registry and --containerd-socket both say where built images go: pick one")
 	}
 	if k.kind && (kubeconfig != "" || k.context != "") {
 		return kube.Options{}, errors.New("--kind provisions its own cluster: drop --kubeconfig/--context, or drop --kind to use that cluster")
@@ -59,9 +76,38 @@ func kubeOptions(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger
 		Namespace:      k.namespace,
 		Image:          k.image,
 		Seed:           seed,
-		Monitoring:     kube.Monitoring(k.monitoring),
+		Monitoring:     mode,
+		Standalone:     kube.Standalone{Image: k.promImage},
 		RolloutTimeout: k.rolloutTimeout,
 		Logger:         logger,
+	}
+	if k.cpuRequest != "" {
+		if o.CPURequest, err = spec.ParseMilliCPU(k.cpuRequest); err != nil || o.CPURequest <= 0 {
+			return kube.Options{}, fmt.Errorf("--cpu-request %q: want a positive CPU quantity such as 20m or 0.5 (%v)", k.cpuRequest, err)
+		}
+	}
+	if k.memoryRequest != "" {
+		if o.MemoryRequest, err = spec.ParseSize(k.memoryRequest); err != nil || o.MemoryRequest <= 0 {
+			return kube.Options{}, fmt.Errorf("--memory-request %q: want a positive size such as 32Mi (%v)", k.memoryRequest, err)
+		}
+	}
+	for _, d := range k.dbImages {
+		t, img, ok := strings.Cut(d, "=")
+		def, known := kube.DefaultDBImages[spec.ServiceType(t)]
+		if !ok || img == "" || !known {
+			return kube.Options{}, fmt.Errorf("--db-image %q: want TYPE=IMAGE with TYPE mongodb, redis or mysql", d)
+		}
+		if o.DBImages == nil {
+			o.DBImages = map[spec.ServiceType]kube.DBImage{}
+		}
+		// The default's arguments are the default image's flags.
+		o.DBImages[spec.ServiceType(t)] = kube.DBImage{Image: img, Port: def.Port, DataDir: def.DataDir}
+	}
+	switch {
+	case k.registry != "":
+		o.Loader = kube.Registry{Prefix: k.registry, Insecure: k.insecure}
+	case k.containerd != "":
+		o.Loader = kube.Containerd{Address: k.containerd}
 	}
 	if k.kind {
 		o.Kind = &kube.Kind{Name: k.kindName, Config: k.kindConfig, Keep: k.keepCluster}

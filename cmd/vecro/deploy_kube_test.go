@@ -69,6 +69,29 @@ func TestDeployKubeDryRun(t *testing.T) {
 	if strings.Contains(out, "ServiceMonitor") || !strings.Contains(out, "namespace: exp1") || !strings.Contains(out, "image: registry.example/vecro/service:1") || strings.Contains(out, kube.DryRunImage) {
 		t.Errorf("dry run with options:\n%s", out)
 	}
+
+	// Standalone monitoring: Prometheus comes with the system, with access
+	// to the system's pods and the nodes' metrics, and no ServiceMonitor.
+	out, _, err = runDeployArgs(t, "--dry-run", "--monitoring", "standalone", "../../fixtures/systems/simple.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err = kube.DecodeYAML([]byte(out))
+	if err != nil {
+		t.Fatalf("the dry run's YAML does not parse: %v\n%s", err, out)
+	}
+	names := map[string]bool{}
+	for _, o := range objs {
+		names[o.GetKind()+"/"+o.GetName()] = true
+	}
+	for _, want := range []string{"ServiceAccount/simple-vecro-prometheus", "Role/simple-vecro-prometheus", "RoleBinding/simple-vecro-prometheus", "ClusterRole/vecro-prometheus-simple", "ClusterRoleBinding/vecro-prometheus-simple", "ConfigMap/simple-vecro-prometheus", "Deployment/simple-vecro-prometheus"} {
+		if !names[want] {
+			t.Errorf("standalone dry run lacks %s (has %v)", want, names)
+		}
+	}
+	if strings.Contains(out, "ServiceMonitor") || !strings.Contains(out, "image: "+kube.DryRunPrometheusImage) || !strings.Contains(out, "/metrics/cadvisor") {
+		t.Errorf("standalone dry run:\n%s", out)
+	}
 }
 
 func TestDeployKubeDispatch(t *testing.T) {
@@ -80,7 +103,7 @@ func TestDeployKubeDispatch(t *testing.T) {
 		t.Errorf("--runtime local --kind: %v", err)
 	}
 	_, _, err = runDeployArgs(t, "--runtime", "kube", "--dry-run", "--monitoring", "prometheus", "../../fixtures/systems/simple.yaml")
-	if err == nil || !strings.Contains(err.Error(), `--monitoring "prometheus"`) {
+	if err == nil || !strings.Contains(err.Error(), `monitoring mode "prometheus": want one of auto,`) {
 		t.Errorf("bad --monitoring: %v", err)
 	}
 	_, _, err = runDeployArgs(t, "--kind", "--kubeconfig", "/nonexistent", "../../fixtures/systems/simple.yaml")

@@ -83,6 +83,7 @@ func Down(ctx context.Context, cfg Config) error {
 		}
 	}
 	note(c.restoreSysctls())
+	note(c.unlinkCadvisorSocket())
 	_ = os.Remove(InfoFile(c.RunDir))
 	left, err := Leftovers(ctx, c)
 	note(err)
@@ -441,6 +442,9 @@ func Leftovers(ctx context.Context, cfg Config) ([]string, error) {
 				left = append(left, ipt+" chain "+strings.Fields(l[1:])[0])
 			}
 		}
+	}
+	if target, err := os.Readlink(cadvisorSocket); err == nil && target == c.containerdSock() {
+		left = append(left, "link "+cadvisorSocket+" -> "+target)
 	}
 	for _, root := range cgroupRoots() {
 		if _, err := os.Stat(filepath.Join(root, "kubepods")); err == nil {

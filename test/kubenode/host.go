@@ -275,3 +275,46 @@ func (c Config) ourNetns() []string {
 	}
 	return out
 }
+
+// cadvisorSocket is where the kubelet's built-in cAdvisor looks for
+// containerd: cAdvisor reads it from a global flag the kubelet does not
+// expose. Without containerd there, cAdvisor sees the pods only as bare
+// cgroups and /metrics/cadvisor has no pod, namespace or container labels,
+// which every container_* query of a Prometheus needs.
+const cadvisorSocket = "/run/containerd/containerd.sock"
+
+// linkCadvisorSocket points cadvisorSocket at the node's containerd. A
+// socket that is there and not ours (a host containerd) is left alone:
+// cAdvisor then reads that one, and the node says so.
+func (c Config) linkCadvisorSocket() error {
+	target, err := os.Readlink(cadvisorSocket)
+	switch {
+	case err == nil && target == c.containerdSock():
+		return nil
+	case err == nil && !fileExists(target):
+		// A link left by a node whose run dir has gone.
+		if err := os.Remove(cadvisorSocket); err != nil {
+			return fmt.Errorf("replace the stale link %s: %w", cadvisorSocket, err)
+		}
+	case err == nil || fileExists(cadvisorSocket):
+		c.Logger.Warn("kube node: another containerd serves "+cadvisorSocket+"; the kubelet's cAdvisor reads that one, so container_* series will lack pod labels", "target", target)
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cadvisorSocket), 0o711); err != nil {
+		return fmt.Errorf("link %s for cAdvisor: %w", cadvisorSocket, err)
+	}
+	if err := os.Symlink(c.containerdSock(), cadvisorSocket); err != nil {
+		return fmt.Errorf("link %s for cAdvisor: %w", cadvisorSocket, err)
+	}
+	return nil
+}
+
+// unlinkCadvisorSocket removes the link if it is the node's.
+func (c Config) unlinkCadvisorSocket() error {
+	if target, err := os.Readlink(cadvisorSocket); err == nil && target == c.containerdSock() {
+		if err := os.Remove(cadvisorSocket); err != nil {
+			return fmt.Errorf("remove the cAdvisor link %s: %w", cadvisorSocket, err)
+		}
+	}
+	return nil
+}

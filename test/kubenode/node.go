@@ -203,6 +203,9 @@ func Up(ctx context.Context, cfg Config) (*Node, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := c.linkCadvisorSocket(); err != nil {
+		return nil, fmt.Errorf("kube node up: %w", err)
+	}
 	if err := startAll("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,9 @@ const (
 	// DryRunSecret stands for the token and database password that Start
 	// generates (or reads back from the cluster).
 	DryRunSecret = "REDACTED"
+	// DryRunPrometheusImage stands for the standalone Prometheus' image
+	// Start would pack when none is given.
+	DryRunPrometheusImage = PrometheusImageRepository + ":dev"
 )
 
 // DryRun is the manifest Start would apply for sys with opts, built without
@@ -34,6 +37,16 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 	if slices.ContainsFunc(sys.Services, func(s spec.Service) bool { return s.Type == spec.TypeMySQL }) {
 		dbPassword = DryRunSecret
 	}
+	// Without a cluster, auto cannot tell whether kube-prometheus is
+	// there: it is printed as kube-prometheus (its ServiceMonitor).
+	var standalone *Standalone
+	promImage := ""
+	if o.Monitoring == MonitoringStandalone {
+		standalone, promImage = &o.Standalone, o.Standalone.Image
+		if promImage == "" {
+			promImage = DryRunPrometheusImage
+		}
+	}
 	return BuildManifest(sys, ManifestOptions{
 		Namespace:       o.Namespace,
 		Image:           image,
@@ -43,7 +56,11 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 		Seed:            o.Seed,
 		DBImages:        o.DBImages,
 		ManageNamespace: true,
-		Monitor:         o.Monitoring != MonitoringNone,
+		Monitor:         o.Monitoring != MonitoringNone && o.Monitoring != MonitoringStandalone,
 		Prometheus:      ServiceAccountRef{Namespace: kp.Namespace, Name: kp.ServiceAccount},
+		Standalone:      standalone,
+		PrometheusImage: promImage,
+		CPURequest:      o.CPURequest,
+		MemoryRequest:   o.MemoryRequest,
 	})
 }

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,9 +51,35 @@ const (
 	// are already installed (named as in KubePrometheus) and installs
 	// nothing.
 	MonitoringExisting Monitoring = "existing"
+	// MonitoringStandalone deploys a plain Prometheus (built from the Go
+	// module proxy, see Standalone) into the system's namespace: for
+	// clusters with no internet, where kube-prometheus can be neither
+	// fetched nor pulled.
+	MonitoringStandalone Monitoring = "standalone"
+	// MonitoringAuto (the default) uses kube-prometheus when it is
+	// installed or can be fetched, and the standalone Prometheus otherwise;
+	// it logs which.
+	MonitoringAuto Monitoring = "auto"
 	// MonitoringNone deploys no ServiceMonitor and reads no metrics.
 	MonitoringNone Monitoring = "none"
 )
+
+// MonitoringModes lists the modes, for flags and errors.
+var MonitoringModes = []Monitoring{MonitoringAuto, MonitoringKubePrometheus, MonitoringStandalone, MonitoringExisting, MonitoringNone}
+
+// ParseMonitoring checks a mode's name.
+func ParseMonitoring(s string) (Monitoring, error) {
+	for _, m := range MonitoringModes {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	names := make([]string, len(MonitoringModes))
+	for i, m := range MonitoringModes {
+		names[i] = string(m)
+	}
+	return "", fmt.Errorf("monitoring mode %q: want one of %s", s, strings.Join(names, ", "))
+}
 
 // Options configure the Kubernetes runtime. The cluster is, in order of
 // precedence, RESTConfig, Kind, or Kubeconfig/Context.
@@ -66,20 +94,36 @@ type Options struct {
 
 	// Namespace overrides the system's namespace.
 	Namespace string
-	// Image is the service image. Empty with Kind: built from ModuleDir
-	// and loaded into the nodes. Required for any other cluster.
+	// Image is the service image. Empty: built from ModuleDir and handed
+	// to Loader (a kind cluster's nodes by default).
 	Image      string
 	PullPolicy corev1.PullPolicy
 	// ModuleDir is the vecro module to build the image from; default: the
 	// module containing the working directory.
 	ModuleDir string
+	// Loader makes the images the runtime builds (the service image unless
+	// Image is set, the standalone Prometheus unless its Image is set)
+	// available to the cluster: Registry, Containerd, or nil for a kind
+	// cluster's own.
+	Loader ImageLoader
 	// Seed seeds the services' random draws.
 	Seed int64
 	// DBImages override DefaultDBImages.
 	DBImages map[spec.ServiceType]DBImage
+	// CPURequest and MemoryRequest override every container's requests
+	// (see ManifestOptions).
+	CPURequest    spec.MilliCPU
+	MemoryRequest spec.Size
 
+	// Monitoring is how a Prometheus is found; default MonitoringAuto.
 	Monitoring     Monitoring
 	KubePrometheus KubePrometheus
+	// Standalone configures MonitoringStandalone (and MonitoringAuto's
+	// fallback).
+	Standalone Standalone
+	// FetchTimeout bounds MonitoringAuto's attempt to fetch kube-prometheus
+	// before it falls back to the standalone Prometheus; default 30s.
+	FetchTimeout time.Duration
 
 	// RolloutTimeout bounds the wait for the system's Deployments;
 	// default DefaultRolloutTimeout.
@@ -98,17 +142,21 @@ type Runtime struct {
 	opts Options
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	cfg       *rest.Config
-	kind      *kindCluster
-	dyn       dynamic.Interface
-	cs        kubernetes.Interface
-	manifest  *Manifest
-	ownsNS    bool
-	fwd       forwards
-	dep       *runtime.Deployment
-	stopWatch context.CancelFunc
-	watchDone chan struct{}
+	mu  sync.Mutex
+	cfg *rest.Config
+	// monitoring is Options.Monitoring resolved (never auto) and promImage
+	// the standalone Prometheus' image, once InstallMonitoring ran.
+	monitoring Monitoring
+	promImage  string
+	kind       *kindCluster
+	dyn        dynamic.Interface
+	cs         kubernetes.Interface
+	manifest   *Manifest
+	ownsNS     bool
+	fwd        forwards
+	dep        *runtime.Deployment
+	stopWatch  context.CancelFunc
+	watchDone  chan struct{}
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -119,9 +167,13 @@ func New(opts Options) *Runtime {
 		opts.Logger = discardLogger
 	}
 	if opts.Monitoring == "" {
-		opts.Monitoring = MonitoringKubePrometheus
+		opts.Monitoring = MonitoringAuto
 	}
 	opts.KubePrometheus = opts.KubePrometheus.withDefaults()
+	opts.Standalone = opts.Standalone.withDefaults()
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = 30 * time.Second
+	}
 	if opts.RolloutTimeout <= 0 {
 		opts.RolloutTimeout = DefaultRolloutTimeout
 	}
@@ -230,47 +282,123 @@ func (r *Runtime) Client() (klient.Client, error) {
 	return klient.New(cfg)
 }
 
-// InstallMonitoring installs kube-prometheus (MonitoringKubePrometheus)
-// unless it is there, and waits until Prometheus is ready. With
-// MonitoringExisting it only checks that the install is there.
+// InstallMonitoring gets the cluster a Prometheus, per Options.Monitoring:
+// kube-prometheus installed unless it is there (MonitoringKubePrometheus),
+// found (MonitoringExisting), the standalone Prometheus' image made
+// available (MonitoringStandalone; Deploy applies it with the system), or
+// the first of these that works (MonitoringAuto). It waits until
+// kube-prometheus' Prometheus is ready.
 func (r *Runtime) InstallMonitoring(ctx context.Context) error {
 	if _, err := r.Connect(ctx); err != nil {
 		return err
 	}
-	kp := r.opts.KubePrometheus
-	switch r.opts.Monitoring {
-	case MonitoringNone:
-		return nil
-	case MonitoringKubePrometheus, MonitoringExisting:
-	default:
-		return fmt.Errorf("monitoring mode %q: want %s, %s or %s", r.opts.Monitoring, MonitoringKubePrometheus, MonitoringExisting, MonitoringNone)
+	if _, err := ParseMonitoring(string(r.opts.Monitoring)); err != nil {
+		return err
 	}
-	ok, err := kp.Installed(ctx, r.dyn)
+	mode, err := r.chooseMonitoring(ctx)
 	if err != nil {
 		return err
 	}
-	switch {
-	case ok:
-		r.log.Info("kube-prometheus is installed; not installing it", "namespace", kp.Namespace, "prometheus", kp.Prometheus)
-	case r.opts.Monitoring == MonitoringExisting:
-		return fmt.Errorf("monitoring: no Prometheus %s/%s (prometheus-operator) in the cluster; install kube-prometheus or use --monitoring=%s", kp.Namespace, kp.Prometheus, MonitoringKubePrometheus)
-	default:
-		ictx, cancel := context.WithTimeout(ctx, kp.Timeout)
-		defer cancel()
-		rel, err := FetchRelease(ictx, kp, r.log)
-		if err != nil {
-			return err
-		}
-		if err := InstallRelease(ictx, r.cfg, rel, r.log); err != nil {
+	if mode == MonitoringStandalone {
+		if err := r.standaloneImage(ctx); err != nil {
 			return err
 		}
 	}
+	r.mu.Lock()
+	r.monitoring = mode
+	r.mu.Unlock()
+	if mode != MonitoringKubePrometheus {
+		return nil
+	}
+	kp := r.opts.KubePrometheus
 	res, err := r.resourcesIn(kp.Namespace)
 	if err != nil {
 		return err
 	}
 	_, err = WaitPrometheus(ctx, res, kp)
 	return err
+}
+
+// chooseMonitoring resolves the mode, installing kube-prometheus when that
+// is the choice. The result is never MonitoringAuto, and
+// MonitoringExisting becomes MonitoringKubePrometheus (the same Prometheus
+// is read).
+func (r *Runtime) chooseMonitoring(ctx context.Context) (Monitoring, error) {
+	kp := r.opts.KubePrometheus
+	mode := r.opts.Monitoring
+	if mode == MonitoringNone || mode == MonitoringStandalone {
+		r.log.Info("monitoring", "mode", mode)
+		return mode, nil
+	}
+	ok, err := kp.Installed(ctx, r.dyn)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		r.log.Info("monitoring: kube-prometheus is installed; not installing it", "mode", mode, "namespace", kp.Namespace, "prometheus", kp.Prometheus)
+		return MonitoringKubePrometheus, nil
+	}
+	if mode == MonitoringExisting {
+		return "", fmt.Errorf("monitoring: no Prometheus %s/%s (prometheus-operator) in the cluster; install kube-prometheus or use --monitoring=%s or %s", kp.Namespace, kp.Prometheus, MonitoringKubePrometheus, MonitoringStandalone)
+	}
+	fctx, cancel := context.WithTimeout(ctx, min(r.opts.FetchTimeout, kp.Timeout))
+	rel, err := FetchRelease(fctx, kp, r.log)
+	cancel()
+	if err != nil {
+		if mode == MonitoringAuto {
+			r.log.Warn("monitoring: kube-prometheus cannot be fetched; deploying the standalone Prometheus with the system instead", "mode", MonitoringStandalone, "err", err)
+			return MonitoringStandalone, nil
+		}
+		return "", err
+	}
+	r.log.Info("monitoring: installing kube-prometheus", "mode", MonitoringKubePrometheus, "version", kp.Version)
+	ictx, cancel := context.WithTimeout(ctx, kp.Timeout)
+	defer cancel()
+	if err := InstallRelease(ictx, r.cfg, rel, r.log); err != nil {
+		return "", err
+	}
+	return MonitoringKubePrometheus, nil
+}
+
+// standaloneImage makes the standalone Prometheus' image available: the
+// given one, or the tool cache's binary packed and handed to the loader.
+func (r *Runtime) standaloneImage(ctx context.Context) error {
+	r.mu.Lock()
+	done := r.promImage != ""
+	r.mu.Unlock()
+	if done {
+		return nil
+	}
+	ref := r.opts.Standalone.Image
+	if ref == "" {
+		loader, err := r.loader()
+		if err != nil {
+			return fmt.Errorf("standalone prometheus image: %w; or pass one the cluster can pull (--prometheus-image)", err)
+		}
+		built, img, err := PrometheusImage(ctx, r.opts.Standalone.Binary, r.log)
+		if err != nil {
+			return err
+		}
+		r.log.Info("loading the standalone prometheus image", "image", built)
+		if ref, err = loader.Load(ctx, built, img); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.promImage = ref
+	r.mu.Unlock()
+	return nil
+}
+
+// loader is Options.Loader, or the kind cluster's.
+func (r *Runtime) loader() (ImageLoader, error) {
+	if r.opts.Loader != nil {
+		return r.opts.Loader, nil
+	}
+	if r.kind != nil {
+		return kindLoader{r.kind}, nil
+	}
+	return nil, errors.New("no way to hand a built image to this cluster: name a registry it pulls from (--registry) or, for a single node on this machine, its containerd (--containerd-socket)")
 }
 
 // Deploy applies sys to the connected cluster, waits for its rollout and
@@ -342,6 +470,17 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 		return nil, nil, err
 	}
 	kp := r.opts.KubePrometheus
+	mode, err := r.resolvedMonitoring(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var standalone *Standalone
+	if mode == MonitoringStandalone {
+		standalone = &r.opts.Standalone
+	}
+	r.mu.Lock()
+	promImage := r.promImage
+	r.mu.Unlock()
 	m, err := BuildManifest(sys, ManifestOptions{
 		Namespace:       ns,
 		Image:           image,
@@ -351,8 +490,12 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 		Seed:            r.opts.Seed,
 		DBImages:        r.opts.DBImages,
 		ManageNamespace: owns,
-		Monitor:         r.opts.Monitoring != MonitoringNone,
+		Monitor:         mode == MonitoringKubePrometheus,
 		Prometheus:      ServiceAccountRef{Namespace: kp.Namespace, Name: kp.ServiceAccount},
+		Standalone:      standalone,
+		PrometheusImage: promImage,
+		CPURequest:      r.opts.CPURequest,
+		MemoryRequest:   r.opts.MemoryRequest,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -366,6 +509,40 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 	}
 	r.log.Info("applied", "system", sys.Name, "namespace", ns, "objects", len(applied))
 	return m, applied, nil
+}
+
+// resolvedMonitoring is the mode InstallMonitoring chose. Without it (Deploy
+// or Apply alone), auto and existing read an installed kube-prometheus and
+// otherwise get the standalone Prometheus, whose image is made available
+// here.
+func (r *Runtime) resolvedMonitoring(ctx context.Context) (Monitoring, error) {
+	r.mu.Lock()
+	mode := r.monitoring
+	r.mu.Unlock()
+	if mode != "" {
+		return mode, nil
+	}
+	switch mode = r.opts.Monitoring; mode {
+	case MonitoringAuto, MonitoringExisting:
+		ok, err := r.opts.KubePrometheus.Installed(ctx, r.dyn)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			mode = MonitoringKubePrometheus
+		} else {
+			mode = MonitoringStandalone
+		}
+	}
+	if mode == MonitoringStandalone {
+		if err := r.standaloneImage(ctx); err != nil {
+			return "", err
+		}
+	}
+	r.mu.Lock()
+	r.monitoring = mode
+	r.mu.Unlock()
+	return mode, nil
 }
 
 // ownsNamespace: vecro manages the namespace (creates it, deletes it at
@@ -430,27 +607,23 @@ func (r *Runtime) image(ctx context.Context) (string, error) {
 	if r.opts.Image != "" {
 		return r.opts.Image, nil
 	}
-	if r.kind == nil {
-		return "", errors.New("no service image: pass one (--image) that the cluster can pull; only a kind cluster gets an image built and loaded for it")
+	loader, err := r.loader()
+	if err != nil {
+		return "", fmt.Errorf("service image: %w; or pass an image the cluster can pull (--image)", err)
 	}
 	dir := r.opts.ModuleDir
 	if dir == "" {
-		var err error
 		if dir, err = ModuleRoot(); err != nil {
 			return "", err
 		}
 	}
-	tmp, err := os.MkdirTemp("", "vecro-image-")
-	if err != nil {
-		return "", fmt.Errorf("service image archive: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	ref, archive, err := BuildServiceImage(ctx, dir, tmp, r.log)
+	built, img, err := ServiceImage(ctx, dir, r.log)
 	if err != nil {
 		return "", err
 	}
-	r.log.Info("loading the service image into kind", "image", ref, "cluster", r.kind.name)
-	if err := r.kind.loadImageArchive(archive); err != nil {
+	r.log.Info("loading the service image", "image", built)
+	ref, err := loader.Load(ctx, built, img)
+	if err != nil {
 		return "", err
 	}
 	r.opts.Image = ref
@@ -462,6 +635,20 @@ func (r *Runtime) image(ctx context.Context) (string, error) {
 // named ImageRepository:<content digest prefix>, and writes it as an image
 // archive in dir, which kind's nodes and `ctr images import` read.
 func BuildServiceImage(ctx context.Context, moduleDir, dir string, logger *slog.Logger) (ref, archive string, err error) {
+	ref, img, err := ServiceImage(ctx, moduleDir, logger)
+	if err != nil {
+		return "", "", err
+	}
+	archive = filepath.Join(dir, "service.tar")
+	if err := image.WriteTarball(archive, ref, img); err != nil {
+		return "", "", err
+	}
+	return ref, archive, nil
+}
+
+// ServiceImage builds images/service of the vecro module in moduleDir into
+// an image named ImageRepository:<content digest prefix>.
+func ServiceImage(ctx context.Context, moduleDir string, logger *slog.Logger) (string, v1.Image, error) {
 	if logger == nil {
 		logger = discardLogger
 	}
@@ -476,16 +663,13 @@ func BuildServiceImage(ctx context.Context, moduleDir, dir string, logger *slog.
 		Logger: logger,
 	})
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
-	if ref, err = image.ContentRef(ImageRepository, img); err != nil {
-		return "", "", err
+	ref, err := image.ContentRef(ImageRepository, img)
+	if err != nil {
+		return "", nil, err
 	}
-	archive = filepath.Join(dir, "service.tar")
-	if err := image.WriteTarball(archive, ref, img); err != nil {
-		return "", "", err
-	}
-	return ref, archive, nil
+	return ref, img, nil
 }
 
 // ModuleRoot finds the vecro module containing the working directory.
@@ -516,7 +700,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	if err != nil {
 		return nil, err
 	}
-	promRes, err := r.resourcesIn(r.opts.KubePrometheus.Namespace)
+	mode, err := r.resolvedMonitoring(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -575,14 +759,13 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 			return nil
 		})
 	}
-	if r.opts.Monitoring != MonitoringNone {
+	if mode != MonitoringNone {
 		g.Go(func() error {
-			kp := r.opts.KubePrometheus
-			pod, err := WaitPrometheus(gctx, promRes, kp)
+			ns, pod, err := r.prometheusPod(gctx, m)
 			if err != nil {
 				return err
 			}
-			f, err := ForwardPort(live, r.cfg, kp.Namespace, pod, 9090, r.log)
+			f, err := ForwardPort(live, r.cfg, ns, pod, PrometheusPort, r.log)
 			if err != nil {
 				return fmt.Errorf("reach prometheus: %w", err)
 			}
@@ -615,6 +798,30 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		r.watch(wctx, m, failures)
 	}()
 	return dep, nil
+}
+
+// prometheusPod waits for the Prometheus the mode reads and returns its
+// namespace and pod.
+func (r *Runtime) prometheusPod(ctx context.Context, m *Manifest) (ns, pod string, err error) {
+	mode, err := r.resolvedMonitoring(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if mode == MonitoringStandalone {
+		res, err := r.resourcesIn(m.Namespace)
+		if err != nil {
+			return "", "", err
+		}
+		pod, err := WaitStandalonePrometheus(ctx, res, m.System, r.opts.Standalone.Timeout)
+		return m.Namespace, pod, err
+	}
+	kp := r.opts.KubePrometheus
+	res, err := r.resourcesIn(kp.Namespace)
+	if err != nil {
+		return "", "", err
+	}
+	pod, err = WaitPrometheus(ctx, res, kp)
+	return kp.Namespace, pod, err
 }
 
 // watchInterval is how often the pods are checked for restarts.
@@ -762,12 +969,26 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 			return fmt.Errorf("delete namespace %s: still there after %v (%s): %w", m.Namespace, r.opts.DeleteTimeout, r.namespaceState(ctx, m.Namespace), err)
 		}
 		r.log.Info("deleted", "namespace", m.Namespace)
-		return nil
+		// The namespace took its objects; the cluster-scoped ones (the
+		// standalone Prometheus' access to the nodes) are not in it.
+		var errs []error
+		for _, o := range slices.Backward(m.Objects) {
+			if o.Namespace != "" || o.GVR == gvrNamespace {
+				continue
+			}
+			if err := r.dyn.Resource(o.GVR).Delete(ctx, o.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
+			}
+		}
+		return errors.Join(errs...)
 	}
 	bg := metav1.DeletePropagationBackground
 	var errs []error
 	for _, o := range slices.Backward(m.Objects) {
-		var ri dynamic.ResourceInterface = r.dyn.Resource(o.GVR).Namespace(o.Namespace)
+		var ri dynamic.ResourceInterface = r.dyn.Resource(o.GVR)
+		if o.Namespace != "" {
+			ri = r.dyn.Resource(o.GVR).Namespace(o.Namespace)
+		}
 		err := ri.Delete(ctx, o.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
 		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete %s: %w", o, err))

@@ -141,6 +141,16 @@ type ManifestOptions struct {
 	// Prometheus is the service account the Prometheus server runs as
 	// (kube-prometheus: monitoring/prometheus-k8s).
 	Prometheus ServiceAccountRef
+	// Standalone adds the standalone Prometheus (MonitoringStandalone) to
+	// the system, running PrometheusImage.
+	Standalone      *Standalone
+	PrometheusImage string
+	// CPURequest and MemoryRequest replace the original's requests of
+	// every container (200m and 50Mi per service, 100m and 128Mi per
+	// database) when set: 25 services ask for 5.5 cores, more than a small
+	// node has. Limits are unchanged.
+	CPURequest    spec.MilliCPU
+	MemoryRequest spec.Size
 }
 
 // ServiceAccountRef names a service account.
@@ -231,6 +241,9 @@ func BuildManifest(sys *spec.System, o ManifestOptions) (*Manifest, error) {
 	if o.Token == "" {
 		return nil, fmt.Errorf("build manifest for %s: no agent token", where)
 	}
+	if o.Standalone != nil && o.PrometheusImage == "" {
+		return nil, fmt.Errorf("build manifest for %s: standalone monitoring without a Prometheus image", where)
+	}
 	for _, s := range sys.Services {
 		name := ObjectName(sys.Name, s.Name)
 		if errs := validation.IsDNS1035Label(name); len(errs) > 0 {
@@ -256,6 +269,9 @@ func BuildManifest(sys *spec.System, o ManifestOptions) (*Manifest, error) {
 	b.secret()
 	if o.Monitor {
 		b.monitoring()
+	}
+	if o.Standalone != nil {
+		b.standalone(*o.Standalone, o.PrometheusImage)
 	}
 	for _, s := range sys.Services {
 		b.service(s)
@@ -474,8 +490,8 @@ func (b *builder) agentContainer(s spec.Service) *corev1ac.ContainerApplyConfigu
 		).
 		WithResources(corev1ac.ResourceRequirements().
 			WithRequests(corev1.ResourceList{
-				corev1.ResourceCPU:    milliCPU(min(requestCPU, cpu)),
-				corev1.ResourceMemory: bytesQ(min(requestMemory, mem)),
+				corev1.ResourceCPU:    milliCPU(min(orDefault(b.o.CPURequest, requestCPU), cpu)),
+				corev1.ResourceMemory: bytesQ(min(orDefault(b.o.MemoryRequest, requestMemory), mem)),
 			}).
 			WithLimits(corev1.ResourceList{
 				corev1.ResourceCPU:    milliCPU(cpu),
@@ -516,7 +532,7 @@ func (b *builder) dbContainer(s spec.Service, db DBImage) *corev1ac.ContainerApp
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		WithRestartPolicy(corev1.ContainerRestartPolicyAlways).
 		WithPorts(corev1ac.ContainerPort().WithName("db").WithContainerPort(db.Port).WithProtocol(corev1.ProtocolTCP)).
-		WithResources(corev1ac.ResourceRequirements().WithRequests(dbRequests).WithLimits(dbLimits)).
+		WithResources(corev1ac.ResourceRequirements().WithRequests(b.dbRequests()).WithLimits(dbLimits)).
 		WithStartupProbe(corev1ac.Probe().
 			WithTCPSocket(corev1ac.TCPSocketAction().WithPort(intstr.FromString("db"))).
 			WithPeriodSeconds(1).
@@ -534,6 +550,27 @@ func (b *builder) dbContainer(s spec.Service, db DBImage) *corev1ac.ContainerApp
 		)
 	}
 	return c
+}
+
+// dbRequests are the database's requests, or the overrides.
+func (b *builder) dbRequests() corev1.ResourceList {
+	r := dbRequests.DeepCopy()
+	if b.o.CPURequest > 0 {
+		r[corev1.ResourceCPU] = milliCPU(b.o.CPURequest)
+	}
+	if b.o.MemoryRequest > 0 {
+		r[corev1.ResourceMemory] = bytesQ(b.o.MemoryRequest)
+	}
+	return r
+}
+
+// orDefault is v, or def when v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }
 
 func dbImage(o ManifestOptions, t spec.ServiceType) (DBImage, bool) {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds Prometheus (github.com/prometheus/prometheus/cmd/prometheus) into
+# the tool cache, $VECRO_CACHE/prometheus/$VERSION/prometheus. The Kubernetes
+# runtime packs it into an image (framework/image, no Docker) for its
+# standalone monitoring mode: a cluster with no internet cannot fetch
+# kube-prometheus or pull its images. Idempotent: a present binary is kept.
+#
+# Build tags: only Kubernetes service discovery (remove_all_sd +
+# enable_kubernetes_sd, Prometheus' own switches) — the cloud SDs add tens
+# of MB and nothing the runtime uses; no built-in web UI assets (the API is
+# all vecro reads). go.mod pins Prometheus and every dependency.
+set -euo pipefail
+
+MODULE_VERSION=v0.316.0 # Prometheus 3.16.0 (module versions are v0.3MM.P)
+VERSION=v3.16.0
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${VECRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vecro}
+dir=$cache/prometheus/$VERSION
+out=$dir/prometheus
+export GOWORK=off CGO_ENABLED=0
+
+[ -x "$out" ] && exit 0
+mkdir -p "$dir"
+exec 9>"$dir/.lock"
+flock 9
+[ -x "$out" ] && exit 0
+
+start=$SECONDS
+echo "prometheus: building $VERSION into $out (about 2 min cold)"
+cd "$here"
+grep -q "github.com/prometheus/prometheus $MODULE_VERSION" go.mod ||
+  { echo "prometheus: go.mod does not pin $MODULE_VERSION" >&2; exit 1; }
+v=github.com/prometheus/common/version
+go build -trimpath -tags remove_all_sd,enable_kubernetes_sd,netgo \
+  -ldflags "-s -w -X $v.Version=${VERSION#v} -X $v.Branch=HEAD -X $v.Revision=$MODULE_VERSION" \
+  -o "$out.tmp" github.com/prometheus/prometheus/cmd/prometheus
+"$out.tmp" --version >/dev/null
+mv -f "$out.tmp" "$out"
+echo "prometheus: built $out in $((SECONDS - start)) s"
