@@ -28,15 +28,24 @@ func newRunCmd(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run EXPERIMENT.yaml",
 		Short: "Run an experiment file and write its dataset",
-		Long: `run deploys the experiment's system on the embedded runtime, starts load,
-injects the faults on their timeline, collects every metric family and writes a
-dataset under the artifacts directory (ARTIFACTS_DIR, default artifacts/). It then
-prints how the target, its callers and a few unrelated services moved.
+		Long: `run deploys the experiment's system on the embedded runtime (or, with
+--runtime kube, on a Kubernetes cluster), starts load, injects the faults on their
+timeline, collects every metric family and writes a dataset under the artifacts
+directory (ARTIFACTS_DIR, default artifacts/). It then prints how the target, its
+callers and a few unrelated services moved.
+
+On Kubernetes the Prometheus is kube-prometheus when it is installed or can be
+fetched, and otherwise a standalone Prometheus deployed with the system
+(--monitoring). Images vecro builds reach the cluster through kind (--kind), a
+registry (--registry) or a local containerd (--containerd-socket).
 
 Faults are removed on every way out: at their end by the agents' own clocks, on
 Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 		Example: `  vecro run fixtures/experiments/social-delay.yaml
-  vecro run --repeat 5 --seed 1 fixtures/experiments/social-delay.yaml`,
+  vecro run --repeat 5 --seed 1 fixtures/experiments/social-delay.yaml
+  vecro run --runtime kube --kind fixtures/experiments/social-delay.yaml
+  vecro run --runtime kube --kubeconfig admin.kubeconfig --containerd-socket /run/containerd/containerd.sock \
+    --db-image mongodb=vecro.local/ferretdb:v1.24.2 --cpu-request 20m fixtures/experiments/social-delay.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if repeat < 1 {
@@ -62,6 +71,9 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 				e.NoPlots = e.NoPlots || noPlots
 				e.Progress = s.Err
 				e.StateFile = state
+				if verbose {
+					e.Logger = slog.New(slog.NewTextHandler(s.Err, nil))
+				}
 				switch rt {
 				case "local":
 				case "kube":
@@ -69,14 +81,17 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 					if e.Seed != nil {
 						s0 = *e.Seed
 					}
-					if e.Runtime, err = newKubeRuntime(k, kcfg, s0, e.Logger); err != nil {
+					// Without -v the runtime still says what a user must
+					// know (the monitoring it fell back to).
+					logger := e.Logger
+					if logger == nil {
+						logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+					}
+					if e.Runtime, err = newKubeRuntime(k, kcfg, s0, logger); err != nil {
 						return err
 					}
 				default:
 					return fmt.Errorf("--runtime %q: want local or kube", rt)
-				}
-				if verbose {
-					e.Logger = slog.New(slog.NewTextHandler(s.Err, nil))
 				}
 				if repeat > 1 {
 					fmt.Fprintf(s.Out, "run %d of %d\n", i+1, repeat)

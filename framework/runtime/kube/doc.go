@@ -33,7 +33,17 @@
 // InstallMonitoring installs a pinned kube-prometheus release, fetched at
 // run time and cached with its checksum (FetchRelease): setup first, CRDs
 // established, then the rest, server-side applied; it is skipped when
-// kube-prometheus is already there.
+// kube-prometheus is already there. Where it cannot be fetched (no
+// internet), MonitoringAuto falls back to MonitoringStandalone: a
+// Prometheus built from the Go module proxy (Standalone, PrometheusImage),
+// applied with the system into its namespace, discovering its pods and the
+// kubelets' cAdvisor endpoints itself, and deleted with it.
+//
+// # Images
+//
+// The images the runtime builds (the service, the standalone Prometheus)
+// reach the cluster through an ImageLoader: a kind cluster's nodes, a
+// Registry, or a local Containerd.
 //
 // # e2e-framework
 //

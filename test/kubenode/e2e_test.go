@@ -1,0 +1,283 @@
+package kubenode_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"io/fs"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vecrosim/vecro/framework/dataset"
+	"github.com/vecrosim/vecro/framework/matchers"
+	"github.com/vecrosim/vecro/test/kubenode"
+)
+
+// e2eExperiment is the social delay scenario: posts-storage-db's ingress
+// delayed by 400 ms ± 150 ms for 30 s under an open loop of 20 requests/s.
+const e2eExperiment = "fixtures/experiments/social-delay.yaml"
+
+// TestSocialDelayE2E runs the social delay scenario twice through the
+// normal CLI, `vecro run`: on the embedded runtime, then on the offline
+// node through the Kubernetes runtime (--kubeconfig; the service and
+// Prometheus images built here and imported into the node's containerd;
+// no internet, so the standalone Prometheus scrapes the pods and the
+// kubelet's cAdvisor). It checks that both datasets have the same CSV
+// files and columns, that the delay shows in the p95 of the delayed
+// service's callers on both, that labels.csv on Kubernetes holds the
+// windows the agents inside the pods applied, and that the system and
+// then the node leave nothing behind.
+func TestSocialDelayE2E(t *testing.T) {
+	if os.Getenv("VECRO_KUBE_NODE") != "1" && os.Getenv("CI") != "true" {
+		t.Skip("the node rewires the host's networking; run it with VECRO_KUBE_NODE=1 (make test-kube-node)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("the node needs root")
+	}
+	root := moduleRoot(t)
+	cfg := kubenode.Config{RunDir: os.Getenv("VECRO_KUBE_NODE_DIR"), Logger: testLogger(t)}
+	st, err := kubenode.Status(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if strings.Contains(s, "running") {
+			t.Fatalf("a node is already up (%s); this test brings its own up and down: run `make kube-node-down` first", strings.Join(st, "; "))
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	vecro := filepath.Join(t.TempDir(), "vecro")
+	build := exec.CommandContext(ctx, "go", "build", "-o", vecro, "./cmd/vecro")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build vecro: %v\n%s", err, out)
+	}
+	run := func(name string, args ...string) string {
+		t.Helper()
+		dir := filepath.Join(t.TempDir(), name)
+		args = append([]string{"run", "--artifacts", dir}, append(args, e2eExperiment)...)
+		cmd := exec.CommandContext(ctx, vecro, args...)
+		cmd.Dir = root
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		err := cmd.Run()
+		t.Logf("vecro %s (%s):\n%s", strings.Join(args, " "), time.Since(start).Round(time.Second), out.String())
+		if err != nil {
+			t.Fatalf("%s run: %v", name, err)
+		}
+		runs, err := filepath.Glob(filepath.Join(dir, "social-delay", "*"))
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("%s run: want one dataset under %s, got %v (%v)", name, dir, runs, err)
+		}
+		return runs[0]
+	}
+
+	// The embedded run first, while the machine is quiet.
+	local := run("local")
+
+	// The node's own teardown check (TestNode) covers the host; this test
+	// brings the node down at the end and asks Down for leftovers.
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("VECRO_KUBE_NODE_KEEP") == "1" {
+			t.Logf("VECRO_KUBE_NODE_KEEP=1: the node stays up for a look (make kube-node-down)")
+			return
+		}
+		if err := kubenode.Down(context.Background(), cfg); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	})
+	node, err := kubenode.Up(ctx, cfg)
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	kubeconfig := kubenode.AdminKubeconfig(node.RunDir)
+	kube := run("kube", "--runtime", "kube", "--kubeconfig", kubeconfig,
+		"--containerd-socket", node.ContainerdSocket,
+		"--db-image", "mongodb="+node.Images.FerretDB,
+		// 25 services and 5 databases at the original's 200m and 100m
+		// ask for 5.5 cores; the node has 2.
+		"--cpu-request", "20m")
+
+	m, err := dataset.ReadManifest(kube)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Runtime != "kube" || !m.Complete {
+		t.Errorf("kube dataset: runtime %q, complete %v", m.Runtime, m.Complete)
+	}
+
+	// Same files, same columns.
+	lf, kf := csvHeaders(t, local), csvHeaders(t, kube)
+	if !slices.Equal(sortedKeys(lf), sortedKeys(kf)) {
+		t.Errorf("CSV files differ:\n  embedded %v\n  kube     %v", sortedKeys(lf), sortedKeys(kf))
+	}
+	for name, h := range lf {
+		if k, ok := kf[name]; ok && !slices.Equal(h, k) {
+			t.Errorf("%s: columns differ:\n  embedded %v\n  kube     %v", name, h, k)
+		}
+	}
+
+	// The resource families come from cAdvisor on Kubernetes: every
+	// service has values there (a Prometheus that missed the kubelet would
+	// leave the columns empty).
+	for _, fam := range []string{"cpu_usage", "memory_usage", "net_rx", "net_tx"} {
+		tbl, err := dataset.ReadTable(filepath.Join(kube, "metrics", fam+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, svc := range tbl.Columns {
+			n := 0
+			for i := range tbl.Rows {
+				if !math.IsNaN(tbl.Rows[i][j]) {
+					n++
+				}
+			}
+			if n < len(tbl.Rows)/2 {
+				t.Errorf("kube %s of %s: %d of %d steps have a value", fam, svc, n, len(tbl.Rows))
+			}
+		}
+	}
+
+	// The delay shows where it is seen: in the p95 of the services that
+	// call posts-storage-db (server-side latency of the target itself does
+	// not hold its own ingress delay).
+	for name, dir := range map[string]string{"embedded": local, "kube": kube} {
+		w := faultWindow(t, dir)
+		for _, svc := range []string{"posts-storage", "read-post", "compose-post"} {
+			c := compareP95(t, dir, svc, w)
+			t.Logf("%s: p95 of %s: %v during the fault vs %v at baseline: %.1f×", name, svc, c.During, c.Base, c.Ratio)
+			if !c.Valid() || c.Ratio < 3 {
+				t.Errorf("%s: p95 of %s did not rise 3× during the delay: %.2f× (%v vs %v)", name, svc, c.Ratio, c.During, c.Base)
+			}
+		}
+	}
+
+	// labels.csv on Kubernetes: the window the agent inside the target's
+	// pod applied, close to the plan.
+	labels, err := dataset.Labels(kube)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(labels) != 1 {
+		t.Fatalf("kube labels.csv: want 1 fault, got %d", len(labels))
+	}
+	l := labels[0]
+	if !regexp.MustCompile(`^social-posts-storage-db-[a-z0-9]{1,10}-[a-z0-9]{5}$`).MatchString(l["instances"]) {
+		t.Errorf("labels.csv instances %q: want the target's pod", l["instances"])
+	}
+	for _, k := range []string{"start_error_ms", "end_error_ms"} {
+		v, err := strconv.ParseFloat(l[k], 64)
+		if err != nil || math.Abs(v) > 50 {
+			t.Errorf("labels.csv %s = %q: want |error| < 50 ms", k, l[k])
+		}
+	}
+	if n, err := strconv.Atoi(l["effect_requests_delayed"]); err != nil || n < 100 {
+		t.Errorf("labels.csv effect_requests_delayed = %q: want the agent's count of delayed requests (≥ 100 at 20/s for 30 s)", l["effect_requests_delayed"])
+	}
+
+	// Teardown to nothing: the namespace and the standalone Prometheus'
+	// cluster-wide access are gone.
+	cs := client(t, kubeconfig)
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, "social", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace social after the run: %v", err)
+	}
+	crs, err := cs.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=vecro-sim"})
+	if err != nil || len(crs.Items) != 0 {
+		t.Errorf("vecro's cluster roles after the run: %v (%v)", crs, err)
+	}
+	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=vecro-sim"})
+	if err != nil || len(crbs.Items) != 0 {
+		t.Errorf("vecro's cluster role bindings after the run: %v (%v)", crbs, err)
+	}
+}
+
+// csvHeaders maps every CSV of a dataset (relative path) to its header.
+func csvHeaders(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".csv" {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r := csv.NewReader(f)
+		r.FieldsPerRecord = -1
+		h, err := r.Read()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = h
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// faultWindow is the applied window of the dataset's one fault.
+func faultWindow(t *testing.T, dir string) matchers.Window {
+	t.Helper()
+	labels, err := dataset.Labels(dir)
+	if err != nil || len(labels) != 1 {
+		t.Fatalf("%s: labels: %v (%d faults)", dir, err, len(labels))
+	}
+	start, err1 := time.Parse(time.RFC3339Nano, labels[0]["applied_start"])
+	end, err2 := time.Parse(time.RFC3339Nano, labels[0]["applied_end"])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("%s: applied window %q–%q: %v %v", dir, labels[0]["applied_start"], labels[0]["applied_end"], err1, err2)
+	}
+	return matchers.Window{Name: labels[0]["fault"], Start: start, End: end}
+}
+
+// compareP95 sets the service's p95 during w, after the 10 s quantile
+// window has filled, against the dataset's baseline.
+func compareP95(t *testing.T, dir, svc string, w matchers.Window) matchers.Comparison {
+	t.Helper()
+	m, err := dataset.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := dataset.ReadTable(filepath.Join(dir, "metrics", "latency_p95.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := slices.Index(tbl.Columns, svc)
+	if j < 0 {
+		t.Fatalf("%s: latency_p95 has no column %s (%v)", dir, svc, tbl.Columns)
+	}
+	s := matchers.Series{Family: "latency_p95", Service: svc, Times: tbl.Times, Baseline: matchers.Window{Name: "baseline", Start: m.Baseline[0], End: m.Baseline[1]}}
+	for i := range tbl.Rows {
+		s.Values = append(s.Values, tbl.Rows[i][j])
+	}
+	w.Start = w.Start.Add(10 * time.Second)
+	return matchers.Compare(s, w, 1e-4)
+}
