@@ -89,7 +89,35 @@ func (e *RolloutError) Error() string {
 			}
 		}
 	}
+	if h := e.hint(); h != "" {
+		b.WriteString("\n" + h)
+	}
 	return b.String()
+}
+
+// hint says what a user can do about the commonest causes seen in the
+// reports: requests larger than the cluster (the original's 200m per
+// service is 5 cores for the social system) and images that cannot be
+// pulled (a cluster with no internet).
+func (e *RolloutError) hint() string {
+	var cpu, mem, pull bool
+	for _, d := range e.NotReady {
+		for _, p := range d.Pods {
+			for _, s := range slices.Concat(p.Problems, p.Events) {
+				cpu = cpu || strings.Contains(s, "Insufficient cpu")
+				mem = mem || strings.Contains(s, "Insufficient memory")
+				pull = pull || strings.Contains(s, "ErrImagePull") || strings.Contains(s, "ImagePullBackOff")
+			}
+		}
+	}
+	var hints []string
+	if cpu || mem {
+		hints = append(hints, "hint: the pods ask for more than the nodes have; lower every container's request with --cpu-request (e.g. 20m) or --memory-request (Options.CPURequest, MemoryRequest)")
+	}
+	if pull {
+		hints = append(hints, "hint: an image cannot be pulled; on a cluster without internet, load vecro's images with --registry or --containerd-socket and name local database images with --db-image (Options.Loader, DBImages)")
+	}
+	return strings.Join(hints, "\n")
 }
 
 func (e *RolloutError) Unwrap() error { return e.Cause }

@@ -77,11 +77,19 @@ func TestRolloutErrorMessage(t *testing.T) {
     condition Available=False MinimumReplicasUnavailable: Deployment does not have minimum availability.
     pod social-text-abc-12345: Pending on w1
       container service waiting: ErrImagePull: not found
-      event Failed (×3): Error: ErrImagePull`
+      event Failed (×3): Error: ErrImagePull
+hint: an image cannot be pulled; on a cluster without internet, load vecro's images with --registry or --containerd-socket and name local database images with --db-image (Options.Loader, DBImages)`
 	if got := e.Error(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 	if !errors.Is(e, e.Cause) {
 		t.Error("RolloutError does not unwrap to its cause")
+	}
+	// The node of TestSocialDelayE2E, before --cpu-request existed: 25
+	// services at 200m on 2 cores.
+	e.NotReady[0].Pods[0].Problems = []string{"not scheduled (Unschedulable): 0/1 nodes are available: 1 Insufficient cpu."}
+	e.NotReady[0].Pods[0].Events = nil
+	if got := e.Error(); !strings.HasSuffix(got, "\nhint: the pods ask for more than the nodes have; lower every container's request with --cpu-request (e.g. 20m) or --memory-request (Options.CPURequest, MemoryRequest)") {
+		t.Errorf("no hint for Insufficient cpu:\n%s", got)
 	}
 }
