@@ -27,9 +27,11 @@ const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // Manifest is manifest.json: everything needed to understand and rerun a run.
 type Manifest struct {
-	Experiment string            `json:"experiment"`
-	RunID      string            `json:"run_id"`
-	Runtime    string            `json:"runtime"`
+	Experiment string `json:"experiment"`
+	RunID      string `json:"run_id"`
+	Runtime    string `json:"runtime"`
+	// Monitoring is what collected the metrics (runtime.Deployment).
+	Monitoring string            `json:"monitoring,omitempty"`
 	Seed       int64             `json:"seed"`
 	System     *spec.System      `json:"system"`
 	Faults     *spec.FaultFile   `json:"faults,omitempty"`

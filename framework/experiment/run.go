@@ -280,7 +280,7 @@ func (e *Experiment) datasetRun(res *Result) dataset.Run {
 	seconds := res.Load.Seconds
 	return dataset.Run{
 		Manifest: dataset.Manifest{
-			Experiment: e.Name, RunID: res.RunID, Runtime: res.Runtime, Seed: res.Seed,
+			Experiment: e.Name, RunID: res.RunID, Runtime: res.Runtime, Monitoring: monitoringOf(res.Deployment), Seed: res.Seed,
 			System: e.System, Faults: e.Faults, Load: e.Load,
 			Phases: map[string]any{"warm_up": e.Phases.withDefaults().WarmUp.String(), "baseline": res.Timeline.Baseline.End.Sub(res.Timeline.Baseline.Start).String(),
 				"recovery": e.Phases.withDefaults().Recovery.String(), "steady_state": e.SteadyState, "guardrail": e.Guardrail},
@@ -294,6 +294,13 @@ func (e *Experiment) datasetRun(res *Result) dataset.Run {
 		Social9: e.Social9,
 		NoPlots: e.NoPlots,
 	}
+}
+
+func monitoringOf(dep *runtime.Deployment) string {
+	if dep == nil {
+		return ""
+	}
+	return dep.Monitoring
 }
 
 // versions records what produced a dataset: the module's version and

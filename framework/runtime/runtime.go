@@ -32,8 +32,12 @@ type Deployment struct {
 	// PrometheusURL serves the Prometheus HTTP API for this deployment's
 	// metrics (the embedded engine's API locally, Prometheus on Kubernetes),
 	// so that another process can read them.
-	PrometheusURL string    `json:"prometheus_url,omitempty"`
-	Created       time.Time `json:"created"`
+	PrometheusURL string `json:"prometheus_url,omitempty"`
+	// Monitoring names what collects the metrics (the local runtime's
+	// "embedded" scraper; "kube-prometheus" or "standalone" on Kubernetes),
+	// recorded in the dataset: scrape intervals differ between them.
+	Monitoring string    `json:"monitoring,omitempty"`
+	Created    time.Time `json:"created"`
 	// PID is the process that owns the deployment (vecro deploy), so that a
 	// stale state file can be told from a live one.
 	PID int `json:"pid,omitempty"`

@@ -116,8 +116,13 @@ func TestSocialDelayE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Runtime != "kube" || !m.Complete {
-		t.Errorf("kube dataset: runtime %q, complete %v", m.Runtime, m.Complete)
+	// No internet: auto monitoring fell back to the standalone Prometheus,
+	// and the dataset says so.
+	if m.Runtime != "kube" || m.Monitoring != "standalone" || !m.Complete {
+		t.Errorf("kube dataset: runtime %q, monitoring %q, complete %v", m.Runtime, m.Monitoring, m.Complete)
+	}
+	if lm, err := dataset.ReadManifest(local); err != nil || lm.Monitoring != "embedded" {
+		t.Errorf("embedded dataset: monitoring %q (%v)", lm.Monitoring, err)
 	}
 
 	// Same files, same columns.

@@ -784,7 +784,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 			r.fwd.closeAll()
 			return nil, err
 		}
-		dep.Metrics = src
+		dep.Metrics, dep.Monitoring = src, string(mode)
 	}
 	failures := make(chan error, 64)
 	dep.Failures = failures

@@ -315,7 +315,7 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 	if err != nil {
 		return nil, err
 	}
-	dep.Metrics, dep.PrometheusURL = src, promURL
+	dep.Metrics, dep.PrometheusURL, dep.Monitoring = src, promURL, "embedded"
 	r.mu.Lock()
 	r.handedOver = true
 	r.mu.Unlock()
