@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"github.com/vecrosim/vecro/framework/fault"
 	"github.com/vecrosim/vecro/framework/runtime/kube"
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 const testImage = "vecro.local/service:envtest"
@@ -439,3 +442,70 @@ func available(d *appsv1.Deployment) bool {
 }
 
 func ptrTrue(b *bool) bool { return b != nil && *b }
+
+// TestAutoMonitoringFallsBack: with no kube-prometheus in the cluster and
+// its release unreachable (a closed port stands in for GitHub without
+// internet), auto monitoring says so and applies the standalone Prometheus
+// with the system — every object accepted by the real API server, its
+// cluster-wide access included — and deleting the system removes the
+// cluster-scoped objects too.
+func TestAutoMonitoringFallsBack(t *testing.T) {
+	cp := sharedControlPlane(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close()
+	var logs testutil.SyncBuffer
+	sys := &spec.System{Name: "offline", Services: []spec.Service{{Name: "front", Type: spec.TypeBase, Calls: []string{"back"}}, {Name: "back", Type: spec.TypeBase}}}
+	r := kube.New(kube.Options{
+		RESTConfig: cp.cfg, Image: testImage, Monitoring: kube.MonitoringAuto,
+		// Names no other test's stand-in uses, so that Installed is false
+		// whatever ran before on the shared control plane.
+		KubePrometheus: kube.KubePrometheus{URL: url + "/{version}.tar.gz", CacheDir: t.TempDir(), Namespace: "no-monitoring", Prometheus: "none"},
+		Standalone:     kube.Standalone{Image: "vecro.local/prometheus:envtest"},
+		Logger:         slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err := r.InstallMonitoring(ctx); err != nil {
+		t.Fatalf("auto monitoring without kube-prometheus: %v", err)
+	}
+	t.Logf("log:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "kube-prometheus cannot be fetched; deploying the standalone Prometheus") {
+		t.Errorf("the fallback was not said:\n%s", logs.String())
+	}
+	m, applied, err := r.Apply(ctx, sys)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	kinds := map[string]bool{}
+	for _, a := range applied {
+		kinds[a.Object.Kind+"/"+a.Object.Name] = true
+	}
+	for _, want := range []string{"ClusterRole/vecro-prometheus-offline", "ClusterRoleBinding/vecro-prometheus-offline", "ConfigMap/offline-vecro-prometheus", "Deployment/offline-vecro-prometheus", "ServiceAccount/offline-vecro-prometheus"} {
+		if !kinds[want] {
+			t.Errorf("applied lacks %s: %v", want, kinds)
+		}
+	}
+	if kinds["ServiceMonitor/offline"] {
+		t.Error("a ServiceMonitor was applied in standalone mode")
+	}
+	if _, err := cp.cs.RbacV1().ClusterRoles().Get(ctx, "vecro-prometheus-offline", metav1.GetOptions{}); err != nil {
+		t.Fatalf("cluster role: %v", err)
+	}
+	if m.Namespace != "offline" {
+		t.Errorf("namespace %q", m.Namespace)
+	}
+	if err := r.DeleteSystem(ctx); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if _, err := cp.cs.RbacV1().ClusterRoles().Get(ctx, "vecro-prometheus-offline", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("cluster role after delete: %v", err)
+	}
+	if _, err := cp.cs.RbacV1().ClusterRoleBindings().Get(ctx, "vecro-prometheus-offline", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("cluster role binding after delete: %v", err)
+	}
+	if _, err := cp.cs.CoreV1().Namespaces().Get(ctx, "offline", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace after delete: %v", err)
+	}
+}
