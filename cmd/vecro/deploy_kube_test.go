@@ -116,3 +116,18 @@ func TestDeployKubeDispatch(t *testing.T) {
 		t.Errorf("missing kubeconfig: %v", err)
 	}
 }
+
+// TestDeleteErrors: delete needs a system file and a reachable cluster, and
+// says which kubeconfig it could not use. (It deletes for real in
+// framework/runtime/kube's envtest suite, TestAutoMonitoringFallsBack.)
+func TestDeleteErrors(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"delete", "--kubeconfig", "/nonexistent/kubeconfig", "../../fixtures/systems/social.yaml"}, streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if err == nil || !strings.Contains(err.Error(), "delete social: kubeconfig /nonexistent/kubeconfig") {
+		t.Errorf("missing kubeconfig: %v", err)
+	}
+	err = run(context.Background(), []string{"delete", "../../fixtures/invalid/does-not-exist.yaml"}, streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if err == nil || !strings.Contains(err.Error(), "does-not-exist.yaml") {
+		t.Errorf("missing system file: %v", err)
+	}
+}

@@ -53,6 +53,7 @@ an agent inside every service, and writes the metrics as a labelled dataset.`,
 		newInjectCmd,
 		newCollectCmd,
 		newFaultsCmd,
+		newDeleteCmd,
 	} {
 		root.AddCommand(c(s))
 	}

@@ -447,8 +447,9 @@ func ptrTrue(b *bool) bool { return b != nil && *b }
 // its release unreachable (a closed port stands in for GitHub without
 // internet), auto monitoring says so and applies the standalone Prometheus
 // with the system — every object accepted by the real API server, its
-// cluster-wide access included — and deleting the system removes the
-// cluster-scoped objects too.
+// cluster-wide access included — and deleting the system (as `vecro delete`
+// does after the deploying process was killed) removes the cluster-scoped
+// objects too.
 func TestAutoMonitoringFallsBack(t *testing.T) {
 	cp := sharedControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -496,8 +497,15 @@ func TestAutoMonitoringFallsBack(t *testing.T) {
 	if m.Namespace != "offline" {
 		t.Errorf("namespace %q", m.Namespace)
 	}
+	// The deploying process is gone (SIGKILL): a new runtime, as `vecro
+	// delete` makes, finds and removes what it left.
+	r2 := kube.New(kube.Options{RESTConfig: cp.cfg, Logger: testLogger(t)})
+	if err := r2.Delete(ctx, sys); err != nil {
+		t.Fatalf("delete leftovers: %v", err)
+	}
+	// The first runtime's own teardown still works on nothing.
 	if err := r.DeleteSystem(ctx); err != nil {
-		t.Fatalf("delete: %v", err)
+		t.Fatalf("delete after delete: %v", err)
 	}
 	if _, err := cp.cs.RbacV1().ClusterRoles().Get(ctx, "vecro-prometheus-offline", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("cluster role after delete: %v", err)

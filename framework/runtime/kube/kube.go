@@ -934,6 +934,50 @@ func (r *Runtime) DeleteSystem(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Delete removes what a deploy of sys left in the cluster when the process
+// that deployed it could not (it was killed): the namespace if vecro created
+// it, else vecro's objects in it, and the standalone Prometheus' cluster role
+// and binding. The agents go with their pods, and any fault with them. It
+// needs no earlier Start; nothing there is not an error.
+func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
+	if _, err := r.Connect(ctx); err != nil {
+		return err
+	}
+	if sys == nil {
+		return errors.New("kube runtime: no system")
+	}
+	ns := r.opts.Namespace
+	if ns == "" {
+		ns = NamespaceOf(sys)
+	}
+	owns, err := r.ownsNamespace(ctx, ns, sys.Name)
+	if err != nil {
+		return err
+	}
+	kp := r.opts.KubePrometheus
+	// Only the objects' names matter here; a ServiceMonitor is listed only
+	// where its kind exists.
+	monitor, err := kp.Installed(ctx, r.dyn)
+	if err != nil {
+		return err
+	}
+	m, err := BuildManifest(sys, ManifestOptions{
+		Namespace:       ns,
+		Image:           DryRunImage,
+		Token:           DryRunSecret,
+		DBPassword:      DryRunSecret,
+		ManageNamespace: owns,
+		Monitor:         monitor,
+		Prometheus:      ServiceAccountRef{Namespace: kp.Namespace, Name: kp.ServiceAccount},
+		Standalone:      &r.opts.Standalone,
+		PrometheusImage: DryRunPrometheusImage,
+	})
+	if err != nil {
+		return err
+	}
+	return r.delete(ctx, m, owns)
+}
+
 // DeleteCluster deletes the kind cluster this runtime created, unless
 // Kind.Keep; a cluster it found is left alone. Safe to call twice.
 func (r *Runtime) DeleteCluster() error {
