@@ -83,12 +83,12 @@ func kubeOptions(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger
 	}
 	if k.cpuRequest != "" {
 		if o.CPURequest, err = spec.ParseMilliCPU(k.cpuRequest); err != nil || o.CPURequest <= 0 {
-			return kube.Options{}, fmt.Errorf("--cpu-request %q: want a positive CPU quantity such as 20m or 0.5 (%v)", k.cpuRequest, err)
+			return kube.Options{}, fmt.Errorf("--cpu-request %q: want a positive CPU quantity such as 20m or 0.5%s", k.cpuRequest, because(err))
 		}
 	}
 	if k.memoryRequest != "" {
 		if o.MemoryRequest, err = spec.ParseSize(k.memoryRequest); err != nil || o.MemoryRequest <= 0 {
-			return kube.Options{}, fmt.Errorf("--memory-request %q: want a positive size such as 32Mi (%v)", k.memoryRequest, err)
+			return kube.Options{}, fmt.Errorf("--memory-request %q: want a positive size such as 32Mi%s", k.memoryRequest, because(err))
 		}
 	}
 	for _, d := range k.dbImages {
@@ -113,6 +113,14 @@ func kubeOptions(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger
 		o.Kind = &kube.Kind{Name: k.kindName, Config: k.kindConfig, Keep: k.keepCluster}
 	}
 	return o, nil
+}
+
+// because is ": err", or nothing for a nil error.
+func because(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ": " + err.Error()
 }
 
 // newKubeRuntime is the kube runtime for deploy and run.

@@ -131,3 +131,47 @@ func TestDeleteErrors(t *testing.T) {
 		t.Errorf("missing system file: %v", err)
 	}
 }
+
+// TestKubeOptions: the flags that shape a cluster's images and requests,
+// and their errors.
+func TestKubeOptions(t *testing.T) {
+	o, err := kubeOptions(kubeFlags{monitoring: "auto", containerd: "/run/k/containerd.sock", cpuRequest: "20m", memoryRequest: "32Mi", dbImages: []string{"mongodb=vecro.local/ferretdb:v1.24.2"}}, "", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := o.Loader.(kube.Containerd); !ok || c.Address != "/run/k/containerd.sock" {
+		t.Errorf("loader %#v", o.Loader)
+	}
+	if o.CPURequest != 20 || o.MemoryRequest != 32<<20 {
+		t.Errorf("requests %v, %v", o.CPURequest, o.MemoryRequest)
+	}
+	if db := o.DBImages["mongodb"]; db.Image != "vecro.local/ferretdb:v1.24.2" || db.Port != 27017 || len(db.Args) != 0 {
+		t.Errorf("mongodb image %+v", db)
+	}
+	o, err = kubeOptions(kubeFlags{monitoring: "standalone", registry: "reg.example/vecro", insecure: true, promImage: "reg.example/prom:3"}, "", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := o.Loader.(kube.Registry); !ok || r.Prefix != "reg.example/vecro" || !r.Insecure || o.Standalone.Image != "reg.example/prom:3" || o.Monitoring != kube.MonitoringStandalone {
+		t.Errorf("options %+v", o)
+	}
+	for _, tc := range []struct {
+		k    kubeFlags
+		want string
+	}{
+		{kubeFlags{monitoring: "auto", registry: "r", containerd: "s"}, "--registry and --containerd-socket both say where built images go"},
+		{kubeFlags{monitoring: "auto", cpuRequest: "lots"}, `--cpu-request "lots": want a positive CPU quantity such as 20m or 0.5: `},
+		{kubeFlags{monitoring: "auto", cpuRequest: "0"}, `--cpu-request "0": want a positive CPU quantity such as 20m or 0.5`},
+		{kubeFlags{monitoring: "auto", memoryRequest: "-1Mi"}, `--memory-request "-1Mi": want a positive size`},
+		{kubeFlags{monitoring: "auto", dbImages: []string{"postgres=pg:16"}}, `--db-image "postgres=pg:16": want TYPE=IMAGE with TYPE mongodb, redis or mysql`},
+		{kubeFlags{monitoring: "auto", dbImages: []string{"mongodb"}}, `--db-image "mongodb": want TYPE=IMAGE`},
+	} {
+		_, err := kubeOptions(tc.k, "", 1, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.k, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "<nil>") {
+			t.Errorf("%+v: %v", tc.k, err)
+		}
+	}
+}

@@ -299,14 +299,9 @@ func (r *Runtime) InstallMonitoring(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if mode == MonitoringStandalone {
-		if err := r.standaloneImage(ctx); err != nil {
-			return err
-		}
+	if err := r.useMonitoring(ctx, mode); err != nil {
+		return err
 	}
-	r.mu.Lock()
-	r.monitoring = mode
-	r.mu.Unlock()
 	if mode != MonitoringKubePrometheus {
 		return nil
 	}
@@ -339,7 +334,7 @@ func (r *Runtime) chooseMonitoring(ctx context.Context) (Monitoring, error) {
 		return MonitoringKubePrometheus, nil
 	}
 	if mode == MonitoringExisting {
-		return "", fmt.Errorf("monitoring: no Prometheus %s/%s (prometheus-operator) in the cluster; install kube-prometheus or use --monitoring=%s or %s", kp.Namespace, kp.Prometheus, MonitoringKubePrometheus, MonitoringStandalone)
+		return "", errNoKubePrometheus(kp)
 	}
 	fctx, cancel := context.WithTimeout(ctx, min(r.opts.FetchTimeout, kp.Timeout))
 	rel, err := FetchRelease(fctx, kp, r.log)
@@ -358,6 +353,24 @@ func (r *Runtime) chooseMonitoring(ctx context.Context) (Monitoring, error) {
 		return "", err
 	}
 	return MonitoringKubePrometheus, nil
+}
+
+func errNoKubePrometheus(kp KubePrometheus) error {
+	return fmt.Errorf("monitoring: no Prometheus %s/%s (prometheus-operator) in the cluster; install kube-prometheus or use --monitoring=%s or %s", kp.Namespace, kp.Prometheus, MonitoringKubePrometheus, MonitoringStandalone)
+}
+
+// useMonitoring records the resolved mode, once the standalone
+// Prometheus' image (if that is the mode) is available.
+func (r *Runtime) useMonitoring(ctx context.Context, mode Monitoring) error {
+	if mode == MonitoringStandalone {
+		if err := r.standaloneImage(ctx); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.monitoring = mode
+	r.mu.Unlock()
+	return nil
 }
 
 // standaloneImage makes the standalone Prometheus' image available: the
@@ -512,9 +525,9 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 }
 
 // resolvedMonitoring is the mode InstallMonitoring chose. Without it (Deploy
-// or Apply alone), auto and existing read an installed kube-prometheus and
-// otherwise get the standalone Prometheus, whose image is made available
-// here.
+// or Apply alone), nothing is installed: auto and existing read an
+// installed kube-prometheus, and auto otherwise gets the standalone
+// Prometheus.
 func (r *Runtime) resolvedMonitoring(ctx context.Context) (Monitoring, error) {
 	r.mu.Lock()
 	mode := r.monitoring
@@ -522,27 +535,24 @@ func (r *Runtime) resolvedMonitoring(ctx context.Context) (Monitoring, error) {
 	if mode != "" {
 		return mode, nil
 	}
-	switch mode = r.opts.Monitoring; mode {
-	case MonitoringAuto, MonitoringExisting:
+	mode, err := ParseMonitoring(string(r.opts.Monitoring))
+	if err != nil {
+		return "", err
+	}
+	if mode == MonitoringAuto || mode == MonitoringExisting {
 		ok, err := r.opts.KubePrometheus.Installed(ctx, r.dyn)
-		if err != nil {
+		switch {
+		case err != nil:
 			return "", err
-		}
-		if ok {
+		case ok:
 			mode = MonitoringKubePrometheus
-		} else {
+		case mode == MonitoringExisting:
+			return "", errNoKubePrometheus(r.opts.KubePrometheus)
+		default:
 			mode = MonitoringStandalone
 		}
 	}
-	if mode == MonitoringStandalone {
-		if err := r.standaloneImage(ctx); err != nil {
-			return "", err
-		}
-	}
-	r.mu.Lock()
-	r.monitoring = mode
-	r.mu.Unlock()
-	return mode, nil
+	return mode, r.useMonitoring(ctx, mode)
 }
 
 // ownsNamespace: vecro manages the namespace (creates it, deletes it at
