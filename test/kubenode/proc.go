@@ -40,10 +40,25 @@ func (c Config) running(name string) (int, bool) {
 	if err != nil || pid <= 0 || !alive(pid) {
 		return 0, false
 	}
-	if len(lines) == 2 && exeOf(pid) != lines[1] {
+	if len(lines) == 2 && exeOfSettled(pid) != lines[1] {
 		return 0, false
 	}
 	return pid, true
+}
+
+// exeOfSettled is exeOf of a process that may be in the middle of execve:
+// the kernel lets the vfork parent (exec.Cmd.Start) go on before it has set
+// up the new program's arguments, and until then /proc/PID/cmdline is
+// empty. Seen in CI: etcd "not running" right after it was started, on a
+// loaded machine. An empty command line is otherwise only a kernel
+// thread's, never a PID file's.
+func exeOfSettled(pid int) string {
+	exe := exeOf(pid)
+	for i := 0; exe == "" && i < 100 && alive(pid); i++ {
+		time.Sleep(10 * time.Millisecond)
+		exe = exeOf(pid)
+	}
+	return exe
 }
 
 // alive tells whether pid is a process that has not exited (a zombie has).
