@@ -6,21 +6,11 @@ set -euo pipefail
 
 VERSION=v1.15.0
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${VECRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vecro}
-dir=$cache/coredns/$VERSION
-out=$dir/coredns
 export GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=amd64
+. "$here/../toolcache.sh"
+toolcache_begin coredns "$VERSION"
 
-[ -x "$out" ] && exit 0
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-[ -x "$out" ] && exit 0
-
-start=$SECONDS
 echo "coredns: building $VERSION ($(grep -v '^#' "$here/plugins.txt" | xargs)) into $out"
 cd "$here"
 go build -trimpath -ldflags "-s -w" -o "$out.tmp" .
-"$out.tmp" -version >/dev/null
-mv -f "$out.tmp" "$out"
-echo "coredns: built $out in $((SECONDS - start)) s"
+toolcache_install coredns -version

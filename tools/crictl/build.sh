@@ -8,22 +8,12 @@ set -euo pipefail
 
 VERSION=v1.37.0
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${VECRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vecro}
-dir=$cache/crictl/$VERSION
-out=$dir/crictl
 export GOWORK=off CGO_ENABLED=0
+. "$here/../toolcache.sh"
+toolcache_begin crictl "$VERSION"
 
-[ -x "$out" ] && exit 0
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-[ -x "$out" ] && exit 0
-
-start=$SECONDS
 echo "crictl: building $VERSION into $out"
 cd "$here"
 go build -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$VERSION" \
   -o "$out.tmp" sigs.k8s.io/cri-tools/cmd/crictl
-"$out.tmp" --version >/dev/null
-mv -f "$out.tmp" "$out"
-echo "crictl: built $out in $((SECONDS - start)) s"
+toolcache_install crictl --version

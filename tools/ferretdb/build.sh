@@ -16,18 +16,8 @@ set -euo pipefail
 VERSION=v1.24.2
 MODULE=github.com/FerretDB/FerretDB
 here=$(cd "$(dirname "$0")" && pwd)
-
-cache=${VECRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vecro}
-dir=$cache/ferretdb/$VERSION
-out=$dir/ferretdb
-
-[ -x "$out" ] && exit 0
-mkdir -p "$dir"
-
-# Two `make` runs at once must not both build (or race on the rename).
-exec 9>"$dir/.lock"
-flock 9
-[ -x "$out" ] && exit 0
+. "$here/../toolcache.sh"
+toolcache_begin ferretdb "$VERSION"
 
 build=$(mktemp -d "$dir/build.XXXXXX")
 trap 'chmod -R u+w "$build" 2>/dev/null; rm -rf "$build"' EXIT
@@ -50,6 +40,4 @@ go mod edit -replace="$MODULE=../FerretDB"
 # out: the tests only use --handler=sqlite, and it halves the build.
 CGO_ENABLED=0 go build -trimpath -tags ferretdb_no_postgresql \
   -o "$out.tmp" "$MODULE/cmd/ferretdb"
-"$out.tmp" --version >/dev/null
-mv -f "$out.tmp" "$out"
-echo "ferretdb: built $out"
+toolcache_install ferretdb --version

@@ -14,18 +14,10 @@ set -euo pipefail
 MODULE_VERSION=v0.316.0 # Prometheus 3.16.0 (module versions are v0.3MM.P)
 VERSION=v3.16.0
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${VECRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vecro}
-dir=$cache/prometheus/$VERSION
-out=$dir/prometheus
 export GOWORK=off CGO_ENABLED=0
+. "$here/../toolcache.sh"
+toolcache_begin prometheus "$VERSION"
 
-[ -x "$out" ] && exit 0
-mkdir -p "$dir"
-exec 9>"$dir/.lock"
-flock 9
-[ -x "$out" ] && exit 0
-
-start=$SECONDS
 echo "prometheus: building $VERSION into $out (about 2 min cold)"
 cd "$here"
 grep -q "github.com/prometheus/prometheus $MODULE_VERSION" go.mod ||
@@ -34,6 +26,4 @@ v=github.com/prometheus/common/version
 go build -trimpath -tags remove_all_sd,enable_kubernetes_sd,netgo \
   -ldflags "-s -w -X $v.Version=${VERSION#v} -X $v.Branch=HEAD -X $v.Revision=$MODULE_VERSION" \
   -o "$out.tmp" github.com/prometheus/prometheus/cmd/prometheus
-"$out.tmp" --version >/dev/null
-mv -f "$out.tmp" "$out"
-echo "prometheus: built $out in $((SECONDS - start)) s"
+toolcache_install prometheus --version
