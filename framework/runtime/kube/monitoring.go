@@ -463,7 +463,16 @@ func WaitCRDEstablished(ctx context.Context, res *resources.Resources, name stri
 // returns its name. res should list in k.Namespace.
 func WaitPrometheus(ctx context.Context, res *resources.Resources, k KubePrometheus) (string, error) {
 	k = k.withDefaults()
-	sel := PrometheusPodSelector(k.Prometheus)
+	return waitReadyPod(ctx, res, PrometheusPodSelector(k.Prometheus), k.Timeout, time.Second,
+		fmt.Sprintf("prometheus %s/%s", k.Namespace, k.Prometheus),
+		func(p *corev1.Pod) bool { return p.Namespace == k.Namespace },
+		podReady)
+}
+
+// waitReadyPod waits until one of the pods that sel selects and consider
+// accepts is ready (by ready) and returns its name; when the time is up,
+// the error names what, and the state and problems of every pod it saw.
+func waitReadyPod(ctx context.Context, res *resources.Resources, sel string, timeout, interval time.Duration, what string, consider, ready func(*corev1.Pod) bool) (string, error) {
 	var pod string
 	var seen []string
 	err := wait.For(func(ctx context.Context) (bool, error) {
@@ -474,23 +483,23 @@ func WaitPrometheus(ctx context.Context, res *resources.Resources, k KubePrometh
 		seen = seen[:0]
 		for i := range pods.Items {
 			p := &pods.Items[i]
-			if p.Namespace != k.Namespace {
+			if !consider(p) {
 				continue
 			}
-			if podReady(p) {
+			if ready(p) {
 				pod = p.Name
 				return true, nil
 			}
 			seen = append(seen, fmt.Sprintf("%s: %s %v", p.Name, p.Status.Phase, podProblems(p)))
 		}
 		return false, nil
-	}, wait.WithContext(ctx), wait.WithTimeout(k.Timeout), wait.WithInterval(time.Second), wait.WithImmediate())
+	}, wait.WithContext(ctx), wait.WithTimeout(timeout), wait.WithInterval(interval), wait.WithImmediate())
 	if err != nil {
 		state := "no pods"
 		if len(seen) > 0 {
 			state = strings.Join(seen, "; ")
 		}
-		return "", fmt.Errorf("prometheus %s/%s not ready after %v (%s): %w", k.Namespace, k.Prometheus, k.Timeout, state, err)
+		return "", fmt.Errorf("%s not ready after %v (%s): %w", what, timeout, state, err)
 	}
 	return pod, nil
 }

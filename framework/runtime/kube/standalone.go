@@ -20,7 +20,6 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
-	"sigs.k8s.io/e2e-framework/klient/wait"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vecrosim/vecro/framework/image"
@@ -313,31 +312,8 @@ func fnv64(s string) uint64 {
 // WaitStandalonePrometheus waits until the standalone Prometheus of system
 // is ready and returns its pod. res should list in the system's namespace.
 func WaitStandalonePrometheus(ctx context.Context, res *resources.Resources, system string, timeout time.Duration) (string, error) {
-	sel := PrometheusSelector(system)
-	var pod string
-	var seen []string
-	err := wait.For(func(ctx context.Context) (bool, error) {
-		var pods corev1.PodList
-		if err := res.List(ctx, &pods, resources.WithLabelSelector(sel)); err != nil {
-			return false, nil
-		}
-		seen = seen[:0]
-		for i := range pods.Items {
-			p := &pods.Items[i]
-			if podReady(p) && p.DeletionTimestamp == nil {
-				pod = p.Name
-				return true, nil
-			}
-			seen = append(seen, fmt.Sprintf("%s: %s %v", p.Name, p.Status.Phase, podProblems(p)))
-		}
-		return false, nil
-	}, wait.WithContext(ctx), wait.WithTimeout(timeout), wait.WithInterval(500*time.Millisecond), wait.WithImmediate())
-	if err != nil {
-		state := "no pods"
-		if len(seen) > 0 {
-			state = strings.Join(seen, "; ")
-		}
-		return "", fmt.Errorf("standalone prometheus of %s not ready after %v (%s): %w", system, timeout, state, err)
-	}
-	return pod, nil
+	return waitReadyPod(ctx, res, PrometheusSelector(system), timeout, 500*time.Millisecond,
+		"standalone prometheus of "+system,
+		func(*corev1.Pod) bool { return true },
+		func(p *corev1.Pod) bool { return podReady(p) && p.DeletionTimestamp == nil })
 }
