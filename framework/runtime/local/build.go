@@ -108,8 +108,8 @@ func buildService(ctx context.Context, moduleDir string, log *slog.Logger) (stri
 	defer os.Remove(tmp.Name())
 	log.Info("building the service binary", "package", ServicePackage, "into", bin)
 	args := []string{"build", "-trimpath", "-o", tmp.Name(), "./images/service"}
-	if out, err := goCmd(ctx, moduleDir, args...); err != nil {
-		return "", fmt.Errorf("build the service binary: go %s (in %s): %w\n%s", strings.Join(args, " "), moduleDir, err, out)
+	if out, diag, err := goCmd(ctx, moduleDir, args...); err != nil {
+		return "", fmt.Errorf("build the service binary: go %s (in %s): %w\n%s%s", strings.Join(args, " "), moduleDir, err, out, diag)
 	}
 	if err := os.Rename(tmp.Name(), bin); err != nil {
 		return "", fmt.Errorf("build the service binary: %w", err)
@@ -119,15 +119,17 @@ func buildService(ctx context.Context, moduleDir string, log *slog.Logger) (stri
 }
 
 // goCmd runs the go command in dir with the build environment and returns
-// its combined output.
-func goCmd(ctx context.Context, dir string, args ...string) ([]byte, error) {
+// its standard output and its diagnostics apart: on a cold module cache the
+// go command prints "go: downloading …" on stderr even when it succeeds,
+// and that must not reach a parser of `go list -json` or `go env`.
+func goCmd(ctx context.Context, dir string, args ...string) (stdout, stderr []byte, err error) {
 	cmd := exec.CommandContext(ctx, goTool(), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), buildEnv...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.Bytes(), err
+	var out, diag bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &diag
+	err = cmd.Run()
+	return out.Bytes(), diag.Bytes(), err
 }
 
 // goTool is the go command on PATH; its absence is reported with the
@@ -156,9 +158,9 @@ type listedPackage struct {
 // other module), and the Go version and target.
 func sourceHash(ctx context.Context, moduleDir string) (string, error) {
 	args := []string{"list", "-deps", "-e", "-json=ImportPath,Dir,GoFiles,CgoFiles,SFiles,EmbedFiles,Module,Error", "./images/service"}
-	out, err := goCmd(ctx, moduleDir, args...)
+	out, diag, err := goCmd(ctx, moduleDir, args...)
 	if err != nil {
-		return "", fmt.Errorf("hash the service sources: go %s (in %s): %w\n%s", strings.Join(args, " "), moduleDir, err, out)
+		return "", fmt.Errorf("hash the service sources: go %s (in %s): %w\n%s", strings.Join(args, " "), moduleDir, err, diag)
 	}
 	h := sha256.New()
 	add := func(name string, r io.Reader) error {
@@ -169,9 +171,9 @@ func sourceHash(ctx context.Context, moduleDir string) (string, error) {
 		h.Write([]byte{0})
 		return nil
 	}
-	env, err := goCmd(ctx, moduleDir, "env", "GOVERSION", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GOFLAGS")
+	env, diag, err := goCmd(ctx, moduleDir, "env", "GOVERSION", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GOFLAGS")
 	if err != nil {
-		return "", fmt.Errorf("hash the service sources: go env: %w\n%s", err, env)
+		return "", fmt.Errorf("hash the service sources: go env: %w\n%s", err, diag)
 	}
 	add("go env", bytes.NewReader(append(env, strings.Join(buildEnv, " ")...)))
 	var files []string

@@ -154,3 +154,44 @@ func TestFindModule(t *testing.T) {
 		t.Error("moduleAbove found the module above a temp dir")
 	}
 }
+
+// A cold module cache makes the go command print "go: downloading …" beside
+// the JSON of `go list`: a fresh machine's first `make demo` failed on it.
+// The module cache here is empty and fed from the real one through a
+// file:// proxy, so the downloads happen for real and offline.
+func TestSourceHashOnAColdModuleCache(t *testing.T) {
+	needGo(t)
+	realCache, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := filepath.Join(strings.TrimSpace(string(realCache)), "cache", "download")
+	const dep = "github.com/cespare/xxhash/v2"
+	if _, err := os.Stat(filepath.Join(proxy, dep, "@v", "v2.3.0.zip")); err != nil {
+		skipOrFail(t, "%s v2.3.0 is not in the module cache (go mod download fetches it): %v", dep, err)
+	}
+	dir := newTinyModule(t)
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module "+Module+"\n\ngo 1.22\n\nrequire "+dep+" v2.3.0\n")
+	write("go.sum", dep+" v2.3.0 h1:UL815xU9SqsFlibzuggzjXhog7bL6oX9BbNZnL2UFvs=\n"+
+		dep+" v2.3.0/go.mod h1:VGX0DQ3Q6kWi7AoAeZDth3/j3BFtOZR5XLFGgcrjCOs=\n")
+	write("lib/lib.go", "package lib\n\nimport \"github.com/cespare/xxhash/v2\"\n\nvar Greeting = xxhash.Sum64String(\"hello\")\n")
+	modCache := t.TempDir()
+	t.Setenv("GOMODCACHE", modCache)
+	t.Setenv("GOPROXY", "file://"+proxy)
+	t.Setenv("GOFLAGS", "-modcacherw")
+	t.Setenv("GOSUMDB", "off")
+	if _, err := sourceHash(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	// The cache was empty: finding the dependency there now proves the go
+	// command downloaded it (and said so on stderr) inside sourceHash.
+	if _, err := os.Stat(filepath.Join(modCache, dep+"@v2.3.0")); err != nil {
+		t.Fatalf("the module cache was not filled by sourceHash, so it never ran cold: %v", err)
+	}
+}
