@@ -19,6 +19,41 @@ import (
 // seconds.
 var Buckets = []float64{.0002, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, 25}
 
+// The native histogram settings of the duration histograms. The classic
+// buckets above are too coarse for quantiles (histogram_quantile
+// interpolates linearly inside a bucket: a p95 between .25 and .5 can read
+// up to 2x off), so every duration histogram is also a native histogram,
+// served in the protobuf exposition beside the classic buckets, which the
+// text format, the social9 export and Prometheus servers without native
+// histograms keep reading.
+const (
+	// NativeBucketFactor bounds the growth from one bucket to the next:
+	// 1.1 gives schema 3 (factor 2^(1/8) ≈ 1.09), so a quantile read from
+	// the buckets is within ±4.5% of the truth at worst, ~1% typically.
+	NativeBucketFactor = 1.1
+	// NativeMaxBuckets holds schema 3 over 100 µs to 60 s (154 buckets)
+	// without losing resolution; beyond it client_golang halves the
+	// resolution (or resets, see below) instead of growing without bound.
+	NativeMaxBuckets = 160
+	// NativeMinResetDuration lets a histogram that ran out of buckets
+	// start afresh at full resolution after an hour (a counter reset that
+	// rate() handles), rather than stay coarse for the rest of the run.
+	NativeMinResetDuration = time.Hour
+)
+
+// durationOpts are the options of every duration histogram but the
+// original's legacy one.
+func durationOpts(name, help string) prometheus.HistogramOpts {
+	return prometheus.HistogramOpts{
+		Name:                            name,
+		Help:                            help,
+		Buckets:                         Buckets,
+		NativeHistogramBucketFactor:     NativeBucketFactor,
+		NativeHistogramMaxBucketNumber:  NativeMaxBuckets,
+		NativeHistogramMinResetDuration: NativeMinResetDuration,
+	}
+}
+
 // Constant label names every series carries.
 const (
 	LabelSystem   = "vecro_system"
@@ -77,11 +112,8 @@ func New(o Options) (*Metrics, error) {
 		Name: "vecro_http_requests_total",
 		Help: "Requests served on the service port, by status code and method.",
 	}, []string{"code", "method"})
-	m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "vecro_http_request_duration_seconds",
-		Help:    "Time from a request's arrival at the service's HTTP server to its response (the original's buckets).",
-		Buckets: Buckets,
-	})
+	m.duration = prometheus.NewHistogram(durationOpts("vecro_http_request_duration_seconds",
+		"Time from a request's arrival at the service's HTTP server to its response (the original's buckets, and native buckets in the protobuf format)."))
 	m.respBytes = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vecro_http_response_bytes_total",
 		Help: "Response body bytes written on the service port.",
@@ -90,11 +122,9 @@ func New(o Options) (*Metrics, error) {
 		Name: "vecro_http_in_flight",
 		Help: "Requests being served on the service port.",
 	})
-	m.downstream = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "vecro_downstream_request_duration_seconds",
-		Help:    "Duration of calls to downstream services, by callee and status code (\"error\" when no response came).",
-		Buckets: Buckets,
-	}, []string{"callee", "code"})
+	m.downstream = prometheus.NewHistogramVec(durationOpts("vecro_downstream_request_duration_seconds",
+		"Duration of calls to downstream services, by callee and status code (\"error\" when no response came)."),
+		[]string{"callee", "code"})
 	m.rx = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vecro_net_receive_bytes_total",
 		Help: "Bytes received on the service's own sockets (its HTTP listener and its downstream client).",
@@ -140,6 +170,9 @@ func newLegacy(system, service string) (*legacy, []prometheus.Collector) {
 		latencySum: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: p + "latency_counter", Help: "Sum of request latencies in seconds (the original's name).", ConstLabels: cl,
 		}),
+		// Classic buckets only: the original's consumers read them, no
+		// family does, and a second native histogram per request would cost
+		// every request CPU for nothing.
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: p + "latency_histogram", Help: "Request latency in seconds (the original's name).", ConstLabels: cl, Buckets: Buckets,
 		}),

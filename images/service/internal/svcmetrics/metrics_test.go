@@ -236,3 +236,55 @@ func TestDialErrorPassesThrough(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// scrapeProto reads m's /metrics in the protobuf exposition, the format
+// that carries native histograms, asked for as Prometheus asks.
+func scrapeProto(t *testing.T, m *svcmetrics.Metrics) map[string]*dto.MetricFamily {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,text/plain;version=0.0.4;q=0.3")
+	m.Handler().ServeHTTP(rec, req)
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/vnd.google.protobuf") {
+		t.Fatalf("/metrics answered %q to a protobuf Accept header", ct)
+	}
+	fams := map[string]*dto.MetricFamily{}
+	dec := expfmt.NewDecoder(rec.Body, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err == io.EOF {
+			return fams
+		} else if err != nil {
+			t.Fatalf("decode protobuf /metrics: %v", err)
+		}
+		fams[mf.GetName()] = mf
+	}
+}
+
+// TestDurationHistogramsAreNative checks that both duration histograms
+// carry native buckets at schema 3 beside the original's classic buckets,
+// and that the legacy histogram stays classic.
+func TestDurationHistogramsAreNative(t *testing.T) {
+	m := newMetrics(t, true)
+	h := m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	m.ObserveDownstream("db", 200, 30*time.Millisecond)
+	fams := scrapeProto(t, m)
+	for _, name := range []string{"vecro_http_request_duration_seconds", "vecro_downstream_request_duration_seconds"} {
+		f, ok := fams[name]
+		if !ok || len(f.GetMetric()) != 1 {
+			t.Fatalf("%s: %v", name, f)
+		}
+		hist := f.GetMetric()[0].GetHistogram()
+		if hist.GetSchema() != 3 || len(hist.GetPositiveSpan()) == 0 {
+			t.Errorf("%s: schema %d, %d positive spans; want native buckets at schema 3", name, hist.GetSchema(), len(hist.GetPositiveSpan()))
+		}
+		if len(hist.GetBucket()) != len(svcmetrics.Buckets) {
+			t.Errorf("%s: %d classic buckets, want the original's %d", name, len(hist.GetBucket()), len(svcmetrics.Buckets))
+		}
+	}
+	legacy := fams[svcmetrics.LegacyPrefix("social-net")+"latency_histogram"].GetMetric()[0].GetHistogram()
+	if len(legacy.GetPositiveSpan()) != 0 || len(legacy.GetBucket()) != len(svcmetrics.Buckets) {
+		t.Errorf("legacy histogram: %d native spans, %d classic buckets; want classic only", len(legacy.GetPositiveSpan()), len(legacy.GetBucket()))
+	}
+}
