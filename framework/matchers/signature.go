@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/onsi/gomega/gcustom"
@@ -100,93 +102,349 @@ func ComputeSignature(series []Series, w Window, th Thresholds) Signature {
 	return sig
 }
 
-// Golden is a signature file: trends only, so that diffs are readable.
+// Golden is a signature file: trends, so that diffs are readable, and for
+// every rise or fall the band of ratios the learning runs saw, so that a
+// fault that got much weaker or stronger no longer matches.
 type Golden struct {
-	Fault  string                      `json:"fault"`
+	Fault string `json:"fault"`
+	// Runs is how many runs the golden was learned from; 0 in files older
+	// than learning.
+	Runs   int                         `json:"runs,omitempty"`
 	Trends map[string]map[string]Trend `json:"trends"`
+	// Bands by service, then family: only rise and fall cells have one, and
+	// a cell without one (files older than bands) is checked by trend only.
+	Bands map[string]map[string]Band `json:"bands,omitempty"`
 }
 
-// Golden returns the trends of s, as a golden file holds them.
+// Band is the smallest and largest ratio (during / baseline) seen for a
+// cell across the runs a golden was learned from.
+type Band struct {
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
+// BandSlack widens a golden band on both sides when a run is checked
+// against it: a rise or fall passes with a ratio in [Min/BandSlack,
+// Max·BandSlack].
+//
+// 1.5 is the factor DefaultThresholds already take for "no change" on a
+// noisy machine (flat is within 1.5× of the baseline), applied to a ratio
+// the learning runs have bounded. What it must catch is a fault three times
+// weaker: a delay d on top of a latency b gives a ratio r = 1+d/b, and d/3
+// gives 1+d/(3b), which is r/3 when the delay dominates and still r/2.45 at
+// r = 9; below r ≈ 9 the weakened ratio falls under the rise threshold (3)
+// and the trend alone fails it. So 1.5 catches it as long as the learning
+// runs' lowest ratio is within 2.45/1.5 ≈ 1.6× of a typical run, while a
+// run must stray 1.5× beyond everything seen in learning to fail. A slack
+// of 2, the obvious round number, would let a 3× weaker fault through
+// whenever the band is wider than 1.2×.
+const BandSlack = 1.5
+
+// Golden returns what a golden file holds of s alone: its trends, and a
+// band of exactly its ratio for every rise and fall.
 func (s Signature) Golden() Golden {
-	g := Golden{Fault: s.Fault, Trends: map[string]map[string]Trend{}}
+	g := Golden{Fault: s.Fault, Runs: 1, Trends: map[string]map[string]Trend{}, Bands: map[string]map[string]Band{}}
 	for svc, fams := range s.Cells {
 		g.Trends[svc] = map[string]Trend{}
 		for f, c := range fams {
 			g.Trends[svc][f] = c.Trend
+			if (c.Trend == Rise || c.Trend == Fall) && c.Ratio > 0 && !math.IsInf(c.Ratio, 0) {
+				if g.Bands[svc] == nil {
+					g.Bands[svc] = map[string]Band{}
+				}
+				g.Bands[svc][f] = Band{Min: c.Ratio, Max: c.Ratio}
+			}
 		}
 	}
 	return g
 }
 
+// Learn merges the goldens of single runs of one fault into one golden: a
+// cell keeps its trend only where every run agrees (a cell missing from a
+// run counts as disagreeing), any other becomes unknown and is not
+// asserted; a rise or fall gets the band of every run's ratio, rounded
+// outwards to three significant digits for a readable file.
+func Learn(runs []Golden) (Golden, error) {
+	if len(runs) == 0 {
+		return Golden{}, errors.New("learn signature: no runs")
+	}
+	out := Golden{Fault: runs[0].Fault, Trends: map[string]map[string]Trend{}, Bands: map[string]map[string]Band{}}
+	for i, r := range runs {
+		if r.Fault != out.Fault {
+			return Golden{}, fmt.Errorf("learn signature: run %d is of fault %q, run 1 of %q", i+1, r.Fault, out.Fault)
+		}
+		out.Runs += max(r.Runs, 1)
+		for svc, fams := range r.Trends {
+			if out.Trends[svc] == nil {
+				out.Trends[svc] = map[string]Trend{}
+			}
+			for f := range fams {
+				out.Trends[svc][f] = Unknown
+			}
+		}
+	}
+	for svc, fams := range out.Trends {
+		for f := range fams {
+			t, band, ok := agree(runs, svc, f)
+			if !ok {
+				continue
+			}
+			fams[f] = t
+			if t != Rise && t != Fall {
+				continue
+			}
+			if band.Min <= 0 {
+				// A run without a band (an old golden merged in) leaves
+				// the cell checked by trend only.
+				continue
+			}
+			if out.Bands[svc] == nil {
+				out.Bands[svc] = map[string]Band{}
+			}
+			out.Bands[svc][f] = Band{Min: round3(band.Min, math.Floor), Max: round3(band.Max, math.Ceil)}
+		}
+	}
+	return out, nil
+}
+
+// agree returns the trend every run gives the cell and the union of their
+// bands (Min 0 when a run has none).
+func agree(runs []Golden, svc, fam string) (Trend, Band, bool) {
+	var t Trend
+	band := Band{Min: math.Inf(1), Max: math.Inf(-1)}
+	for i, r := range runs {
+		rt, ok := r.Trends[svc][fam]
+		if !ok || rt == Unknown || (i > 0 && rt != t) {
+			return Unknown, Band{}, false
+		}
+		t = rt
+		b, ok := r.Bands[svc][fam]
+		if !ok {
+			band.Min = 0
+			continue
+		}
+		band.Min, band.Max = math.Min(band.Min, b.Min), math.Max(band.Max, b.Max)
+	}
+	return t, band, true
+}
+
+// round3 rounds x to three significant digits in the direction of dir
+// (math.Floor or math.Ceil).
+func round3(x float64, dir func(float64) float64) float64 {
+	if x <= 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return x
+	}
+	p := math.Pow(10, 2-math.Floor(math.Log10(x)))
+	return dir(x*p) / p
+}
+
 // UpdateEnv names the environment variable that makes MatchSignatureFile
-// write the golden file instead of comparing with it. It is an environment
+// learn the golden file instead of comparing with it. It is an environment
 // variable, not a test flag, because a flag breaks `go test ./...` in every
 // package that does not define it.
+//
+// Its value N is the number of runs to learn from: each match appends the
+// run's signature to the golden's side file (RunsSuffix) and succeeds; the
+// match that brings the side file to N runs writes the golden learned from
+// them (see Learn) and removes the side file. A side file holding runs of
+// another N is an error, not a silent mix of two sessions. A Ginkgo suite runs an Ordered
+// container's BeforeAll once per process, so the runs accumulate across
+// invocations: run the suite N times with the same N.
 const UpdateEnv = "VECRO_UPDATE_SIGNATURES"
 
-// MatchSignatureFile compares a Signature with the golden file at path:
-// every (service, family) that is rise, fall or flat in both must agree;
-// Unknown on either side is ignored, and so is a cell missing on one side.
-// With VECRO_UPDATE_SIGNATURES=1 it writes the file and succeeds.
+// RunsSuffix is appended to a golden file's path to name the side file that
+// collects learning runs, one JSON golden of a single run per line.
+const RunsSuffix = ".runs.jsonl"
+
+// updateRuns reads UpdateEnv: 0 when unset, empty or "0" (compare).
+func updateRuns() (int, error) {
+	v := os.Getenv(UpdateEnv)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%q: want the number of runs to learn from (1 or more), or 0 to compare", UpdateEnv, v)
+	}
+	return n, nil
+}
+
+// MatchSignatureFile compares a Signature with the golden file at path.
+// A golden rise or fall must be the same trend in the run (unknown, flat,
+// the opposite trend or a missing cell fail: a fault that got weaker must
+// not hide in the dead zone), with a ratio inside the golden band widened
+// by BandSlack; a golden flat fails when the run rises or falls, and may
+// be unknown (the dead zone near a threshold is noise); a golden unknown is
+// not asserted. With VECRO_UPDATE_SIGNATURES=N it records the run and
+// succeeds, writing the golden once N runs are recorded (see UpdateEnv).
 func MatchSignatureFile(path string) types.GomegaMatcher {
 	rep := &report{}
 	return gcustom.MakeMatcher(func(sig Signature) (bool, error) {
-		if os.Getenv(UpdateEnv) == "1" {
-			if err := WriteSignature(path, sig); err != nil {
+		n, err := updateRuns()
+		if err != nil {
+			return false, err
+		}
+		if n > 0 {
+			text, err := learnRun(path, sig, n)
+			if err != nil {
 				return false, err
 			}
-			rep.text = "signature written to " + path
+			rep.text = text
 			return true, nil
 		}
 		want, err := ReadSignature(path)
 		if err != nil {
-			return false, fmt.Errorf("%w (write it with %s=1)", err, UpdateEnv)
+			return false, fmt.Errorf("%w (learn it with %s=N, N runs)", err, UpdateEnv)
 		}
 		diffs, compared := diff(want, sig)
 		if compared == 0 {
-			return false, fmt.Errorf("signature %s: no (service, family) is decided in both the golden file and this run", path)
+			return false, fmt.Errorf("signature %s: no (service, family) is decided in the golden file and compared in this run", path)
 		}
 		if len(diffs) > 0 {
-			rep.text = fmt.Sprintf("signature of %s differs from %s in %d of %d decided cells:\n%s\n(rerun with %s=1 to accept the new signature)",
+			rep.text = fmt.Sprintf("signature of %s differs from %s in %d of %d compared cells:\n%s\n(if the change is intended, learn the signature again with %s=N)",
 				sig.Fault, path, len(diffs), compared, strings.Join(diffs, "\n"), UpdateEnv)
 			return false, nil
 		}
-		rep.text = fmt.Sprintf("expected signature of %s to differ from %s, but all %d decided cells agree", sig.Fault, path, compared)
+		rep.text = fmt.Sprintf("expected signature of %s to differ from %s, but all %d compared cells agree", sig.Fault, path, compared)
 		return true, nil
 	}).WithTemplate(messageTemplate, rep)
 }
 
-func diff(want Golden, got Signature) (diffs []string, compared int) {
-	svcs := make([]string, 0, len(want.Trends))
-	for s := range want.Trends {
-		svcs = append(svcs, s)
+// learningRun is a line of the side file: the golden of one run and the
+// number of runs its session learns from.
+type learningRun struct {
+	Of int `json:"of"`
+	Golden
+}
+
+// learnRun appends sig to path's side file and, with n runs there, writes
+// the golden learned from them.
+func learnRun(path string, sig Signature, n int) (string, error) {
+	side := path + RunsSuffix
+	line, err := json.Marshal(learningRun{Of: n, Golden: sig.Golden()})
+	if err != nil {
+		return "", fmt.Errorf("encode signature run %s: %w", side, err)
 	}
-	sort.Strings(svcs)
-	for _, svc := range svcs {
-		fams := make([]string, 0, len(want.Trends[svc]))
-		for f := range want.Trends[svc] {
-			fams = append(fams, f)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("record signature run %s: %w", side, err)
+	}
+	f, err := os.OpenFile(side, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("record signature run %s: %w", side, err)
+	}
+	_, err = f.Write(append(line, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("record signature run %s: %w", side, err)
+	}
+	runs, err := readRuns(side)
+	if err != nil {
+		return "", err
+	}
+	goldens := make([]Golden, len(runs))
+	for i, r := range runs {
+		// A session left unfinished with another N would otherwise lend
+		// its runs to this one without a word.
+		if r.Of != n {
+			return "", fmt.Errorf("signature runs %s: run %d was recorded to learn from %d runs, this one from %d (remove the file to start over)", side, i+1, r.Of, n)
 		}
-		sort.Strings(fams)
-		for _, f := range fams {
+		goldens[i] = r.Golden
+	}
+	if len(runs) < n {
+		return fmt.Sprintf("signature run %d of %d recorded in %s; the golden is written after run %d", len(runs), n, side, n), nil
+	}
+	g, err := Learn(goldens)
+	if err != nil {
+		return "", fmt.Errorf("%w (in %s; remove it to start over)", err, side)
+	}
+	if err := WriteGolden(path, g); err != nil {
+		return "", err
+	}
+	if err := os.Remove(side); err != nil {
+		return "", fmt.Errorf("signature %s written, but: %w", path, err)
+	}
+	return fmt.Sprintf("signature learned from %d runs written to %s", n, path), nil
+}
+
+// readRuns reads a side file of learning runs, oldest first.
+func readRuns(path string) ([]learningRun, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read signature runs %s: %w", path, err)
+	}
+	var runs []learningRun
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var r learningRun
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("read signature runs %s: line %d: %w", path, i+1, err)
+		}
+		if err := r.check(); err != nil {
+			return nil, fmt.Errorf("read signature runs %s: line %d: %w", path, i+1, err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+func diff(want Golden, got Signature) (diffs []string, compared int) {
+	for _, svc := range sortedKeys(want.Trends) {
+		for _, f := range sortedKeys(want.Trends[svc]) {
 			w := want.Trends[svc][f]
+			if w == Unknown {
+				continue
+			}
 			c, ok := got.Cells[svc][f]
-			if !ok || w == Unknown || c.Trend == Unknown {
+			if !ok {
+				if w != Flat {
+					compared++
+					diffs = append(diffs, fmt.Sprintf("  %s %s: golden %s, missing from this run", svc, f, w))
+				}
+				continue
+			}
+			if w == Flat && c.Trend == Unknown {
 				continue
 			}
 			compared++
+			numbers := fmt.Sprintf("ratio %.3g, z %.3g; during %s, baseline %s", c.Ratio, c.Z, c.During, c.Base)
 			if w != c.Trend {
-				diffs = append(diffs, fmt.Sprintf("  %s %s: golden %s, got %s (ratio %.3g, z %.3g; during %s, baseline %s)",
-					svc, f, w, c.Trend, c.Ratio, c.Z, c.During, c.Base))
+				diffs = append(diffs, fmt.Sprintf("  %s %s: golden %s, got %s (%s)", svc, f, w, c.Trend, numbers))
+				continue
+			}
+			b, ok := want.Bands[svc][f]
+			if !ok || w == Flat {
+				continue
+			}
+			if lo, hi := b.Min/BandSlack, b.Max*BandSlack; c.Ratio < lo || c.Ratio > hi {
+				diffs = append(diffs, fmt.Sprintf("  %s %s: %s by %.3g×, outside the golden band [%.3g, %.3g] widened by %g to [%.3g, %.3g] (%s)",
+					svc, f, w, c.Ratio, b.Min, b.Max, BandSlack, lo, hi, numbers))
 			}
 		}
 	}
 	return diffs, compared
 }
 
-// WriteSignature writes sig's trends as a golden file.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// WriteSignature writes the golden of sig alone (see Signature.Golden).
 func WriteSignature(path string, sig Signature) error {
-	b, err := json.MarshalIndent(sig.Golden(), "", "  ")
+	return WriteGolden(path, sig.Golden())
+}
+
+// WriteGolden writes a golden file.
+func WriteGolden(path string, g Golden) error {
+	b, err := json.MarshalIndent(g, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode signature %s: %w", path, err)
 	}
@@ -212,14 +470,30 @@ func ReadSignature(path string) (Golden, error) {
 	if err := json.Unmarshal(b, &g); err != nil {
 		return g, fmt.Errorf("read signature %s: %w", path, err)
 	}
+	if err := g.check(); err != nil {
+		return g, fmt.Errorf("read signature %s: %w", path, err)
+	}
+	return g, nil
+}
+
+// check rejects what a hand edit can break: a trend that is not one, and a
+// band that no ratio can lie in.
+func (g Golden) check() error {
 	for svc, fams := range g.Trends {
 		for f, t := range fams {
 			if !slices.Contains([]Trend{Rise, Fall, Flat, Unknown}, t) {
-				return g, fmt.Errorf("read signature %s: %s %s: unknown trend %q", path, svc, f, t)
+				return fmt.Errorf("%s %s: unknown trend %q", svc, f, t)
 			}
 		}
 	}
-	return g, nil
+	for svc, fams := range g.Bands {
+		for f, b := range fams {
+			if !(b.Min > 0 && b.Min <= b.Max) || math.IsInf(b.Max, 0) {
+				return fmt.Errorf("%s %s: band [%g, %g] is not a range of positive ratios", svc, f, b.Min, b.Max)
+			}
+		}
+	}
+	return nil
 }
 
 // Count returns how many cells have each trend: a quick summary for reports.

@@ -1,0 +1,243 @@
+package matchers_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/vecrosim/vecro/framework/matchers"
+)
+
+// system is a toy of the social system's delay scenario: an ingress delay on
+// db slows its callers (api, web) by the delay on top of their own latency,
+// while db's server-side latency stays put; other is a separate chain.
+var system = map[string]float64{"api": 0.02, "web": 0.05, "db": 0.005, "other": 0.01}
+
+var callers = map[string][]string{"db": {"api", "web"}, "other": {"other"}}
+
+// run simulates one run with a delay on target: 1 Hz latency_p95 samples
+// with ±10% noise, the delay (±5% from run to run) added to the target's
+// callers during the fault window, and a flat error_rate.
+func run(seed uint64, target string, delay float64) matchers.Signature {
+	r := rand.New(rand.NewPCG(seed, 7))
+	d := delay * (0.95 + 0.1*r.Float64())
+	var ss []matchers.Series
+	for svc, base := range system {
+		lat := matchers.Series{Family: "latency_p95", Service: svc, Baseline: matchers.Window{Name: "baseline", Start: t0.Add(10 * time.Second), End: t0.Add(60 * time.Second)}}
+		errs := lat
+		errs.Family = "error_rate"
+		for i := range 120 {
+			v := base
+			if i >= 60 && i < 90 {
+				for _, c := range callers[target] {
+					if c == svc {
+						v += d
+					}
+				}
+			}
+			lat.Times = append(lat.Times, t0.Add(time.Duration(i)*time.Second))
+			lat.Values = append(lat.Values, v*(0.9+0.2*r.Float64()))
+			errs.Times = lat.Times
+			errs.Values = append(errs.Values, 0)
+		}
+		ss = append(ss, lat, errs)
+	}
+	sig := matchers.ComputeSignature(ss, fault, matchers.DefaultThresholds())
+	return sig
+}
+
+// learn writes the golden of runs through the matcher, as a suite run n
+// times with VECRO_UPDATE_SIGNATURES=n does.
+func learn(t *testing.T, path string, runs ...matchers.Signature) {
+	t.Helper()
+	t.Setenv(matchers.UpdateEnv, fmt.Sprint(len(runs)))
+	for i, sig := range runs {
+		m := matchers.MatchSignatureFile(path)
+		ok, err := m.Match(sig)
+		if err != nil || !ok {
+			t.Fatalf("learning run %d: %v, %v", i+1, ok, err)
+		}
+		_, err = os.Stat(path)
+		if last := i == len(runs)-1; last == os.IsNotExist(err) {
+			t.Fatalf("after learning run %d of %d: golden exists: %v", i+1, len(runs), err == nil)
+		}
+	}
+	t.Setenv(matchers.UpdateEnv, "")
+	if _, err := os.Stat(path + matchers.RunsSuffix); !os.IsNotExist(err) {
+		t.Fatalf("the side file of learning runs outlives the golden: %v", err)
+	}
+}
+
+// mismatch matches sig against the golden and returns the failure message,
+// failing the test if it matches.
+func mismatch(t *testing.T, path string, sig matchers.Signature) string {
+	t.Helper()
+	m := matchers.MatchSignatureFile(path)
+	ok, err := m.Match(sig)
+	if err != nil {
+		t.Fatalf("match: %v", err)
+	}
+	if ok {
+		t.Fatalf("signature of %s matches the golden, want a mismatch: %s", sig.Fault, m.NegatedFailureMessage(nil))
+	}
+	msg := m.FailureMessage(nil)
+	t.Logf("%s", msg)
+	return msg
+}
+
+func TestSignatureCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
+	g := NewWithT(t)
+	path := filepath.Join(t.TempDir(), "delay.json")
+	learn(t, path, run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4))
+	golden, err := matchers.ReadSignature(path)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(golden.Runs).To(Equal(3))
+	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(matchers.Rise))
+	g.Expect(golden.Trends["db"]["latency_p95"]).To(Equal(matchers.Flat))
+	g.Expect(golden.Bands["api"]).To(HaveKey("latency_p95"))
+	g.Expect(golden.Bands).NotTo(HaveKey("db"))
+
+	for seed := uint64(10); seed < 20; seed++ {
+		g.Expect(run(seed, "db", 0.4)).To(matchers.MatchSignatureFile(path), "full strength, seed %d", seed)
+	}
+
+	// Every caller still rises, by a quarter (a third) of the delay: only
+	// the band tells.
+	weak := run(4, "db", 0.1)
+	g.Expect(weak.Cells["api"]["latency_p95"].Trend).To(Equal(matchers.Rise))
+	msg := mismatch(t, path, weak)
+	g.Expect(msg).To(ContainSubstring("api latency_p95: rise by"))
+	g.Expect(msg).To(ContainSubstring("outside the golden band"))
+	g.Expect(mismatch(t, path, run(5, "db", 0.4/3))).To(ContainSubstring("api latency_p95: rise by"))
+
+	// Twice as strong is a regression too (a delay applied twice).
+	g.Expect(mismatch(t, path, run(6, "db", 0.8))).To(ContainSubstring("outside the golden band"))
+
+	msg = mismatch(t, path, run(7, "other", 0.4))
+	g.Expect(msg).To(ContainSubstring("api latency_p95: golden rise, got flat"))
+	g.Expect(msg).To(ContainSubstring("other latency_p95: golden flat, got rise"))
+}
+
+func TestGoldenRiseMustNotHideInTheDeadZone(t *testing.T) {
+	g := NewWithT(t)
+	path := filepath.Join(t.TempDir(), "delay.json")
+	learn(t, path, run(1, "db", 0.4))
+
+	// A delay so weak that web (base 50 ms) lands between flat and rise.
+	sig := run(2, "db", 0.04)
+	g.Expect(sig.Cells["web"]["latency_p95"].Trend).To(Equal(matchers.Unknown))
+	g.Expect(mismatch(t, path, sig)).To(ContainSubstring("web latency_p95: golden rise, got unknown"))
+
+	// A golden flat cell in the dead zone is noise near a threshold.
+	sig = run(3, "db", 0.4)
+	c := sig.Cells["other"]["latency_p95"]
+	c.Trend = matchers.Unknown
+	sig.Cells["other"]["latency_p95"] = c
+	g.Expect(sig).To(matchers.MatchSignatureFile(path))
+
+	// A golden rise missing from the run is not confirmed.
+	delete(sig.Cells["api"], "latency_p95")
+	g.Expect(mismatch(t, path, sig)).To(ContainSubstring("api latency_p95: golden rise, missing from this run"))
+}
+
+func TestGoldenUnknownIsNotAsserted(t *testing.T) {
+	g := NewWithT(t)
+	path := filepath.Join(t.TempDir(), "delay.json")
+	g.Expect(os.WriteFile(path, []byte(`{"fault":"db-delay","trends":{"api":{"latency_p95":"unknown"},"db":{"latency_p95":"flat"}}}`), 0o644)).To(Succeed())
+	g.Expect(run(1, "db", 0.4)).To(matchers.MatchSignatureFile(path))
+	g.Expect(run(1, "other", 0.4)).To(matchers.MatchSignatureFile(path))
+}
+
+func TestGoldenWithoutBandsIsCheckedByTrendOnly(t *testing.T) {
+	g := NewWithT(t)
+	path := filepath.Join(t.TempDir(), "old.json")
+	// The format before bands, as fixtures/signatures held it.
+	g.Expect(os.WriteFile(path, []byte(`{
+  "fault": "db-delay",
+  "trends": {
+    "api": {"error_rate": "flat", "latency_p95": "rise"},
+    "db": {"error_rate": "flat", "latency_p95": "flat"}
+  }
+}`), 0o644)).To(Succeed())
+	g.Expect(run(1, "db", 0.4)).To(matchers.MatchSignatureFile(path))
+	g.Expect(run(2, "db", 0.1)).To(matchers.MatchSignatureFile(path))
+	g.Expect(mismatch(t, path, run(3, "other", 0.4))).To(ContainSubstring("api latency_p95: golden rise, got flat"))
+}
+
+func TestLearnDecidesOnlyWhereEveryRunAgrees(t *testing.T) {
+	g := NewWithT(t)
+	runs := []matchers.Signature{run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4)}
+	// One run saw web in the dead zone, one lacks db's error rate.
+	c := runs[1].Cells["web"]["latency_p95"]
+	c.Trend = matchers.Unknown
+	runs[1].Cells["web"]["latency_p95"] = c
+	delete(runs[2].Cells["db"], "error_rate")
+
+	path := filepath.Join(t.TempDir(), "delay.json")
+	learn(t, path, runs...)
+	golden, err := matchers.ReadSignature(path)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(golden.Trends["web"]["latency_p95"]).To(Equal(matchers.Unknown))
+	g.Expect(golden.Bands["web"]).NotTo(HaveKey("latency_p95"))
+	g.Expect(golden.Trends["db"]["error_rate"]).To(Equal(matchers.Unknown))
+	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(matchers.Rise))
+
+	// The band holds every learning run's ratio, rounded outwards.
+	band := golden.Bands["api"]["latency_p95"]
+	for _, r := range runs {
+		ratio := r.Cells["api"]["latency_p95"].Ratio
+		g.Expect(ratio).To(BeNumerically(">=", band.Min))
+		g.Expect(ratio).To(BeNumerically("<=", band.Max))
+	}
+
+	// A trend that flips between runs is not decided either.
+	flip := run(4, "db", 0.4)
+	c = flip.Cells["api"]["latency_p95"]
+	c.Trend = matchers.Fall
+	flip.Cells["api"]["latency_p95"] = c
+	learned, err := matchers.Learn([]matchers.Golden{runs[0].Golden(), flip.Golden()})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(learned.Trends["api"]["latency_p95"]).To(Equal(matchers.Unknown))
+	g.Expect(learned.Runs).To(Equal(2))
+
+	other := run(5, "db", 0.4)
+	other.Fault = "another-fault"
+	_, err = matchers.Learn([]matchers.Golden{runs[0].Golden(), other.Golden()})
+	g.Expect(err).To(MatchError(ContainSubstring(`of fault "another-fault"`)))
+}
+
+func TestLearningRefusesRunsOfAnotherSession(t *testing.T) {
+	g := NewWithT(t)
+	path := filepath.Join(t.TempDir(), "delay.json")
+	// A leftover of an interrupted session with N=3 must not count as one
+	// of the two runs of a session with N=2.
+	t.Setenv(matchers.UpdateEnv, "3")
+	g.Expect(run(9, "other", 0.4)).To(matchers.MatchSignatureFile(path))
+	t.Setenv(matchers.UpdateEnv, "2")
+	_, err := matchers.MatchSignatureFile(path).Match(run(1, "db", 0.4))
+	g.Expect(err).To(MatchError(ContainSubstring("remove the file to start over")))
+	g.Expect(os.Remove(path + matchers.RunsSuffix)).To(Succeed())
+	learn(t, path, run(1, "db", 0.4), run(2, "db", 0.4))
+	golden, err := matchers.ReadSignature(path)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(golden.Runs).To(Equal(2))
+	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(matchers.Rise))
+}
+
+func TestBadUpdateValueAndBadBandsAreErrors(t *testing.T) {
+	g := NewWithT(t)
+	path := filepath.Join(t.TempDir(), "delay.json")
+	t.Setenv(matchers.UpdateEnv, "yes")
+	_, err := matchers.MatchSignatureFile(path).Match(run(1, "db", 0.4))
+	g.Expect(err).To(MatchError(ContainSubstring("want the number of runs")))
+	t.Setenv(matchers.UpdateEnv, "")
+
+	g.Expect(os.WriteFile(path, []byte(`{"fault":"x","trends":{"a":{"b":"rise"}},"bands":{"a":{"b":{"min":3,"max":2}}}}`), 0o644)).To(Succeed())
+	_, err = matchers.ReadSignature(path)
+	g.Expect(err).To(MatchError(ContainSubstring("not a range of positive ratios")))
+}
