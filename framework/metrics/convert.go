@@ -10,8 +10,10 @@ import (
 )
 
 // seriesOf copies an engine result into Series. A scalar becomes one series
-// without labels. Native histograms have no place in a Series; the scraper
-// reads the text format, which has none, so meeting one is an error.
+// without labels. Native histograms have no place in a Series: a query
+// over them must reduce them to floats (histogram_quantile,
+// histogram_sum, histogram_count …), as every family does, and a raw
+// histogram result is an error.
 func seriesOf(v parser.Value) ([]Series, error) {
 	switch v := v.(type) {
 	case promql.Matrix:

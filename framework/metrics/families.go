@@ -69,8 +69,22 @@ const (
 	// reqRate is the request rate of each service over the rate window.
 	reqRate = `sum by (vecro_service) (rate(vecro_http_requests_total{{S}}[{R}]))`
 	// latencyQ is histogram_quantile over the duration histogram; %s is the
-	// quantile.
-	latencyQ = `histogram_quantile(%s, sum by (vecro_service, le) (rate(vecro_http_request_duration_seconds_bucket{{S}}[{Q}])))`
+	// quantile. The native histogram (buckets 9% wide) comes first; "or"
+	// falls back per service to the original's classic buckets, which put
+	// a p95 up to 2x off (a bucket like .25–.5 s is interpolated linearly),
+	// but keep a dataset from going empty where the monitoring stores no
+	// native series: a Prometheus without scrape_native_histograms, or a
+	// text-only target. Where a service has both, both scrapers here store
+	// both and the native one wins.
+	latencyQ = `histogram_quantile(%[1]s, sum by (vecro_service) (rate(vecro_http_request_duration_seconds{{S}}[{Q}])))` +
+		` or histogram_quantile(%[1]s, sum by (vecro_service, le) (rate(vecro_http_request_duration_seconds_bucket{{S}}[{Q}])))`
+	// latencyAvg is the mean from the classic _sum and _count, or, where a
+	// Prometheus stores only the native histogram (native histograms
+	// without always_scrape_classic_histograms, as Prometheus 2.x's
+	// feature flag does), from the native histogram's own sum and count:
+	// the same exact figures.
+	latencyAvg = `sum by (vecro_service) (rate(vecro_http_request_duration_seconds_sum{{S}}[{R}])) / sum by (vecro_service) (rate(vecro_http_request_duration_seconds_count{{S}}[{R}]))` +
+		` or sum by (vecro_service) (histogram_sum(rate(vecro_http_request_duration_seconds{{S}}[{R}]))) / sum by (vecro_service) (histogram_count(rate(vecro_http_request_duration_seconds{{S}}[{R}])))`
 	// kubeByService maps a cAdvisor series to the service of its pod: the
 	// kube runtime names each Deployment <system>-<service>, so a pod is
 	// <system>-<service>-<replicaset hash>-<pod hash>.
@@ -81,20 +95,25 @@ const (
 	localByService = `sum by (vecro_service) (label_replace(%s, "vecro_service", "$1", "service", "(.+)"))`
 )
 
+// quantileHow tells, in a quantile family's Help, how its values are
+// computed (the dataset's readers need it to judge their precision).
+const quantileHow = ": histogram_quantile over the native histogram (buckets at most 9% wide, so within ±4.5%," +
+	" typically ~1%) where the monitoring stores one, else over the original's classic buckets (.0002 … 25 s, up to 2x off)"
+
 var families = []Family{
 	{
 		Name: "latency_avg", Unit: "seconds",
-		Help:      "mean server-side request latency",
-		templates: both(`sum by (vecro_service) (rate(vecro_http_request_duration_seconds_sum{{S}}[{R}])) / sum by (vecro_service) (rate(vecro_http_request_duration_seconds_count{{S}}[{R}]))`),
+		Help:      "mean server-side request latency (exact: the histogram's sum over its count)",
+		templates: both(latencyAvg),
 	},
 	{
 		Name: "latency_p95", Unit: "seconds",
-		Help:      "95th percentile of server-side request latency",
+		Help:      "95th percentile of server-side request latency" + quantileHow,
 		templates: both(fmt.Sprintf(latencyQ, "0.95")),
 	},
 	{
 		Name: "latency_p99", Unit: "seconds",
-		Help:      "99th percentile of server-side request latency",
+		Help:      "99th percentile of server-side request latency" + quantileHow,
 		templates: both(fmt.Sprintf(latencyQ, "0.99")),
 	},
 	{

@@ -14,16 +14,29 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 )
 
-// acceptHeader asks for the text exposition format, which the scraper
-// parses with Prometheus' own parser (OpenMetrics is parsed too, should a
-// target insist on it).
-const acceptHeader = `text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1`
+// acceptHeader prefers the protobuf exposition, the only format of
+// client_golang that carries native histograms, as Prometheus 3 does with
+// scrape_native_histograms (its DefaultProtoFirstScrapeProtocols); targets
+// that serve only text get the text format, parsed by the same library.
+const acceptHeader = `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,` +
+	`text/plain;version=0.0.4;q=0.3,application/openmetrics-text;version=1.0.0;q=0.2,*/*;q=0.1`
+
+// parserOptions are Prometheus' own parser's settings for a scrape with
+// scrape_native_histograms and always_scrape_classic_histograms: a
+// histogram exposed both ways is stored both ways, so that the families'
+// classic fallback, the _sum/_count series and queries over _bucket keep
+// working beside the native series.
+var parserOptions = textparse.ParserOptions{
+	KeepClassicOnClassicAndNativeHistograms: true,
+	FallbackContentType:                     "text/plain",
+}
 
 const userAgent = "vecro-embedded-scraper"
 
@@ -288,7 +301,7 @@ func isRejection(err error) bool {
 // markers for the series of the previous scrape that are gone.
 func (l *scrapeLoop) append(app storage.AppenderV2, body []byte, ctype string, ts time.Time) (appendStats, error) {
 	var st appendStats
-	p, err := textparse.New(body, ctype, l.symbols, textparse.ParserOptions{FallbackContentType: "text/plain"})
+	p, err := textparse.New(body, ctype, l.symbols, parserOptions)
 	if p == nil {
 		return st, fmt.Errorf("scrape %s: %w", l.target.URL, err)
 	}
@@ -304,12 +317,25 @@ func (l *scrapeLoop) append(app storage.AppenderV2, body []byte, ctype string, t
 		if err != nil {
 			return st, fmt.Errorf("scrape %s: parse: %w", l.target.URL, err)
 		}
-		if entry != textparse.EntrySeries {
-			// Help, type, unit and comments carry no samples; native
-			// histograms only come in protobuf, which is never asked for.
+		var (
+			met []byte
+			tp  *int64
+			v   float64
+			h   *histogram.Histogram
+			fh  *histogram.FloatHistogram
+		)
+		switch entry {
+		case textparse.EntrySeries:
+			met, tp, v = p.Series()
+		case textparse.EntryHistogram:
+			met, tp, h, fh = p.Histogram()
+			if h == nil && fh == nil {
+				return st, fmt.Errorf("scrape %s: parser returned a histogram entry without a histogram", l.target.URL)
+			}
+		default:
+			// Help, type, unit and comments carry no samples.
 			continue
 		}
-		met, tp, v := p.Series()
 		st.scraped++
 		t := tms
 		if tp != nil {
@@ -329,7 +355,7 @@ func (l *scrapeLoop) append(app storage.AppenderV2, body []byte, ctype string, t
 		default:
 			ce.prev = ce.iter
 		}
-		ref, err := app.Append(ce.ref, ce.lset, 0, t, v, nil, nil, storage.AOptions{})
+		ref, err := app.Append(ce.ref, ce.lset, 0, t, v, h, fh, storage.AOptions{})
 		ce.iter, ce.explicit = l.iter, tp != nil
 		seen++
 		if err != nil {
