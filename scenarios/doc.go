@@ -5,6 +5,7 @@
 // Run them with `go test ./scenarios/...`; `make test` runs them with the
 // label filter that leaves out suites needing Docker and the internet.
 // VECRO_LONG=1 stretches every experiment to the published dataset's length
-// (fault at 20 min for 15 min, 70 min in all); VECRO_UPDATE_SIGNATURES=1
-// rewrites the golden signatures in fixtures/signatures.
+// (fault at 20 min for 15 min, 70 min in all); VECRO_UPDATE_SIGNATURES=N,
+// with the suite run N times, learns the golden signatures in
+// fixtures/signatures from those N runs (see package matchers).
 package scenarios

@@ -9,7 +9,19 @@
 // message shows both windows' numbers.
 //
 // A Signature classifies every (service, family) of a run as rise, fall or
-// flat, with a dead zone between them marked unknown and ignored when two
-// signatures are compared: a golden signature in fixtures/signatures is what
-// a CI regression of fault signatures checks against.
+// flat, with a dead zone between them marked unknown: a golden signature in
+// fixtures/signatures is what a CI regression of fault signatures checks
+// against. The golden's rise and fall cells are the fault's effect, so they
+// must hold: a run where one is unknown, flat, reversed or missing fails (a
+// fault that got weaker would otherwise hide in the dead zone), and so does
+// one whose ratio leaves the band the golden's learning runs saw by more
+// than BandSlack (a fault three times weaker, or twice as strong). A golden
+// flat cell fails only when the run rises or falls there; a golden unknown
+// is not asserted.
+//
+// A golden is learned, not written by hand: with VECRO_UPDATE_SIGNATURES=N
+// every match records its run in <golden>.runs.jsonl, and the N-th writes
+// the golden. A cell is decided there only where all N runs agree, so the
+// noise of this machine turns cells unknown instead of into flaky failures;
+// each rise and fall keeps the smallest and largest ratio of the N runs.
 package matchers
