@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -12,14 +14,20 @@ func newValidateCmd(s streams) *cobra.Command {
 	var deffiles []string
 	cmd := &cobra.Command{
 		Use:   "validate FILE…",
-		Short: "Check system and fault definition files",
-		Long: `validate reads system definitions (a top-level services: key) and fault
-definitions (faults:), prints "ok  FILE" for each valid one and every problem
-otherwise as FILE:LINE: FIELD: MESSAGE. A fault file is also checked against
-the system file on the same command line whose namespace it names; given
-alone, it gets its own checks and a note that its targets were not checked.
+		Short: "Check system, fault and experiment definition files",
+		Long: `validate reads system definitions (kind: System), fault definitions
+(kind: Faults) and experiments (kind: Experiment), prints "ok  FILE" for each
+valid one and every problem otherwise as FILE:LINE: FIELD: MESSAGE. A file
+without kind: is told by its keys, as the original's files: services: is a
+system, faults: a fault definition, system: an experiment.
+
+A fault file is also checked against the system file on the same command line
+whose namespace it names; given alone, it gets its own checks and a note that
+its targets were not checked. An experiment is checked with the system and
+fault files it refers to, and those files' problems name those files.
 Exits 1 if any file has a problem.`,
 		Example: `  vecro validate fixtures/systems/social.yaml fixtures/faults/social-delay.yaml
+  vecro validate fixtures/experiments/*.yaml
   vecro validate -deffile social.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			files := append(append([]string(nil), deffiles...), args...)
@@ -27,7 +35,7 @@ Exits 1 if any file has a problem.`,
 				return fmt.Errorf("validate: no files given (vecro validate FILE…)")
 			}
 			failed := false
-			for _, r := range spec.CheckFiles(files) {
+			for _, r := range checkFiles(files) {
 				if r.Err != nil {
 					failed = true
 					fmt.Fprintln(s.Err, r.Err)
@@ -47,4 +55,26 @@ Exits 1 if any file has a problem.`,
 	}
 	cmd.Flags().StringArrayVar(&deffiles, "deffile", nil, "definition file to check (the seed's spelling; repeatable, same as a FILE argument)")
 	return cmd
+}
+
+// checkFiles checks experiments with the experiment package (it resolves
+// their references) and everything else together with spec.CheckFiles,
+// so that fault files meet the systems given beside them; results keep
+// the order of paths.
+func checkFiles(paths []string) []spec.FileResult {
+	res := make([]spec.FileResult, len(paths))
+	var rest []string
+	var at []int
+	for i, p := range paths {
+		if data, err := os.ReadFile(p); err == nil && spec.DetectKind(data) == spec.KindExperiment {
+			res[i] = spec.FileResult{Path: p, Kind: spec.KindExperiment, Err: experiment.CheckFile(p)}
+			continue
+		}
+		rest = append(rest, p)
+		at = append(at, i)
+	}
+	for j, r := range spec.CheckFiles(rest) {
+		res[at[j]] = r
+	}
+	return res
 }

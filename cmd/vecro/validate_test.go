@@ -110,3 +110,52 @@ func TestValidateUsageErrors(t *testing.T) {
 		t.Errorf("missing file: exit %d stderr %q", exitCode(err), errOut)
 	}
 }
+
+// TestValidateExperiments: every experiment fixture passes with the files
+// it refers to; a bad kind or a bad reference names file, line and field.
+func TestValidateExperiments(t *testing.T) {
+	exps, _ := filepath.Glob(fx + "/experiments/*.yaml")
+	if len(exps) == 0 {
+		t.Fatal("no experiment fixtures")
+	}
+	out, errOut, err := runCLI(t, append([]string{"validate"}, exps...)...)
+	if err != nil || errOut != "" {
+		t.Fatalf("validate %v: %v\n%s", exps, err, errOut)
+	}
+	for _, e := range exps {
+		if !strings.Contains(out, "ok  "+e+"\n") {
+			t.Errorf("no ok for %s in %q", e, out)
+		}
+	}
+
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	badKind := write("kind.yaml", "name: x\nkind: Experimnt\nsystem: s.yaml\n")
+	abs, err := filepath.Abs(fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badRef := write("ref.yaml", "kind: Experiment\nname: x\nsystem: "+abs+"/systems/social.yaml\nfaults: "+abs+"/invalid/faults-unknown-target.yaml\nfamilies: [latency_p95]\n")
+	badSys := write("sys.yaml", "kind: Experiment\nname: x\nsystem: "+abs+"/invalid/system-unknown-callee.yaml\n")
+	_, errOut, err = runCLI(t, "validate", badKind, badRef, badSys)
+	if exitCode(err) != 1 {
+		t.Fatalf("exit %d (%v), want 1", exitCode(err), err)
+	}
+	for _, want := range []string{
+		badKind + `:2: kind: unknown kind "Experimnt" (did you mean "Experiment"?)`,
+		// The target is checked against the experiment's system.
+		abs + `/invalid/faults-unknown-target.yaml:6: faults[0].target: target "posts-storag" is not a service of system "social"`,
+		badSys + ":3: system: " + abs + "/invalid/system-unknown-callee.yaml has 1 problem(s), listed below\n" +
+			abs + `/invalid/system-unknown-callee.yaml:7: services[0].calls[0]: unknown service "user-inf0"`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}

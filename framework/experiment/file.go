@@ -1,13 +1,18 @@
 package experiment
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/spec"
@@ -72,32 +77,46 @@ type File struct {
 	NoPlots bool `yaml:"no-plots"`
 }
 
-// LoadFile reads an experiment definition. Paths in it are relative to the
-// file. Errors name the file and, where the YAML parser gives one, the line.
+// LoadFile reads an experiment definition and the system and fault
+// definitions it refers to, and checks them together. Paths in it are
+// relative to the file. Every problem is reported, each naming its file,
+// line and field: the experiment's own as *spec.Error, a referred file's
+// as that file's errors.
 func LoadFile(path string) (*Experiment, *File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read experiment: %w", err)
 	}
+	// A system or fault file given where an experiment is wanted is told
+	// apart before the strict decode calls its keys unknown.
+	switch k, kerr := spec.ReadKind(path, data); {
+	case k == spec.KindExperiment:
+	case kerr != nil:
+		return nil, nil, spec.ErrorList{kerr.(*spec.Error)}
+	default:
+		return nil, nil, spec.ErrorList{{File: path, Line: topLine(data, "kind"), Field: "kind",
+			Msg: fmt.Sprintf("a %s definition, not an experiment (kind: Experiment): give it with the experiment's %s: key", k, k)}}
+	}
 	var f File
 	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
-		return nil, nil, fmt.Errorf("%s: %s", path, yaml.FormatError(err, false, true))
+		return nil, nil, spec.ErrorList{yamlError(path, err)}
+	}
+	loc := locator(data)
+	var errs spec.ErrorList
+	fail := func(field, format string, args ...any) {
+		errs = append(errs, &spec.Error{File: path, Line: loc(field), Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	if f.APIVersion != "" && f.APIVersion != spec.APIVersion {
-		return nil, nil, fmt.Errorf("%s: apiVersion %q: want %s", path, f.APIVersion, spec.APIVersion)
-	}
-	if f.Kind != "Experiment" {
-		return nil, nil, fmt.Errorf("%s: kind %q: want Experiment", path, f.Kind)
+		fail("apiVersion", "unsupported apiVersion %q: this vecro reads %s (or no apiVersion)", f.APIVersion, spec.APIVersion)
 	}
 	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, NoPlots: f.NoPlots}
-	var errs []error
 	dur := func(field, s string) time.Duration {
 		if s == "" {
 			return 0
 		}
 		d, err := spec.ParseDuration(s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s: %w", path, field, err))
+			fail(field, "%v", err)
 		}
 		return d.D()
 	}
@@ -112,49 +131,139 @@ func LoadFile(path string) (*Experiment, *File, error) {
 	e.SteadyState = SteadyState{MaxErrorRate: f.SteadyState.MaxErrorRate, MaxP99: dur("steady-state.max-p99", f.SteadyState.MaxP99)}
 	e.Guardrail = Guardrail{MaxErrorRate: f.Guardrail.MaxErrorRate, For: dur("guardrail.for", f.Guardrail.For)}
 	if f.Runtime != "" && f.Runtime != "local" {
-		errs = append(errs, fmt.Errorf("%s: runtime %q: experiment files run on the local runtime; run on Kubernetes with `vecro run --runtime kube`", path, f.Runtime))
+		fail("runtime", "runtime %q: experiment files run on the local runtime; run on Kubernetes with `vecro run --runtime kube`", f.Runtime)
 	}
 
 	dir := filepath.Dir(path)
+	// referred holds a referred file's problems by the index in errs of the
+	// problem that names the reference, so that they stay beneath it.
+	referred := map[int]spec.ErrorList{}
+	// refer reads the system or faults key; a referred file's own problems
+	// follow one on the key's line, which says where the reference is.
+	refer := func(field string, raw yaml.RawMessage, load func(string) error, parse func(string, []byte) error) {
+		var p string
+		if err := yaml.Unmarshal(raw, &p); err != nil {
+			// Inline: the definition's errors carry this file's name.
+			if err := parse(fmt.Sprintf("%s (inline %s)", path, field), raw); err != nil {
+				appendErr(&errs, path, err)
+			}
+			return
+		}
+		full := p
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(dir, p)
+		}
+		err := load(full)
+		var list spec.ErrorList
+		switch {
+		case err == nil:
+		case errors.As(err, &list):
+			fail(field, "%s has %d problem(s), listed below", p, len(list))
+			referred[len(errs)-1] = list
+		default:
+			fail(field, "%v", err)
+		}
+	}
 	if len(f.System) == 0 {
-		errs = append(errs, fmt.Errorf("%s: system: missing (a path or an inline definition)", path))
-	} else if sys, err := part(dir, path, "system", f.System, spec.LoadSystem, spec.ParseSystem); err != nil {
-		errs = append(errs, err)
+		fail("system", "missing: a path to a system definition, or the definition inline")
 	} else {
-		e.System = sys
+		refer("system", f.System,
+			func(p string) (err error) { e.System, err = spec.LoadSystem(p); return err },
+			func(n string, b []byte) (err error) { e.System, err = spec.ParseSystem(n, b); return err })
 	}
 	if len(f.Faults) > 0 {
-		ff, err := part(dir, path, "faults", f.Faults, spec.LoadFaults, spec.ParseFaults)
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			e.Faults = ff
-		}
+		refer("faults", f.Faults,
+			func(p string) (err error) { e.Faults, err = spec.LoadFaults(p); return err },
+			func(n string, b []byte) (err error) { e.Faults, err = spec.ParseFaults(n, b); return err })
 	}
 	if e.System != nil && e.Faults != nil {
 		if err := spec.CheckFaults(e.Faults, e.System); err != nil {
-			errs = append(errs, err)
+			appendErr(&errs, path, err)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+	if len(errs) > 0 {
+		return nil, nil, withReferred(errs, referred)
 	}
 	return e, &f, nil
 }
 
-// part reads a system or fault definition given as a path (a YAML string)
-// or inline (a mapping).
-func part[T any](dir, path, field string, raw yaml.RawMessage, load func(string) (T, error), parse func(string, []byte) (T, error)) (T, error) {
-	var p string
-	if err := yaml.Unmarshal(raw, &p); err == nil {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		v, err := load(p)
-		if err != nil {
-			return v, fmt.Errorf("%s: %s: %w", path, field, err)
-		}
-		return v, nil
+// withReferred orders errs by line and puts each referred file's problems
+// right after the problem that names the reference.
+func withReferred(errs spec.ErrorList, referred map[int]spec.ErrorList) spec.ErrorList {
+	idx := make([]int, len(errs))
+	for i := range idx {
+		idx[i] = i
 	}
-	return parse(fmt.Sprintf("%s (inline %s)", path, field), raw)
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(errs[a].Line, errs[b].Line) })
+	out := make(spec.ErrorList, 0, len(errs))
+	for _, i := range idx {
+		out = append(out, errs[i])
+		out = append(out, referred[i]...)
+	}
+	return out
 }
+
+// CheckFile reports every problem of an experiment definition and of the
+// files it refers to; nil when it would run.
+func CheckFile(path string) error {
+	_, _, err := LoadFile(path)
+	return err
+}
+
+// appendErr adds err's problems to errs, keeping an ErrorList's items.
+func appendErr(errs *spec.ErrorList, path string, err error) {
+	var list spec.ErrorList
+	if errors.As(err, &list) {
+		*errs = append(*errs, list...)
+		return
+	}
+	*errs = append(*errs, &spec.Error{File: path, Msg: err.Error()})
+}
+
+// yamlError locates the YAML library's error (syntax, unknown field, wrong
+// type) in the file.
+func yamlError(path string, err error) *spec.Error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		line := 0
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			line = tk.Position.Line
+		}
+		return &spec.Error{File: path, Line: line, Msg: ye.GetMessage()}
+	}
+	return &spec.Error{File: path, Msg: err.Error()}
+}
+
+// locator returns the line of a dotted field path ("phases.warm-up") in
+// data, or of its nearest present parent; 0 when data does not parse.
+func locator(data []byte) func(field string) int {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil || len(f.Docs) == 0 || f.Docs[0] == nil {
+		return func(string) int { return 0 }
+	}
+	root := f.Docs[0].Body
+	return func(field string) int {
+		n, line := root, 0
+		for key := range strings.SplitSeq(field, ".") {
+			m, ok := n.(*ast.MappingNode)
+			if !ok {
+				return line
+			}
+			var next ast.Node
+			for _, mv := range m.Values {
+				if mv.Key != nil && mv.Key.GetToken() != nil && mv.Key.GetToken().Value == key {
+					line, next = mv.Key.GetToken().Position.Line, mv.Value
+					break
+				}
+			}
+			if next == nil {
+				return line
+			}
+			n = next
+		}
+		return line
+	}
+}
+
+// topLine is the line of a top-level key, 0 when absent.
+func topLine(data []byte, key string) int { return locator(data)(key) }

@@ -75,3 +75,44 @@ windows: {quantile: 20s}
 		}
 	}
 }
+
+// TestLoadFileLocatesErrors: the experiment's own problems name its line
+// and field; a referred file's problems name that file and stay beneath
+// the reference.
+func TestLoadFileLocatesErrors(t *testing.T) {
+	dir := t.TempDir()
+	sys := filepath.Join(dir, "sys.yaml")
+	if err := os.WriteFile(sys, []byte("name: s\nservices:\n  - name: a\n    type: base\n    calls: [b]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "exp.yaml")
+	body := "kind: Experiment\nname: x\nsystem: sys.yaml\nfaults: nope.yaml\nphases:\n  warm-up: 3 apples\n"
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckFile(p)
+	want := []string{
+		p + ":3: system: sys.yaml has 1 problem(s), listed below",
+		sys + `:5: services[0].calls[0]: unknown service "b"`,
+		p + ":4: faults: read fault definition: open " + filepath.Join(dir, "nope.yaml"),
+		p + `:6: phases.warm-up: bad duration "3 apples"`,
+	}
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d:\n got %s\nwant %s…", i, lines[i], w)
+		}
+	}
+
+	// A fault file where an experiment is wanted says what it is.
+	err = CheckFile("../../fixtures/faults/social-delay.yaml")
+	if err == nil || !strings.Contains(err.Error(), "social-delay.yaml: kind: a faults definition, not an experiment") {
+		t.Errorf("fault file as experiment: %v", err)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -66,46 +65,6 @@ func ParseFaults(name string, data []byte) (*FaultFile, error) {
 		return nil, err
 	}
 	return &ff, nil
-}
-
-// Kind is what a definition file holds.
-type Kind int
-
-// Kinds of definition files.
-const (
-	KindUnknown Kind = iota
-	KindSystem
-	KindFaults
-)
-
-// String names the kind: system, faults or unknown.
-func (k Kind) String() string {
-	switch k {
-	case KindSystem:
-		return "system"
-	case KindFaults:
-		return "faults"
-	}
-	return "unknown"
-}
-
-var (
-	servicesKey = regexp.MustCompile(`(?m)^services\s*:`)
-	faultsKey   = regexp.MustCompile(`(?m)^faults\s*:`)
-)
-
-// DetectKind tells a system definition (a top-level services: key) from a
-// fault definition (faults:). It looks at the text, not the parse, so that a
-// file with a syntax error is still routed to the parser that reports it.
-func DetectKind(data []byte) Kind {
-	s, f := servicesKey.Match(data), faultsKey.Match(data)
-	switch {
-	case s && !f:
-		return KindSystem
-	case f && !s:
-		return KindFaults
-	}
-	return KindUnknown
 }
 
 // fileMeta remembers where each field of a decoded file was, so that

@@ -341,15 +341,49 @@ func TestValidateSystemBuiltInGo(t *testing.T) {
 
 func TestDetectKind(t *testing.T) {
 	for in, want := range map[string]Kind{
-		"name: a\nservices:\n":       KindSystem,
-		"name: a\nfaults: []\n":      KindFaults,
-		"name: a\nservices: [\n":     KindSystem, // still routed to the parser that explains
-		"name: a\n":                  KindUnknown,
-		"services: []\nfaults: []\n": KindUnknown,
+		"name: a\nservices:\n":                         KindSystem,
+		"name: a\nfaults: []\n":                        KindFaults,
+		"name: a\nservices: [\n":                       KindSystem, // still routed to the parser that explains
+		"name: a\n":                                    KindUnknown,
+		"services: []\nfaults: []\n":                   KindUnknown,
+		"kind: Experiment\nname: a\nfaults: f.yaml\n":  KindExperiment, // kind wins over the keys
+		"name: a\nsystem: s.yaml\nfaults: f.yaml\n":    KindExperiment,
+		"kind: Faults\nname: a\nservices: []\n":        KindFaults,
+		"kind: System\nservices: [\n":                  KindSystem,
+		"kind: Sytem\nservices: []\n":                  KindUnknown,
+		"# faults: in a comment\nname: a\nservices:\n": KindSystem,
 	} {
 		if got := DetectKind([]byte(in)); got != want {
 			t.Errorf("DetectKind(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+func TestReadKindErrors(t *testing.T) {
+	for in, want := range map[string]string{
+		"name: a\nkind: Sytem\nservices: []\n": `f.yaml:2: kind: unknown kind "Sytem" (did you mean "System"?); want System, Faults, Experiment`,
+		"name: a\n":                            "f.yaml: no kind: key and neither services: (a system definition), faults: (a fault definition) nor system: (an experiment) at the top level",
+		"kind: [x]\n":                          "f.yaml:1: kind: want a string: one of System, Faults, Experiment",
+	} {
+		if _, err := ReadKind("f.yaml", []byte(in)); err == nil || err.Error() != want {
+			t.Errorf("ReadKind(%q) = %v, want %s", in, err, want)
+		}
+	}
+}
+
+// TestKindField: a kind: that names another kind is an error on its line
+// when the file is read as the wrong kind; the right one is accepted.
+func TestKindField(t *testing.T) {
+	if _, err := ParseSystem("s.yaml", []byte("kind: System\nname: a\nservices:\n  - name: b\n    type: base\n")); err != nil {
+		t.Errorf("kind: System: %v", err)
+	}
+	_, err := ParseSystem("s.yaml", []byte("name: a\nkind: Faults\nservices:\n  - name: b\n    type: base\n"))
+	if want := "s.yaml:2: kind: this file is a faults definition (kind: Faults), read where a system definition (kind: System) is wanted"; err == nil || err.Error() != want {
+		t.Errorf("kind: Faults read as a system: %v, want %s", err, want)
+	}
+	_, err = ParseFaults("f.yaml", []byte("kind: Fault\nname: a\nfaults:\n  - name: b\n    target: c\n    start: 1s\n    duration: 1s\n    behaviors: {cpu-stress: {load: 50}}\n"))
+	if want := `f.yaml:1: kind: unknown kind "Fault" (did you mean "Faults"?); want Faults (or no kind)`; err == nil || err.Error() != want {
+		t.Errorf("kind: Fault: %v, want %s", err, want)
 	}
 }
 
@@ -389,7 +423,7 @@ func TestCheckFiles(t *testing.T) {
 		{"broken system", []string{filepath.Join(fixtures, "invalid", "system-syntax.yaml"), flt("social-loss.yaml")},
 			[]outcome{{err: filepath.Join(fixtures, "invalid", "system-syntax.yaml") + ":6: YAML syntax: value is not allowed in this context"},
 				{note: `targets not checked: the system files given have errors`}}},
-		{"neither kind", []string{neither}, []outcome{{err: neither + ": neither a system definition (a top-level services: key) nor a fault definition (a top-level faults: key)"}}},
+		{"neither kind", []string{neither}, []outcome{{err: neither + ": no kind: key and neither services: (a system definition), faults: (a fault definition) nor system: (an experiment) at the top level"}}},
 		{"missing file", []string{filepath.Join(dir, "nope.yaml")}, []outcome{{err: "read definition: open " + filepath.Join(dir, "nope.yaml") + ": no such file or directory"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

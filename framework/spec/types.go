@@ -36,6 +36,7 @@ const (
 // System is a microservice system definition (the seed's deffile).
 type System struct {
 	APIVersion string    `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
+	Kind       string    `yaml:"kind,omitempty" json:"kind,omitempty"`
 	Name       string    `yaml:"name" json:"name" vecro:"required"`
 	Replicas   int       `yaml:"replicas,omitempty" json:"replicas,omitempty"`
 	Namespace  string    `yaml:"namespace,omitempty" json:"namespace,omitempty"`
@@ -99,6 +100,7 @@ type Delay struct {
 // FaultFile is a fault definition (the seed's inject deffile).
 type FaultFile struct {
 	APIVersion string  `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
+	Kind       string  `yaml:"kind,omitempty" json:"kind,omitempty"`
 	Name       string  `yaml:"name" json:"name" vecro:"required"`
 	Namespace  string  `yaml:"namespace,omitempty" json:"namespace,omitempty"`
 	Seed       *int64  `yaml:"seed,omitempty" json:"seed,omitempty"`

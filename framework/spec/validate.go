@@ -76,6 +76,19 @@ func (c *checker) apiVersion(v string) {
 	}
 }
 
+// kind checks a file's kind: key against the kind being read; absent
+// is fine, as the original's files have none.
+func (c *checker) kind(v string, want Kind) {
+	if v == "" || v == want.Name() {
+		return
+	}
+	if k, ok := ParseKind(v); ok {
+		c.add("kind", "this file is a %s definition (kind: %s), read where a %s definition (kind: %s) is wanted", k, v, want, want.Name())
+		return
+	}
+	c.add("kind", "unknown kind %q%s; want %s (or no kind)", v, didYouMean(v, kindNames), want.Name())
+}
+
 // dnsLabel checks that name can be part of a Kubernetes object name.
 func (c *checker) dnsLabel(path, what, name string) bool {
 	if msg := dnsLabelProblem(name); msg != "" {
@@ -107,6 +120,7 @@ func dnsLabelProblem(name string) string {
 func (s *System) problems() ErrorList {
 	c := &checker{file: s.File, meta: s.meta}
 	c.apiVersion(s.APIVersion)
+	c.kind(s.Kind, KindSystem)
 	sysOK := c.dnsLabel("name", "system name", s.Name)
 	if s.Namespace != "" {
 		c.dnsLabel("namespace", "namespace", s.Namespace)
@@ -368,6 +382,7 @@ func (svc *Service) Mode() CallMode {
 func (ff *FaultFile) problems() ErrorList {
 	c := &checker{file: ff.File, meta: ff.meta}
 	c.apiVersion(ff.APIVersion)
+	c.kind(ff.Kind, KindFaults)
 	c.dnsLabel("name", "fault definition name", ff.Name)
 	if ff.Namespace != "" {
 		c.dnsLabel("namespace", "namespace", ff.Namespace)
