@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 GO ?= go
 export VECRO_CACHE ?= $(HOME)/.cache/vecro
+# Datasets of every suite and the scenario suite's JUnit report land here
+# (CI keeps it as an artifact).
+export ARTIFACTS_DIR ?= $(CURDIR)/artifacts
 
 # Debian packages the tests and the embedded runtime use. mk/*.mk add theirs.
 APT_PACKAGES := prometheus redis-server mariadb-server etcd-server wrk
@@ -18,14 +21,19 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(VECRO_CACHE)/staticcheck/$(STATICCHECK_VERSION)/staticcheck
 TOOLS += $(STATICCHECK)
 
--include mk/*.mk
+include mk/tools.mk
+include $(filter-out mk/tools.mk,$(wildcard mk/*.mk))
 
-.PHONY: test deps apt tools vet unit kube-node-e2e demo build
+.PHONY: test deps apt tools vet unit scenarios test-long kube-node-e2e demo build
 
-test: deps vet unit kube-node-e2e
+test: deps vet unit scenarios kube-node-e2e
 
-# gofmt, go vet and staticcheck over the whole module.
+# gofmt, go vet, staticcheck, and go.mod files that `go mod tidy` leaves
+# as they are (the main module's and every tool module's).
 vet: $(STATICCHECK)
+	@for m in . $$(dirname $$(git ls-files 'tools/*go.mod' 'tools/**/go.mod')); do \
+	  d=$$(cd $$m && GOWORK=off GOFLAGS=-mod=mod $(GO) mod tidy -diff 2>&1) || { echo "go mod tidy would change $$m:"; echo "$$d" | head -40; exit 1; }; \
+	done
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -34,12 +42,26 @@ vet: $(STATICCHECK)
 $(STATICCHECK):
 	GOBIN=$(dir $@) GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-# The race detector is on for framework/; the service binary and the
-# scenarios run without it (scenarios are long and timing-sensitive).
+# The race detector is on for framework/; the service binary runs without
+# it, and so do the timing measurements that it would distort (the files
+# built with !race: the open-loop rate test).
 unit:
 	$(GO) test -race -count=1 ./framework/...
+	$(GO) test -count=1 -run 'OpenLoopRate' ./framework/load
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /framework/ -e /scenarios -e /test/kubenode)
-	$(GO) test -count=1 -timeout 30m ./scenarios/... -args -ginkgo.label-filter='$(LABEL_FILTER)' -ginkgo.v
+
+# The local scenario suite (scenarios/kind needs Docker: make test-kind).
+# Its JUnit report goes to $(ARTIFACTS_DIR)/junit/.
+SCENARIO_ARGS = -ginkgo.label-filter='$(LABEL_FILTER)' -ginkgo.v -ginkgo.junit-report='$(ARTIFACTS_DIR)/junit/scenarios.xml'
+scenarios:
+	@mkdir -p '$(ARTIFACTS_DIR)/junit'
+	$(GO) test -count=1 -timeout 30m ./scenarios/ -args $(SCENARIO_ARGS)
+
+# The scenarios at dataset length (VECRO_LONG=1: tens of minutes each),
+# with no go test deadline.
+test-long: deps
+	@mkdir -p '$(ARTIFACTS_DIR)/junit'
+	VECRO_LONG=1 $(GO) test -count=1 -timeout 0 ./scenarios/ -args $(SCENARIO_ARGS)
 
 # The offline single-node Kubernetes (mk/kubenode.mk) rewires host-wide
 # networking, so it runs on its own, after everything else, and only where

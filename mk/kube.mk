@@ -11,17 +11,6 @@
 # `make kind-up|kind-down` manage a kind cluster from kind-config.yaml and
 # `make test-kind` runs the runtime:kind suite on it: they need a Docker
 # daemon and the internet, so `make test` leaves them out.
-KUBE_VERSION := v1.37.2
-KWOK_VERSION := v0.8.0
-KUBE_CONTROL_PLANE := kube-apiserver kube-controller-manager kube-scheduler
-# The rest of a node (the offline single-node cluster builds them too).
-KUBE_NODE_BINARIES := kubelet kube-proxy kubectl
-KUBE_CONTROL_PLANE_BINS := $(foreach n,$(KUBE_CONTROL_PLANE),$(VECRO_CACHE)/$(n)/$(KUBE_VERSION)/$(n))
-KUBE_NODE_BINS := $(foreach n,$(KUBE_NODE_BINARIES),$(VECRO_CACHE)/$(n)/$(KUBE_VERSION)/$(n))
-KWOK_BIN := $(VECRO_CACHE)/kwok/$(KWOK_VERSION)/kwok
-# kwok's stock stages, copied beside it (kwok has none built in).
-KWOK_STAGES := $(VECRO_CACHE)/kwok/$(KWOK_VERSION)/stages.yaml
-
 KIND_CLUSTER ?= vecro
 KIND := $(GO) run sigs.k8s.io/kind
 
@@ -30,17 +19,20 @@ TOOLS += $(KUBE_CONTROL_PLANE_BINS) $(KWOK_BIN) $(KWOK_STAGES)
 .PHONY: kube-tools kube-node-tools kind-up kind-down test-kind
 
 kube-tools: $(KUBE_CONTROL_PLANE_BINS) $(KWOK_BIN) $(KWOK_STAGES)
-kube-node-tools: $(KUBE_CONTROL_PLANE_BINS) $(KUBE_NODE_BINS)
+kube-node-tools: $(KUBE_CONTROL_PLANE_BINS) $(KUBE_NODE_BINS) $(KUBECTL_BIN)
 
 # One rule builds every missing component in one `go build` (they share most
 # packages); make runs it once for all of them as a grouped target.
-$(KUBE_CONTROL_PLANE_BINS) &:
+$(KUBE_CONTROL_PLANE_BINS) &: $(call tool_inputs,kube)
 	tools/kube/build.sh $(KUBE_CONTROL_PLANE)
 
-$(KUBE_NODE_BINS) &:
+$(KUBE_NODE_BINS) &: $(call tool_inputs,kube)
 	tools/kube/build.sh $(KUBE_NODE_BINARIES)
 
-$(KWOK_BIN) $(KWOK_STAGES) &:
+$(KUBECTL_BIN): $(call tool_inputs,kube)
+	tools/kube/build.sh kubectl
+
+$(KWOK_BIN) $(KWOK_STAGES) &: $(call tool_inputs,kube/kwok)
 	tools/kube/build.sh kwok
 
 kind-up:

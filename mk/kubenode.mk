@@ -11,10 +11,6 @@
 #
 # It rewires the host's networking, so `make test` leaves it to CI (CI=true)
 # or to whoever sets VECRO_KUBE_NODE=1. State: $(KUBE_NODE_DIR).
-COREDNS_VERSION := v1.15.0
-CRICTL_VERSION := v1.37.0
-COREDNS_BIN := $(VECRO_CACHE)/coredns/$(COREDNS_VERSION)/coredns
-CRICTL_BIN := $(VECRO_CACHE)/crictl/$(CRICTL_VERSION)/crictl
 KUBE_NODE_DIR ?= $(VECRO_CACHE)/kubenode-run
 KUBENODE := $(GO) run ./test/kubenode/cmd/kubenode --run-dir '$(KUBE_NODE_DIR)'
 
@@ -28,16 +24,13 @@ endif
 
 .PHONY: kube-node-deps kube-node-tools-all kube-node-up kube-node-down kube-node-status test-kube-node
 
-$(COREDNS_BIN):
+$(COREDNS_BIN): $(call tool_inputs,coredns)
 	tools/coredns/build.sh
 
-$(CRICTL_BIN):
+$(CRICTL_BIN): $(call tool_inputs,crictl)
 	tools/crictl/build.sh
 
-# kubectl is not needed by the node, so the Kubernetes binaries are built
-# by name through tools/kube/build.sh (it skips what is present).
-kube-node-tools-all: $(COREDNS_BIN) $(CRICTL_BIN) $(FERRETDB_BIN) $(PROMETHEUS_BIN)
-	tools/kube/build.sh kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
+kube-node-tools-all: $(COREDNS_BIN) $(CRICTL_BIN) $(FERRETDB_BIN) $(PROMETHEUS_BIN) $(KUBE_CONTROL_PLANE_BINS) $(KUBE_NODE_BINS)
 
 kube-node-deps: apt kube-node-tools-all
 

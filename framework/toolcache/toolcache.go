@@ -33,3 +33,17 @@ func Find(name, version string) (string, error) {
 	}
 	return "", fmt.Errorf("%s %s is not built: expected %s; run `make tools` (it builds it from the Go module proxy)", name, version, p)
 }
+
+// Versions of the tools `make tools` builds. Each is pinned in its tool
+// module's go.mod, which tools/version.sh reads for make and the build
+// scripts; a test checks these against it, so the Go code can never look
+// for a version make does not build.
+const (
+	FerretDBVersion   = "v1.24.2"
+	PrometheusVersion = "v3.16.0"
+	// KubeVersion is every Kubernetes component's (tools/kube).
+	KubeVersion    = "v1.37.2"
+	KwokVersion    = "v0.8.0"
+	CoreDNSVersion = "v1.15.0"
+	CrictlVersion  = "v1.37.0"
+)

@@ -15,10 +15,10 @@ import (
 // tools/kube (mk/kube.mk), CoreDNS and crictl from tools/coredns and
 // tools/crictl (mk/kubenode.mk), FerretDB from tools/ferretdb.
 const (
-	KubeVersion     = "v1.37.2"
-	CoreDNSVersion  = "v1.15.0"
-	CrictlVersion   = "v1.37.0"
-	FerretDBVersion = "v1.24.2"
+	KubeVersion     = toolcache.KubeVersion
+	CoreDNSVersion  = toolcache.CoreDNSVersion
+	CrictlVersion   = toolcache.CrictlVersion
+	FerretDBVersion = toolcache.FerretDBVersion
 )
 
 // The node's networks and addresses: what a workload on it can rely on.

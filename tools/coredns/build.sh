@@ -4,7 +4,7 @@
 # into an image). Idempotent: a present binary is kept. Used by mk/kubenode.mk.
 set -euo pipefail
 
-VERSION=v1.15.0
+VERSION=$("$(dirname "$0")/../version.sh" coredns)
 here=$(cd "$(dirname "$0")" && pwd)
 export GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 . "$here/../toolcache.sh"

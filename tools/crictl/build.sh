@@ -6,7 +6,7 @@
 # leases. Idempotent: a present binary is kept. Used by mk/kubenode.mk.
 set -euo pipefail
 
-VERSION=v1.37.0
+VERSION=$("$(dirname "$0")/../version.sh" crictl)
 here=$(cd "$(dirname "$0")" && pwd)
 export GOWORK=off CGO_ENABLED=0
 . "$here/../toolcache.sh"

@@ -13,7 +13,7 @@
 # copy.
 set -euo pipefail
 
-VERSION=v1.24.2
+VERSION=$("$(dirname "$0")/../version.sh" ferretdb)
 MODULE=github.com/FerretDB/FerretDB
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../toolcache.sh"

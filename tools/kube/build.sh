@@ -14,10 +14,13 @@
 # stages.yaml, and the PortForward CRD, in crds/.
 set -euo pipefail
 
-KUBE_VERSION=v1.37.2
-KWOK_VERSION=v0.8.0
 here=$(cd "$(dirname "$0")" && pwd)
+KUBE_VERSION=$("$here/../version.sh" kube)
+KWOK_VERSION=$("$here/../version.sh" kwok)
 cache=${VECRO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vecro}
+. "$here/../toolcache.sh"
+kube_inputs=$(toolcache_inputs "$here")
+kwok_inputs=$(toolcache_inputs "$here/kwok")
 # A go.work above the tool module would pull it into the main module's build.
 export GOWORK=off CGO_ENABLED=0
 
@@ -27,9 +30,9 @@ kube=() kwok=0
 for n in "$@"; do
   case $n in
     kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl)
-      [ -x "$cache/$n/$KUBE_VERSION/$n" ] || kube+=("$n") ;;
+      toolcache_fresh "$cache/$n/$KUBE_VERSION/$n" "$kube_inputs" || kube+=("$n") ;;
     kwok)
-      [ -x "$cache/kwok/$KWOK_VERSION/kwok" ] && [ -s "$cache/kwok/$KWOK_VERSION/stages.yaml" ] || kwok=1 ;;
+      toolcache_fresh "$cache/kwok/$KWOK_VERSION/kwok" "$kwok_inputs" && [ -s "$cache/kwok/$KWOK_VERSION/stages.yaml" ] || kwok=1 ;;
     *) echo "kube tools: unknown tool $n" >&2; exit 2 ;;
   esac
 done
@@ -39,12 +42,13 @@ mkdir -p "$cache"
 exec 9>"$cache/.kube-tools.lock"
 flock 9
 
-# build MODULE_DIR VERSION LDFLAGS PKG_PREFIX NAME... builds into a temp dir,
-# checks that each binary runs, then renames each into place.
+# build MODULE_DIR VERSION INPUTS LDFLAGS PKG_PREFIX NAME... builds into a
+# temp dir, checks that each binary runs, then renames each into place and
+# records the inputs it was built from.
 build() {
-  local dir=$1 version=$2 ldflags=$3 prefix=$4; shift 4
+  local dir=$1 version=$2 inputs=$3 ldflags=$4 prefix=$5; shift 5
   local todo=() n
-  for n in "$@"; do [ -x "$cache/$n/$version/$n" ] || todo+=("$n"); done
+  for n in "$@"; do toolcache_fresh "$cache/$n/$version/$n" "$inputs" || todo+=("$n"); done
   [ ${#todo[@]} -gt 0 ] || return 0
   local tmp pkgs=() start=$SECONDS
   tmp=$(mktemp -d "$cache/.kube-build.XXXXXX")
@@ -58,6 +62,7 @@ build() {
       { echo "kube tools: $tmp/$n does not run" >&2; "$tmp/$n" --version >&2 || true; return 1; }
     mkdir -p "$cache/$n/$version"
     mv -f "$tmp/$n" "$cache/$n/$version/$n"
+    echo "$inputs" >"$cache/$n/$version/.inputs"
     echo "kube tools: built $cache/$n/$version/$n"
   done
   echo "kube tools: ${todo[*]} took $((SECONDS - start)) s"
@@ -65,8 +70,8 @@ build() {
 
 if [ ${#kube[@]} -gt 0 ]; then
   v=k8s.io/component-base/version
-  build "$here" "$KUBE_VERSION" \
-    "-X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=37 -X $v.gitTreeState=clean" \
+  build "$here" "$KUBE_VERSION" "$kube_inputs" \
+    "-X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$(cut -d. -f2 <<<"$KUBE_VERSION") -X $v.gitTreeState=clean" \
     k8s.io/kubernetes/cmd "${kube[@]}"
 fi
 # kwok_assets copies kwok's stage and CRD manifests out of its module.
@@ -88,6 +93,6 @@ kwok_assets() {
 }
 
 if [ $kwok = 1 ]; then
-  build "$here/kwok" "$KWOK_VERSION" "" sigs.k8s.io/kwok/cmd kwok
+  build "$here/kwok" "$KWOK_VERSION" "$kwok_inputs" "" sigs.k8s.io/kwok/cmd kwok
   kwok_assets
 fi

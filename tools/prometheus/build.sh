@@ -11,17 +11,15 @@
 # all vecro reads). go.mod pins Prometheus and every dependency.
 set -euo pipefail
 
-MODULE_VERSION=v0.316.0 # Prometheus 3.16.0 (module versions are v0.3MM.P)
-VERSION=v3.16.0
 here=$(cd "$(dirname "$0")" && pwd)
+VERSION=$("$here/../version.sh" prometheus)
+MODULE_VERSION=$(awk '$1 == "github.com/prometheus/prometheus" { print $2 }' "$here/go.mod")
 export GOWORK=off CGO_ENABLED=0
 . "$here/../toolcache.sh"
 toolcache_begin prometheus "$VERSION"
 
 echo "prometheus: building $VERSION into $out (about 2 min cold)"
 cd "$here"
-grep -q "github.com/prometheus/prometheus $MODULE_VERSION" go.mod ||
-  { echo "prometheus: go.mod does not pin $MODULE_VERSION" >&2; exit 1; }
 v=github.com/prometheus/common/version
 go build -trimpath -tags remove_all_sd,enable_kubernetes_sd,netgo \
   -ldflags "-s -w -X $v.Version=${VERSION#v} -X $v.Branch=HEAD -X $v.Revision=$MODULE_VERSION" \

@@ -41,8 +41,8 @@ import (
 // them (mk/kube.mk). It is started once for the package and stopped by
 // TestMain.
 const (
-	kubeVersion = "v1.37.2"
-	kwokVersion = "v0.8.0"
+	kubeVersion = toolcache.KubeVersion
+	kwokVersion = toolcache.KwokVersion
 	// promOperatorModule holds the prometheus-operator CRDs in
 	// example/prometheus-operator-crd. v0.85.0 is the newest release of the
 	// root module on the module proxy this was built against; the API

@@ -28,7 +28,7 @@ import (
 
 // PrometheusVersion is the Prometheus that tools/prometheus builds (`make
 // prometheus`) into the tool cache and the standalone mode packs.
-const PrometheusVersion = "v3.16.0"
+const PrometheusVersion = toolcache.PrometheusVersion
 
 // PrometheusImageRepository names the Prometheus images vecro packs; the
 // tag is a prefix of the image's digest.

@@ -19,7 +19,7 @@ import (
 
 // FerretDBVersion is the FerretDB that `make tools` builds (mk/ferretdb.mk)
 // and that Start runs where mongod is absent.
-const FerretDBVersion = "v1.24.2"
+const FerretDBVersion = toolcache.FerretDBVersion
 
 // MongoDatabase is the database named in a mongodb server's URL.
 const MongoDatabase = "vecro"
