@@ -26,7 +26,7 @@ func newLoadCmd(s streams) *cobra.Command {
 		users, connections                int
 		delay, duration, timeout          time.Duration
 		seed                              int64
-		keepAlive, jsonOut                bool
+		keepAlive, jsonOut, everyURL      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "load",
@@ -34,10 +34,12 @@ func newLoadCmd(s streams) *cobra.Command {
 		Long: `load sends HTTP requests to one or more URLs and reports latency (p50 …
 p99.999, from an HDR histogram), rate, bytes and errors by kind, like wrk2.
 
-Closed loop (the seed's tool): --users users, each sending one request per
---delay tick with at most one in flight; a slow answer delays that user's next
-send and the ticks that passed meanwhile are counted (late, skipped), not
-queued. --delay 0 sends back to back (full speed, one connection per user).
+Closed loop (the seed's tool): --users users, each sending one request to
+every URL per --delay tick (in turn, the next once the previous is answered;
+--every-url=false: to the next URL only) with at most one in flight; a slow
+answer delays that user's next send and the ticks that passed meanwhile are
+counted (late, skipped), not queued. --delay 0 sends back to back (full speed,
+one connection per user, the URLs in turn).
 
 Open loop: --rate sends at a planned rate whatever the server does:
   --rate 500               500 requests/s
@@ -66,8 +68,8 @@ services (those nobody calls). Ctrl-C stops sending and prints the report.`,
 			}
 			flags := cmd.Flags()
 			if rate != "" {
-				if flags.Changed("users") || flags.Changed("delay") {
-					return fmt.Errorf("load: --users and --delay are for the closed loop; an open loop (--rate) uses --connections")
+				if flags.Changed("users") || flags.Changed("delay") || flags.Changed("every-url") {
+					return fmt.Errorf("load: --users, --delay and --every-url are for the closed loop; an open loop (--rate) uses --connections")
 				}
 				if sp.Rate, err = load.ParseSchedule(rate); err != nil {
 					return fmt.Errorf("load: --rate: %w", err)
@@ -81,7 +83,7 @@ services (those nobody calls). Ctrl-C stops sending and prints the report.`,
 				if flags.Changed("arrivals") || flags.Changed("connections") || flags.Changed("seed") {
 					return fmt.Errorf("load: --arrivals, --connections and --seed are for the open loop: give --rate")
 				}
-				sp.Users, sp.Delay = users, delay
+				sp.Users, sp.Delay, sp.EveryTarget = users, delay, everyURL
 			}
 			return runLoad(cmd.Context(), s, sp, jsonOut, csvFile, reportFile)
 		},
@@ -93,6 +95,7 @@ services (those nobody calls). Ctrl-C stops sending and prints the report.`,
 	f.StringVar(&system, "system", "", "system definition: with no --service, load its entry services")
 	f.IntVar(&users, "users", 1, "number of concurrent users (closed loop)")
 	f.DurationVar(&delay, "delay", time.Second, "delay between calls per user (closed loop); 0 = full speed")
+	f.BoolVar(&everyURL, "every-url", true, "closed loop: each tick sends to every URL, as the seed's tool (--every-url=false: to the next URL only)")
 	f.StringVar(&rate, "rate", "", "open loop: requests/s, ramp FROM..TO[/DUR] or steps R0,R1@T1,…")
 	f.StringVar(&arrivals, "arrivals", string(load.Uniform), "open-loop arrivals: uniform or poisson")
 	f.Int64Var(&seed, "seed", 0, "seed of the Poisson arrivals (default: random, printed in the report)")

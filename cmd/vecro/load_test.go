@@ -58,14 +58,15 @@ func TestLoadSeedCommandLine(t *testing.T) {
 	if errOut != "" {
 		t.Errorf("stderr %q; want nothing (no terminal, no progress line)", errOut)
 	}
-	for _, want := range []string{"Closed loop 500ms, 2 users, one request per 50ms each", "99.999%", "0 errors", "Status: 200 ×"} {
+	for _, want := range []string{"Closed loop 500ms, 2 users, one request to each of the 2 URLs per 50ms each", "99.999%", "0 errors", "Status: 200 ×"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
 	got := seen()
-	if got["POST /a hi"] < 5 || got["POST /b hi"] < 5 || len(got) != 2 {
-		t.Errorf("server saw %v; want POSTs with the body to both URLs", got)
+	// Every URL on every tick: 2 users × 10 ticks each.
+	if got["POST /a hi"] < 15 || got["POST /b hi"] < 15 || len(got) != 2 {
+		t.Errorf("server saw %v; want about 20 POSTs with the body to each URL", got)
 	}
 	f, err := os.Open(csv)
 	if err != nil {
@@ -103,7 +104,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "no targets"},
-		{[]string{"--url", "http://127.0.0.1:1/", "--rate", "10", "--users", "3"}, "--users and --delay are for the closed loop"},
+		{[]string{"--url", "http://127.0.0.1:1/", "--rate", "10", "--users", "3"}, "--users, --delay and --every-url are for the closed loop"},
 		{[]string{"--url", "http://127.0.0.1:1/", "--seed", "3"}, "open loop: give --rate"},
 		{[]string{"--url", "http://127.0.0.1:1/", "--rate", "fast"}, `--rate: parse rate schedule "fast"`},
 		{[]string{"--url", "http://127.0.0.1:1/", "--service", "text"}, "give targets one way"},

@@ -33,6 +33,8 @@ type Report struct {
 	// Connections is how many connections the open loop opened: one per
 	// request it had in flight at once, at most Spec.Connections.
 	Connections int `json:"connections,omitempty"`
+	// EveryTarget: each closed-loop tick sent one request to every target.
+	EveryTarget bool `json:"every_target,omitempty"`
 
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
@@ -175,7 +177,10 @@ func (r *Report) WriteText(w io.Writer) error {
 			r.Duration.Round(time.Millisecond), r.Rate, r.Arrivals, r.Seed, r.Connections)
 	default:
 		pace := "full speed"
-		if r.Delay > 0 {
+		switch {
+		case r.Delay > 0 && r.EveryTarget && len(r.Targets) > 1:
+			pace = fmt.Sprintf("one request to each of the %d URLs per %s", len(r.Targets), r.Delay)
+		case r.Delay > 0:
 			pace = "one request per " + r.Delay.String()
 		}
 		fmt.Fprintf(&b, "Closed loop %v, %d users, %s each\n", r.Duration.Round(time.Millisecond), r.Users, pace)

@@ -279,6 +279,14 @@ func (r *Run) user(u int) {
 		now := time.Now()
 		r.send(c, &r.targets[i], planned, now, late || now.Sub(planned) > r.spec.LateAfter)
 		i = (i + 1) % len(r.targets)
+		// The rest of the tick's round follows each answer at once; its
+		// requests are planned when sent, so that one slow target does not
+		// count against the others' latency.
+		for k := 1; r.spec.EveryTarget && k < len(r.targets) && r.sending(); k++ {
+			now := time.Now()
+			r.send(c, &r.targets[i], now, now, false)
+			i = (i + 1) % len(r.targets)
+		}
 
 		el := time.Since(r.t0)
 		if el < after {
@@ -295,7 +303,11 @@ func (r *Run) user(u int) {
 			}
 			passed = min(passed, (r.spec.Duration-after+d-1)/d)
 		}
-		r.rec.skipped(time.Now(), uint64(passed-1))
+		round := time.Duration(1)
+		if r.spec.EveryTarget {
+			round = time.Duration(len(r.targets))
+		}
+		r.rec.skipped(time.Now(), uint64((passed-1)*round))
 		tick, after, late = after, after+passed*d, true
 	}
 }
@@ -351,7 +363,7 @@ func (r *Run) buildReport(end time.Time, seconds []Second) *Report {
 	if s.Rate != nil {
 		rep.Rate, rep.Arrivals, rep.Connections = s.Rate.String(), s.Arrivals, r.workers
 	} else {
-		rep.Users, rep.Delay = s.Users, s.Delay
+		rep.Users, rep.Delay, rep.EveryTarget = s.Users, s.Delay, s.EveryTarget
 	}
 	rep.Planned = rep.Sent + rep.Skipped
 	if d := rep.Duration.Seconds(); d > 0 {

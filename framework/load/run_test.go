@@ -470,3 +470,37 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedLoopEveryTarget: the seed's tool with several URLs sends to
+// each of them on every tick, one after the other; without EveryTarget a
+// tick goes to the next URL only.
+func TestClosedLoopEveryTarget(t *testing.T) {
+	const users, delay, dur = 2, 100 * ms, 2 * time.Second
+	ticks := int(users * (dur / delay)) // 40
+	for _, every := range []bool{true, false} {
+		srvs := []*server{newServer(t, nil), newServer(t, nil), newServer(t, nil)}
+		rep := start(t, t.Context(), load.Spec{
+			Targets: load.URLs(srvs[0].URL, srvs[1].URL, srvs[2].URL), Users: users, Delay: delay, Duration: dur, EveryTarget: every,
+		}).Wait()
+		perURL := ticks
+		if !every {
+			perURL = ticks / 3
+		}
+		for i, s := range srvs {
+			n := 0
+			for _, at := range s.connections() {
+				n += len(at)
+			}
+			// A tick can be lost to a late wake-up at the end of the window.
+			if n > perURL+1 || n < perURL-4 {
+				t.Errorf("EveryTarget %v: URL %d got %d requests; want about %d", every, i, n, perURL)
+			}
+			if every && s.maxIn.Load() > users {
+				t.Errorf("URL %d saw %d requests in flight; want at most one per user", i, s.maxIn.Load())
+			}
+		}
+		if rep.EveryTarget != every || rep.Planned != rep.Sent+rep.Skipped {
+			t.Errorf("report: every_target %v, planned %d, sent %d, skipped %d", rep.EveryTarget, rep.Planned, rep.Sent, rep.Skipped)
+		}
+	}
+}

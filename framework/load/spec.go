@@ -16,7 +16,8 @@ import (
 // seed's defaults, with its bugs fixed (keep-alive on, errors counted).
 type Spec struct {
 	// Targets get requests in turn (closed loop: each user starts at a
-	// different target and walks the list; open loop: hit n goes to target
+	// different target and walks the list, one target per tick, or every
+	// target per tick with EveryTarget; open loop: hit n goes to target
 	// n mod len). At least one.
 	Targets []Target
 	// Method is the HTTP method; default POST, as the seed.
@@ -53,6 +54,11 @@ type Spec struct {
 	// speed). Users defaults to 1.
 	Users int
 	Delay time.Duration
+	// EveryTarget makes each closed-loop tick send one request to every
+	// target in turn, the next once the previous is answered, as the seed's
+	// tool did with several URLs; otherwise a tick sends to the next target
+	// only. Only the first request of a tick is timed from the tick.
+	EveryTarget bool
 
 	// Open loop (Rate != nil): requests are sent at the planned rate
 	// whatever the answers do, on up to Connections connections (default
