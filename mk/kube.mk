@@ -48,5 +48,5 @@ kind-down:
 # The kind suite provisions (or reuses) the cluster itself, installs
 # kube-prometheus and deletes only what it created unless VECRO_KEEP_CLUSTER=1.
 test-kind:
-	VECRO_KIND_CLUSTER='$(KIND_CLUSTER)' $(GO) test -count=1 -timeout 60m ./scenarios/kind/... \
+	VECRO_RUNTIME=kind VECRO_KIND_CLUSTER='$(KIND_CLUSTER)' $(GO) test -count=1 -timeout 60m ./scenarios/kind/... \
 	  -args -ginkgo.label-filter='runtime:kind' -ginkgo.v

@@ -4,7 +4,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/vecrosim/vecro/framework/experiment"
 	m "github.com/vecrosim/vecro/framework/matchers"
 )
 
@@ -19,10 +18,7 @@ var unrelatedToPostsStorage = []string{"follow-user", "favorite", "blocked-users
 var near = m.Within(1.5)
 
 var _ = Describe("posts-storage-db ingress delay (the published baseline scenario)", Ordered, Label("fault:net-delay", "runtime:local"), func() {
-	var res *experiment.Result
-	BeforeAll(func(ctx SpecContext) {
-		res = experiment.MustRun(ctx, social("social-delay.yaml"))
-	})
+	res := runExperiment(social("social-delay.yaml"))
 	It("applies the fault on schedule, measured by the agent", func() {
 		Expect(res.Windows).To(HaveLen(1))
 		w := res.Windows[0]
@@ -48,10 +44,7 @@ var _ = Describe("posts-storage-db ingress delay (the published baseline scenari
 })
 
 var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ordered, Label("fault:net-delay", "link:db", "runtime:local"), func() {
-	var res *experiment.Result
-	BeforeAll(func(ctx SpecContext) {
-		res = experiment.MustRun(ctx, social("social-db-delay.yaml"))
-	})
+	res := runExperiment(social("social-db-delay.yaml"))
 	It("slows the storage service itself and its callers", func() {
 		fault := res.Fault("posts-storage-db-deep-delay")
 		// The delay sits behind the storage service's own HTTP server, so
@@ -68,10 +61,7 @@ var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ord
 })
 
 var _ = Describe("user-info packet loss", Ordered, Label("fault:net-loss", "runtime:local"), func() {
-	var res *experiment.Result
-	BeforeAll(func(ctx SpecContext) {
-		res = experiment.MustRun(ctx, social("social-loss.yaml"))
-	})
+	res := runExperiment(social("social-loss.yaml"))
 	It("shows as retransmission delay at the callers", func() {
 		fault := res.Fault("user-info-loss")
 		for _, svc := range []string{"follow-user", "login"} {
@@ -86,10 +76,7 @@ var _ = Describe("user-info packet loss", Ordered, Label("fault:net-loss", "runt
 })
 
 var _ = Describe("user-info bandwidth limit", Ordered, Label("fault:net-rate", "runtime:local"), func() {
-	var res *experiment.Result
-	BeforeAll(func(ctx SpecContext) {
-		res = experiment.MustRun(ctx, social("social-rate.yaml"))
-	})
+	res := runExperiment(social("social-rate.yaml"))
 	It("slows the callers of the throttled service", func() {
 		fault := res.Fault("user-info-rate")
 		for _, svc := range []string{"follow-user", "login"} {
@@ -105,10 +92,7 @@ var _ = Describe("user-info bandwidth limit", Ordered, Label("fault:net-rate", "
 })
 
 var _ = Describe("compose-post CPU stress", Ordered, Label("fault:cpu-stress", "runtime:local"), func() {
-	var res *experiment.Result
-	BeforeAll(func(ctx SpecContext) {
-		res = experiment.MustRun(ctx, social("social-cpu-stress.yaml"))
-	})
+	res := runExperiment(social("social-cpu-stress.yaml"))
 	It("burns the target's CPU", func() {
 		Expect(res.Series("cpu_usage", "compose-post")).To(m.RiseDuring(res.Fault("compose-post-cpu"), m.ByAtLeast(3), m.Settle(settle())))
 		Expect(res.Windows[0].Effect).To(HaveKeyWithValue("cpu_seconds", BeNumerically(">", 1)))
@@ -125,10 +109,7 @@ var _ = Describe("compose-post CPU stress", Ordered, Label("fault:cpu-stress", "
 })
 
 var _ = Describe("write-timeline I/O stress", Ordered, Label("fault:io-stress", "runtime:local"), func() {
-	var res *experiment.Result
-	BeforeAll(func(ctx SpecContext) {
-		res = experiment.MustRun(ctx, social("social-io-stress.yaml"))
-	})
+	res := runExperiment(social("social-io-stress.yaml"))
 	It("writes and syncs in the target's data directory", func() {
 		Expect(res.Windows[0].Effect).To(HaveKeyWithValue("io_bytes_written", BeNumerically(">", 1<<20)))
 		Expect(res.Series("cpu_usage", "write-timeline")).To(m.RiseDuring(res.Fault("write-timeline-io"), m.ByAtLeast(1.5), m.Settle(settle())))
@@ -141,10 +122,7 @@ var _ = Describe("write-timeline I/O stress", Ordered, Label("fault:io-stress", 
 })
 
 var _ = Describe("recommender memory stress", Ordered, Label("fault:mem-stress", "runtime:local"), func() {
-	var res *experiment.Result
-	BeforeAll(func(ctx SpecContext) {
-		res = experiment.MustRun(ctx, social("social-mem-stress.yaml"))
-	})
+	res := runExperiment(social("social-mem-stress.yaml"))
 	It("raises the target's resident memory by the stressed size", func() {
 		Expect(res.Series("memory_usage", "recommender")).To(m.RiseDuring(res.Fault("recommender-mem"), m.ByAtLeastAbs(100<<20), m.Settle(settle())))
 	})
@@ -156,10 +134,7 @@ var _ = Describe("recommender memory stress", Ordered, Label("fault:mem-stress",
 })
 
 var _ = Describe("login HTTP aborts", Ordered, Label("fault:http-abort", "runtime:local"), func() {
-	var res *experiment.Result
-	BeforeAll(func(ctx SpecContext) {
-		res = experiment.MustRun(ctx, social("social-http-abort.yaml"))
-	})
+	res := runExperiment(social("social-http-abort.yaml"))
 	It("fails about half of the target's requests and its callers' with them", func() {
 		fault := res.Fault("login-abort")
 		for _, svc := range []string{"login", "read-post", "compose-post"} {

@@ -1,7 +1,10 @@
 package scenarios
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +16,15 @@ import (
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
+// deadline is go test's -timeout, if any: an experiment that cannot finish
+// before it fails at once with what to do, instead of being killed midway
+// by the test binary's panic.
+var deadline time.Time
+
 func TestScenarios(t *testing.T) {
+	if d, ok := t.Deadline(); ok {
+		deadline = d
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Scenarios")
 }
@@ -37,11 +48,73 @@ func settle() time.Duration {
 	return experiment.ShortWindows.Quantile
 }
 
+// An experiment's time beyond its timeline: usually about a minute
+// (starting 25 services and their databases, querying and writing the
+// dataset), at worst runOverhead (building the service binary on a cold
+// cache takes ~2 min on 2 busy cores).
+const (
+	typicalOverhead = time.Minute
+	runOverhead     = 6 * time.Minute
+)
+
+// runExperiment registers, in the enclosing Ordered container, the BeforeAll
+// that runs e, and returns the result its specs read once it has run. The
+// BeforeAll's NodeTimeout is e's timeline plus runOverhead, so a run that
+// hangs fails on its own instead of eating the suite's deadline; a run that
+// cannot finish before go test's deadline even in typical time fails at
+// once.
+func runExperiment(e *experiment.Experiment) *experiment.Result {
+	res := new(experiment.Result)
+	var timeline time.Duration
+	if tl, err := experiment.NewTimeline(time.Time{}, e.Phases, e.Faults, 0); err == nil {
+		timeline = tl.Duration()
+	}
+	BeforeAll(func(ctx SpecContext) {
+		Expect(e.Err()).NotTo(HaveOccurred())
+		if need := timeline + typicalOverhead; !deadline.IsZero() && time.Until(deadline) < need {
+			Fail(fmt.Sprintf("this experiment needs about %v, but go test's -timeout ends in %v: raise -timeout (make test-long runs with -timeout 0)",
+				need, time.Until(deadline).Round(time.Second)))
+		}
+		*res = *experiment.MustRun(ctx, e)
+	}, NodeTimeout(timeline+runOverhead))
+	return res
+}
+
+// Every dataset the suite wrote, listed at its end (and in
+// $ARTIFACTS_DIR/junit/datasets.txt when that directory exists) so that a
+// CI job can keep them with the JUnit report.
+var _ = ReportAfterSuite("datasets", func(r Report) {
+	var dirs []string
+	for _, sr := range r.SpecReports {
+		for _, e := range sr.ReportEntries {
+			if e.Name == "dataset" {
+				dirs = append(dirs, fmt.Sprintf("%s\t%s\t%s", e.StringRepresentation(), sr.State, strings.Join(sr.ContainerHierarchyTexts, " ")))
+			}
+		}
+	}
+	fmt.Printf("datasets written by this suite: %d\n", len(dirs))
+	for _, d := range dirs {
+		fmt.Println("  " + d)
+	}
+	if a := os.Getenv("ARTIFACTS_DIR"); a != "" {
+		if _, err := os.Stat(filepath.Join(a, "junit")); err == nil {
+			body := strings.Join(dirs, "\n")
+			if body != "" {
+				body += "\n"
+			}
+			Expect(os.WriteFile(filepath.Join(a, "junit", "datasets.txt"), []byte(body), 0o644)).To(Succeed())
+		}
+	}
+})
+
 // social builds the experiment of one fault file on the social system, with
-// a load that gives every entry service a few requests per second.
+// a load that gives every entry service a few requests per second. A file
+// that does not load shows as the experiment's error in its BeforeAll.
 func social(faultFile string) *experiment.Experiment {
 	e := experiment.FromFiles(socialSystem, faultsDir+faultFile)
-	Expect(e.Err()).NotTo(HaveOccurred())
+	if e.Err() != nil {
+		return e
+	}
 	seed := int64(20261125)
 	e.Seed = &seed
 	// An open loop: the arrival rate does not drop when a fault slows the
