@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -74,8 +75,9 @@ func promConfig(interval time.Duration, job string, targets []metrics.Target) (s
 	return b.String(), nil
 }
 
-// startPrometheus runs the server until the test ends.
-func startPrometheus(t testing.TB, interval time.Duration, job string, targets []metrics.Target) *promServer {
+// startPrometheus runs the server until the test ends, with extra
+// command-line flags.
+func startPrometheus(t testing.TB, interval time.Duration, job string, targets []metrics.Target, flags ...string) *promServer {
 	t.Helper()
 	bin := prometheusBinary(t)
 	cfg, err := promConfig(interval, job, targets)
@@ -97,8 +99,8 @@ func startPrometheus(t testing.TB, interval time.Duration, job string, targets [
 		addr := ln.Addr().String()
 		ln.Close()
 		var out bytes.Buffer
-		cmd := exec.Command(bin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-			"--web.listen-address="+addr, "--log.level=warn")
+		cmd := exec.Command(bin, append([]string{"--config.file=" + cfgFile, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + addr, "--log.level=warn"}, flags...)...)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
@@ -158,6 +160,11 @@ type phasedTarget struct {
 	target metrics.Target
 	desc   struct{ req, dur, bytes, inflight *prometheus.Desc }
 
+	// native serves the duration histogram as the service does: native
+	// buckets (svcmetrics' settings) beside the classic ones.
+	native bool
+	cl     prometheus.Labels
+
 	mu   sync.Mutex
 	seen map[string]time.Time // last scrape by scraper (User-Agent product)
 	base time.Time            // generation 1 starts here; zero: not locked
@@ -213,6 +220,7 @@ func newPhasedTarget(t testing.TB, system string) *phasedTarget {
 	t.Helper()
 	p := &phasedTarget{seen: map[string]time.Time{}}
 	cl := prometheus.Labels{"vecro_system": system, "vecro_service": "svc", "vecro_instance": system + "-svc-0"}
+	p.cl = cl
 	p.desc.req = prometheus.NewDesc("vecro_http_requests_total", "Requests served.", []string{"code", "method"}, cl)
 	p.desc.dur = prometheus.NewDesc("vecro_http_request_duration_seconds", "Request latency.", []string{"method"}, cl)
 	p.desc.bytes = prometheus.NewDesc("vecro_http_response_bytes_total", "Response bytes.", nil, cl)
@@ -254,9 +262,37 @@ func (c genCollector) Collect(ch chan<- prometheus.Metric) {
 	d := c.p.desc
 	ch <- prometheus.MustNewConstMetric(d.req, prometheus.CounterValue, s.ok, "200", "GET")
 	ch <- prometheus.MustNewConstMetric(d.req, prometheus.CounterValue, s.failed, "500", "GET")
-	ch <- prometheus.MustNewConstHistogram(d.dur, s.count, s.sum, s.buckets, "GET")
+	if c.p.native {
+		ch <- nativeAt(c.p.cl, c.g)
+	} else {
+		ch <- prometheus.MustNewConstHistogram(d.dur, s.count, s.sum, s.buckets, "GET")
+	}
 	ch <- prometheus.MustNewConstMetric(d.bytes, prometheus.CounterValue, s.bytes)
 	ch <- prometheus.MustNewConstMetric(d.inflight, prometheus.GaugeValue, float64(c.g%5))
+}
+
+// nativeAt is the duration histogram after generation g, native and
+// classic, built by observing every latency so far into a histogram with
+// the service's settings (images/service/internal/svcmetrics, which this
+// package may not import).
+func nativeAt(cl prometheus.Labels, g int) prometheus.Metric {
+	cl = maps.Clone(cl)
+	cl["method"] = "GET"
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:                            "vecro_http_request_duration_seconds",
+		Help:                            "Request latency.",
+		ConstLabels:                     cl,
+		Buckets:                         durationBuckets,
+		NativeHistogramBucketFactor:     1.1,
+		NativeHistogramMaxBucketNumber:  160,
+		NativeHistogramMinResetDuration: time.Hour,
+	})
+	for k := 1 - genPast; k <= g; k++ {
+		for j := range genRequests(k) {
+			h.Observe(genLatency(k, j))
+		}
+	}
+	return h
 }
 
 // phaseOf is t's offset within its second.
@@ -323,29 +359,9 @@ func TestEmbeddedMatchesPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	prom := startPrometheus(t, interval, "cmp", targets)
-	const ours, theirs = "vecro-embedded-scraper", "Prometheus"
-	eventually(t, 30*time.Second, "both scrapers at every target", func() (bool, string) {
-		var state []string
-		ok := true
-		for _, p := range pts {
-			p.mu.Lock()
-			a, b := p.seen[ours], p.seen[theirs]
-			p.mu.Unlock()
-			ok = ok && time.Since(a) < interval && time.Since(b) < interval && !a.IsZero() && !b.IsZero()
-			state = append(state, fmt.Sprintf("%s: ours %v, prometheus %v", p.target.URL, a, b))
-		}
-		return ok && len(instant(t, prom.Src, `up`, "instance")) == len(pts), strings.Join(state, "; ")
-	})
-	time.Sleep(2 * interval) // past the first, possibly irregular, scrapes
-	bases := make([]time.Time, len(pts))
-	margins := make([]time.Duration, len(pts))
-	for i, p := range pts {
-		bases[i], margins[i] = p.lock(t, ours, theirs)
-		t.Logf("%s: generations change at phase %v, %v from either scraper", p.target.Labels["system"], phaseOf(bases[i]), margins[i])
-	}
 	// 18 generations: windows of 10s and 15s entirely after the lock.
 	const gens = 18
-	time.Sleep(time.Until(slices.MaxFunc(bases, time.Time.Compare).Add(gens*interval + 300*time.Millisecond)))
+	bases, margins := lockPhases(t, pts, prom, interval, gens)
 	ctx := context.Background()
 
 	for i, p := range pts {
@@ -478,6 +494,129 @@ func TestEmbeddedMatchesPrometheus(t *testing.T) {
 		}
 		if countA >= 0 && countB >= 0 && (countA != 10 || countB != 11) {
 			t.Errorf("%s: samples in a 10s window ending on a sample: embedded %d (want 10, left-open), Prometheus 2 %d (want 11, closed)", inst, countA, countB)
+		}
+	}
+}
+
+// lockPhases waits until both the embedded scraper and prom scrape every
+// target, locks each target's generation changes away from both scrapers'
+// phases, and waits until gens generations have passed since the last
+// lock. It returns each target's first generation change and its distance
+// from both scrapers' phases.
+func lockPhases(t *testing.T, pts []*phasedTarget, prom *promServer, interval time.Duration, gens int) ([]time.Time, []time.Duration) {
+	t.Helper()
+	const ours, theirs = "vecro-embedded-scraper", "Prometheus"
+	eventually(t, 30*time.Second, "both scrapers at every target", func() (bool, string) {
+		var state []string
+		ok := true
+		for _, p := range pts {
+			p.mu.Lock()
+			a, b := p.seen[ours], p.seen[theirs]
+			p.mu.Unlock()
+			ok = ok && time.Since(a) < interval && time.Since(b) < interval && !a.IsZero() && !b.IsZero()
+			state = append(state, fmt.Sprintf("%s: ours %v, prometheus %v", p.target.URL, a, b))
+		}
+		return ok && len(instant(t, prom.Src, `up`, "instance")) == len(pts), strings.Join(state, "; ")
+	})
+	time.Sleep(2 * interval) // past the first, possibly irregular, scrapes
+	bases := make([]time.Time, len(pts))
+	margins := make([]time.Duration, len(pts))
+	for i, p := range pts {
+		bases[i], margins[i] = p.lock(t, ours, theirs)
+		t.Logf("%s: generations change at phase %v, %v from either scraper", p.target.Labels["system"], phaseOf(bases[i]), margins[i])
+	}
+	time.Sleep(time.Until(slices.MaxFunc(bases, time.Time.Compare).Add(time.Duration(gens)*interval + 300*time.Millisecond)))
+	return bases, margins
+}
+
+// TestNativeQuantilesMatchPrometheus scrapes a target serving the duration
+// histogram as the service does (native and classic) with the embedded
+// scraper and with Debian's Prometheus 2.42 with native histograms on
+// (which then stores only the native series), and compares the native
+// p95/p99, and the families, which in 2.42 can only read the native
+// series: the embedded engine and Prometheus within 1% (or explained by
+// late scrapes, as in TestEmbeddedMatchesPrometheus).
+func TestNativeQuantilesMatchPrometheus(t *testing.T) {
+	prometheusBinary(t)
+	t.Parallel()
+	const interval = time.Second
+	pts := []*phasedTarget{newPhasedTarget(t, "nat0"), newPhasedTarget(t, "nat1")}
+	var targets []metrics.Target
+	for _, p := range pts {
+		p.native = true
+		targets = append(targets, p.target)
+	}
+	e := newEmbedded(t, metrics.EmbeddedOptions{ScrapeInterval: interval})
+	if err := e.SetTargets(targets); err != nil {
+		t.Fatal(err)
+	}
+	prom := startPrometheus(t, interval, "cmp", targets, "--enable-feature=native-histograms")
+	const gens = 18
+	bases, margins := lockPhases(t, pts, prom, interval, gens)
+	ctx := context.Background()
+	for i, p := range pts {
+		inst := p.target.Labels["instance"]
+		end := bases[i].Add(gens * interval)
+		g := grid{margin: margins[i]}
+		for src, ts := range map[metrics.Source]*[]time.Time{e: &g.a, prom.Src: &g.b} {
+			ss, err := src.Query(ctx, fmt.Sprintf(`up{instance=%q}[15s]`, inst), end)
+			if err != nil || len(ss) != 1 {
+				t.Fatalf("%s: up: %v %v", inst, ss, err)
+			}
+			for _, pt := range ss[0].Points {
+				*ts = append(*ts, pt.T)
+			}
+		}
+		// What each stored: both the native series; the classic ones only
+		// the embedded scraper (always_scrape_classic_histograms).
+		nat := fmt.Sprintf(`count(vecro_http_request_duration_seconds{instance=%q})`, inst)
+		cls := fmt.Sprintf(`count(vecro_http_request_duration_seconds_bucket{instance=%q})`, inst)
+		if n := instant0(t, e, nat, end); n != 1 {
+			t.Errorf("%s: %v native series embedded, want 1", inst, n)
+		}
+		if n := instant0(t, prom.Src, nat, end); n != 1 {
+			t.Errorf("%s: %v native series in Prometheus, want 1", inst, n)
+		}
+		if n := instant0(t, e, cls, end); n != float64(len(durationBuckets)+1) {
+			t.Errorf("%s: %v classic bucket series embedded, want %d", inst, n, len(durationBuckets)+1)
+		}
+		if ss, err := prom.Src.Query(ctx, cls, end); err != nil || len(ss) != 0 {
+			t.Logf("%s: Prometheus 2.42 also stored classic buckets: %v %v", inst, ss, err)
+		}
+
+		const w = 10 * time.Second
+		r := metrics.Range{Start: end.Add(-5 * interval), End: end, Step: interval}
+		for _, q := range []string{"0.5", "0.95", "0.99"} {
+			compareRange(t, e, prom.Src, fmt.Sprintf(`histogram_quantile(%s, rate(vecro_http_request_duration_seconds{instance=%q}[10s]))`, q, inst), r, g, w)
+		}
+		fw := metrics.Windows{Rate: w, Quantile: w, Resource: w}
+		for _, name := range []string{"latency_avg", "latency_p95", "latency_p99"} {
+			fam, err := metrics.LookupFamily(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fam = fam.WithWindows(fw)
+			ta, err := metrics.CollectTable(ctx, e, fam, metrics.FlavorLocal, p.target.Labels["system"], r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb, err := metrics.CollectTable(ctx, prom.Src, fam, metrics.FlavorLocal, p.target.Labels["system"], r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(ta.Columns) != "[svc]" || fmt.Sprint(tb.Columns) != "[svc]" {
+				t.Fatalf("%s: columns %v and %v", name, ta.Columns, tb.Columns)
+			}
+			strict := 0
+			for k := range ta.Rows {
+				if closeEnough(t, name, ta.Times[k], ta.Rows[k][0], tb.Rows[k][0], g, w) {
+					strict++
+				}
+			}
+			t.Logf("%s %s: embedded %v, Prometheus %v", inst, name, ta.Rows, tb.Rows)
+			if strict == 0 {
+				t.Errorf("%s: no value within 1%%", name)
+			}
 		}
 	}
 }
