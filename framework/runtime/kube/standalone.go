@@ -232,6 +232,13 @@ func prometheusConfig(system, ns string, s Standalone) (string, error) {
 		"job_name":        "vecro-services",
 		"scrape_interval": dur(s.ScrapeInterval),
 		"scrape_timeout":  timeout(s.ScrapeInterval),
+		// The services' duration histograms are native beside their
+		// classic buckets: store both, as the embedded scraper does, so
+		// that the quantile families read the native ones and the classic
+		// series (_bucket, _sum, _count) stay.
+		"scrape_native_histograms":         true,
+		"always_scrape_classic_histograms": true,
+		"scrape_protocols":                 nativeScrapeProtocols,
 		"kubernetes_sd_configs": []any{map[string]any{
 			"role":       "pod",
 			"namespaces": map[string]any{"names": []string{ns}},
@@ -286,6 +293,10 @@ func prometheusConfig(system, ns string, s Standalone) (string, error) {
 	}
 	return string(b), nil
 }
+
+// nativeScrapeProtocols is Prometheus' DefaultProtoFirstScrapeProtocols:
+// protobuf, the only format that carries native histograms, first.
+var nativeScrapeProtocols = []string{"PrometheusProto", "OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText1.0.0", "PrometheusText0.0.4"}
 
 // metaPodLabel is the kubernetes_sd meta label of a pod label: every
 // character outside [a-zA-Z0-9_] becomes _.

@@ -89,6 +89,9 @@ func TestStandaloneManifest(t *testing.T) {
 			SD            []map[string]any `json:"kubernetes_sd_configs"`
 			Relabel       []map[string]any `json:"relabel_configs"`
 			MetricRelabel []map[string]any `json:"metric_relabel_configs"`
+			Native        *bool            `json:"scrape_native_histograms"`
+			Classic       *bool            `json:"always_scrape_classic_histograms"`
+			Protocols     []string         `json:"scrape_protocols"`
 		} `json:"scrape_configs"`
 	}
 	if err := yaml.Unmarshal([]byte(cm.Data["prometheus.yml"]), &cfg); err != nil {
@@ -106,6 +109,14 @@ func TestStandaloneManifest(t *testing.T) {
 	}
 	if svc.SD[0]["role"] != "pod" || kubelet.SD[0]["role"] != "node" || kubelet.MetricsPath != "/metrics/cadvisor" || kubelet.Scheme != "https" {
 		t.Errorf("jobs: %+v / %+v", svc, kubelet)
+	}
+	// The services' native histograms are scraped (protobuf first) and
+	// their classic series kept; cAdvisor's text format is left alone.
+	if svc.Native == nil || !*svc.Native || svc.Classic == nil || !*svc.Classic || len(svc.Protocols) == 0 || svc.Protocols[0] != "PrometheusProto" {
+		t.Errorf("services job: native %v, always classic %v, protocols %v; want true, true, PrometheusProto first", svc.Native, svc.Classic, svc.Protocols)
+	}
+	if kubelet.Native != nil || kubelet.Protocols != nil {
+		t.Errorf("kubelet job: native %v, protocols %v; want Prometheus' defaults", kubelet.Native, kubelet.Protocols)
 	}
 	if len(kubelet.MetricRelabel) != 2 || kubelet.MetricRelabel[0]["regex"] != "exp" || kubelet.MetricRelabel[1]["regex"] != "social-vecro-prometheus-.*" || kubelet.MetricRelabel[1]["action"] != "drop" {
 		t.Errorf("kubelet metric relabelling: %+v", kubelet.MetricRelabel)
