@@ -31,6 +31,7 @@ type deployOptions struct {
 	serviceBinary string
 	readyTimeout  time.Duration
 	verbose       bool
+	originalNames bool
 }
 
 func newDeployCmd(s streams) *cobra.Command {
@@ -73,11 +74,15 @@ runs on Kubernetes instead; the kube runtime's flags say how.`,
 	f.StringVar(&o.mongo, "mongo", "", "MongoDB-protocol server for mongodb services: mongod or ferretdb (default: mongod if on PATH, else FerretDB)")
 	f.StringVar(&o.serviceBinary, "service-binary", "", "run this service binary instead of building images/service")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", local.DefaultReadyTimeout, "how long the whole system may take to become ready")
+	f.BoolVar(&o.originalNames, "original-metric-names", false, originalNamesHelp)
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log the runtime's events to stderr")
 	// The kube runtime (deploy_kube.go) adds its flags and takes
 	// --runtime kube; everything else comes here.
 	return withKube(cmd, &o)
 }
+
+// originalNamesHelp is --original-metric-names' help, on deploy and run.
+const originalNamesHelp = "every service also serves the original VECROsim's metric names (vecro_base_<system>_request_count, _latency_counter, _latency_histogram, _throughput, label vecrosim_service_name) beside vecro's, for the original's dashboards and scripts"
 
 // runDeploy deploys, saves the state, and waits for ctx (Ctrl-C) or a
 // failure.
@@ -124,6 +129,7 @@ func runDeploy(ctx context.Context, s streams, path string, o deployOptions) (er
 		Seed:          o.seed,
 		Records:       o.records,
 		Mongo:         mongo,
+		LegacyMetrics: o.originalNames,
 	})
 	if err != nil {
 		return err

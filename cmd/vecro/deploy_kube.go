@@ -36,6 +36,9 @@ type kubeFlags struct {
 	cpuRequest     string
 	memoryRequest  string
 	rolloutTimeout time.Duration
+	// originalNames is --original-metric-names, registered by each command
+	// because it is not the kube runtime's alone.
+	originalNames bool
 }
 
 // addKubeFlags registers the kube runtime's flags on f.
@@ -79,6 +82,7 @@ func kubeOptions(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger
 		Monitoring:     mode,
 		Standalone:     kube.Standalone{Image: k.promImage},
 		RolloutTimeout: k.rolloutTimeout,
+		LegacyMetrics:  k.originalNames,
 		Logger:         logger,
 	}
 	if k.cpuRequest != "" {
@@ -175,6 +179,7 @@ func withKube(cmd *cobra.Command, o *deployOptions) *cobra.Command {
 		if o.runtime != kube.Name {
 			return local(cmd, args)
 		}
+		k.originalNames = o.originalNames
 		path, err := defFile(cmd, args)
 		if err != nil {
 			return err

@@ -30,9 +30,16 @@ type deployProc struct {
 // child process and returns once its state file is written.
 func startDeploy(t *testing.T, args ...string) (*deployProc, *runtime.Deployment, string) {
 	t.Helper()
-	dir := t.TempDir()
-	state := filepath.Join(dir, "state.json")
-	cmd := exec.Command(os.Args[0], append([]string{"deploy", "--state", state}, args...)...)
+	state := filepath.Join(t.TempDir(), "state.json")
+	return startDeployIn(t, "", state, append([]string{"deploy", "--state", state}, args...)...)
+}
+
+// startDeployIn runs the vecro command line args in directory dir ("": the
+// test's) and returns once the state file it writes, state, is there.
+func startDeployIn(t *testing.T, dir, state string, args ...string) (*deployProc, *runtime.Deployment, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), asVecro+"=1")
 	d := &deployProc{cmd: cmd, out: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout = d.out

@@ -20,6 +20,7 @@ func newRunCmd(s streams) *cobra.Command {
 		noPlots   bool
 		family    string
 		verbose   bool
+		original  bool
 		state     string
 		rt        string
 		kcfg      string
@@ -69,6 +70,8 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 				}
 				e.Social9 = e.Social9 || social9
 				e.NoPlots = e.NoPlots || noPlots
+				e.OriginalMetricNames = e.OriginalMetricNames || original
+				k.originalNames = e.OriginalMetricNames
 				e.Progress = s.Err
 				e.StateFile = state
 				if verbose {
@@ -128,6 +131,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 	f.StringVar(&artifacts, "artifacts", "", "directory for datasets (default $ARTIFACTS_DIR or artifacts)")
 	f.BoolVar(&social9, "social9", false, "also write the original VECROsim dataset layout")
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
+	f.BoolVar(&original, "original-metric-names", false, originalNamesHelp+" (experiment file: original-metric-names: true)")
 	f.StringVar(&family, "summary-family", "latency_p95", "metric family of the printed summary")
 	f.StringVar(&state, "state", "", "write the running deployment's state file here (for vecro faults clear, vecro collect)")
 	f.StringVar(&rt, "runtime", "local", "where the system runs: local (processes on this machine) or kube")

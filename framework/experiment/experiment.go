@@ -58,6 +58,10 @@ type Experiment struct {
 	Social9 bool
 	// NoPlots skips the PNG plots.
 	NoPlots bool
+	// OriginalMetricNames makes the embedded runtime's services also serve
+	// the original's vecro_base_<system>_* series, for the original's
+	// scripts; a Runtime given here has its own option.
+	OriginalMetricNames bool
 	// Logger receives the run's events; default none.
 	Logger *slog.Logger
 	// StateFile, when set, receives the running deployment's state (as

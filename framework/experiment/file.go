@@ -35,6 +35,7 @@ import (
 //	steady-state: {max-error-rate: 0.05, max-p99: 5s}
 //	guardrail: {max-error-rate: 0.95, for: 10s}
 //	social9: true
+//	original-metric-names: true         # also serve vecro_base_<system>_*
 type File struct {
 	APIVersion string          `yaml:"apiVersion"`
 	Kind       string          `yaml:"kind"`
@@ -75,6 +76,9 @@ type File struct {
 	} `yaml:"guardrail"`
 	Social9 bool `yaml:"social9"`
 	NoPlots bool `yaml:"no-plots"`
+	// OriginalMetricNames: the services also serve the original's metric
+	// names (vecro_base_<system>_*).
+	OriginalMetricNames bool `yaml:"original-metric-names"`
 }
 
 // LoadFile reads an experiment definition and the system and fault
@@ -109,7 +113,7 @@ func LoadFile(path string) (*Experiment, *File, error) {
 	if f.APIVersion != "" && f.APIVersion != spec.APIVersion {
 		fail("apiVersion", "unsupported apiVersion %q: this vecro reads %s (or no apiVersion)", f.APIVersion, spec.APIVersion)
 	}
-	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, NoPlots: f.NoPlots}
+	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, NoPlots: f.NoPlots, OriginalMetricNames: f.OriginalMetricNames}
 	dur := func(field, s string) time.Duration {
 		if s == "" {
 			return 0

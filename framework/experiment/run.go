@@ -39,7 +39,7 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 	seed := e.seed()
 	rt := e.Runtime
 	if rt == nil {
-		l, err := local.New(local.Options{Seed: seed, ScrapeInterval: e.Step, Logger: e.Logger})
+		l, err := local.New(local.Options{Seed: seed, ScrapeInterval: e.Step, Logger: e.Logger, LegacyMetrics: e.OriginalMetricNames})
 		if err != nil {
 			return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
 		}

@@ -62,5 +62,6 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 		PrometheusImage: promImage,
 		CPURequest:      o.CPURequest,
 		MemoryRequest:   o.MemoryRequest,
+		LegacyMetrics:   o.LegacyMetrics,
 	})
 }

@@ -114,6 +114,8 @@ type Options struct {
 	// (see ManifestOptions).
 	CPURequest    spec.MilliCPU
 	MemoryRequest spec.Size
+	// LegacyMetrics: see ManifestOptions.
+	LegacyMetrics bool
 
 	// Monitoring is how a Prometheus is found; default MonitoringAuto.
 	Monitoring     Monitoring
@@ -509,6 +511,7 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 		PrometheusImage: promImage,
 		CPURequest:      r.opts.CPURequest,
 		MemoryRequest:   r.opts.MemoryRequest,
+		LegacyMetrics:   r.opts.LegacyMetrics,
 	})
 	if err != nil {
 		return nil, nil, err

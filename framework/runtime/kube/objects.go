@@ -151,6 +151,9 @@ type ManifestOptions struct {
 	// node has. Limits are unchanged.
 	CPURequest    spec.MilliCPU
 	MemoryRequest spec.Size
+	// LegacyMetrics makes every service also expose the original's
+	// vecro_base_<system>_* series, for the original's dashboards and scripts.
+	LegacyMetrics bool
 }
 
 // ServiceAccountRef names a service account.
@@ -447,6 +450,9 @@ func (b *builder) agentContainer(s spec.Service) *corev1ac.ContainerApplyConfigu
 	}
 	if s.CallMode != "" {
 		env = append(env, envVar("VECRO_CALL_MODE", string(s.CallMode)))
+	}
+	if b.o.LegacyMetrics {
+		env = append(env, envVar("VECRO_LEGACY_METRICS", "true"))
 	}
 	w := s.Workload
 	for _, kv := range []struct {
