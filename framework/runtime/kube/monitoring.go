@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -286,7 +287,50 @@ func ParseRelease(tarball []byte) (*Release, error) {
 	if r.Rest, err = decodeFiles(rest); err != nil {
 		return nil, err
 	}
+	for _, o := range r.Rest {
+		if o.GetKind() == "Prometheus" && strings.HasPrefix(o.GetAPIVersion(), "monitoring.coreos.com/") {
+			if err := scrapeNativeHistograms(o); err != nil {
+				return nil, fmt.Errorf("prometheus %s/%s: %w", o.GetNamespace(), o.GetName(), err)
+			}
+		}
+	}
 	return r, nil
+}
+
+// scrapeNativeHistograms lets a kube-prometheus Prometheus store the
+// services' native histograms (the quantile families read them) and keep
+// every classic histogram's series too, so that kube-prometheus' own
+// dashboards and rules, which read classic buckets, see no change. The
+// ServiceMonitor asks for the same per job; these are the server-wide
+// switches: scrapeNativeHistograms for Prometheus ≥ 3.8 (an operator that
+// predates the field drops it), and the native-histograms feature flag
+// for 3.0–3.7 (a no-op that logs a warning from 3.8 on).
+func scrapeNativeHistograms(prom *unstructured.Unstructured) error {
+	features, _, err := unstructured.NestedStringSlice(prom.Object, "spec", "enableFeatures")
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(features, "native-histograms") {
+		features = append(features, "native-histograms")
+	}
+	for path, v := range map[string]any{
+		"enableFeatures":          stringsToAny(features),
+		"scrapeNativeHistograms":  true,
+		"scrapeClassicHistograms": true,
+	} {
+		if err := unstructured.SetNestedField(prom.Object, v, "spec", path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stringsToAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func decodeFiles(files map[string][]byte) ([]*unstructured.Unstructured, error) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 
@@ -178,6 +180,50 @@ func TestFetchRelease(t *testing.T) {
 	}
 	if _, err := kube.ParseRelease([]byte("not gzip")); err == nil {
 		t.Error("garbage accepted")
+	}
+}
+
+// TestReleaseScrapesNativeHistograms checks that ParseRelease switches a
+// release's Prometheus to storing native histograms beside the classic
+// ones, keeping the features the release enabled, and leaves other
+// objects alone.
+func TestReleaseScrapesNativeHistograms(t *testing.T) {
+	files := map[string]string{
+		"manifests/setup/0namespace-namespace.yaml": testRelease["manifests/setup/0namespace-namespace.yaml"],
+		"manifests/prometheus-prometheus.yaml": `apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata:
+  name: k8s
+  namespace: monitoring
+spec:
+  enableFeatures: [memory-snapshot-on-shutdown]
+  replicas: 2
+`,
+		"manifests/widget.yaml": testRelease["manifests/widget.yaml"],
+	}
+	rel, err := kube.ParseRelease(releaseTarball(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prom map[string]any
+	for _, o := range rel.Rest {
+		switch o.GetKind() {
+		case "Prometheus":
+			prom = o.Object["spec"].(map[string]any)
+		default:
+			if _, ok, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "scrapeNativeHistograms"); ok {
+				t.Errorf("%s %s patched too", o.GetKind(), o.GetName())
+			}
+		}
+	}
+	if prom == nil {
+		t.Fatal("no Prometheus in the release")
+	}
+	if prom["scrapeNativeHistograms"] != true || prom["scrapeClassicHistograms"] != true || fmt.Sprint(prom["replicas"]) != "2" {
+		t.Errorf("prometheus spec %v: want native and classic histograms scraped, the rest as released", prom)
+	}
+	if f, _ := prom["enableFeatures"].([]any); len(f) != 2 || f[0] != "memory-snapshot-on-shutdown" || f[1] != "native-histograms" {
+		t.Errorf("enableFeatures %v: want the release's, then native-histograms", prom["enableFeatures"])
 	}
 }
 

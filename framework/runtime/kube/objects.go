@@ -355,6 +355,18 @@ func (b *builder) monitoring() {
 				Interval:      "1s",
 				ScrapeTimeout: "1s",
 			}},
+			// The services' duration histograms are native beside their
+			// classic buckets: protobuf first, native and classic series
+			// both stored, as the embedded scraper and the standalone
+			// Prometheus do. An operator whose CRD predates a field drops
+			// it (server-side apply prunes unknown fields), and the
+			// quantile families then fall back to the classic buckets.
+			ScrapeProtocols: []monitoringv1.ScrapeProtocol{monitoringv1.PrometheusProto, monitoringv1.OpenMetricsText1_0_0,
+				monitoringv1.OpenMetricsText0_0_1, monitoringv1.PrometheusText1_0_0, monitoringv1.PrometheusText0_0_4},
+			NativeHistogramConfig: monitoringv1.NativeHistogramConfig{
+				ScrapeNativeHistograms:  new(true),
+				ScrapeClassicHistograms: new(true),
+			},
 		},
 	}
 	b.add(gvrServiceMonitor, monitoringv1.ServiceMonitorsKind, b.ns, b.sys.Name, serviceMonitorBody(sm))

@@ -168,7 +168,9 @@ func TestManifestSocial(t *testing.T) {
 		t.Errorf("agents service %+v", agents)
 	}
 	sm := string(find(t, m, "ServiceMonitor", "social").Body)
-	for _, want := range []string{`"interval":"1s"`, `"port":"admin"`, `"vecro-sim/role":"agents"`, `"matchNames":["social"]`} {
+	for _, want := range []string{`"interval":"1s"`, `"port":"admin"`, `"vecro-sim/role":"agents"`, `"matchNames":["social"]`,
+		// native histograms scraped, protobuf first, classic kept
+		`"scrapeProtocols":["PrometheusProto",`, `"scrapeNativeHistograms":true`, `"scrapeClassicHistograms":true`} {
 		if !strings.Contains(sm, want) {
 			t.Errorf("servicemonitor lacks %s: %s", want, sm)
 		}
