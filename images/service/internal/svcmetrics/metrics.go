@@ -43,15 +43,14 @@ const (
 
 // durationOpts are the options of every duration histogram but the
 // original's legacy one.
-func durationOpts(name, help string) prometheus.HistogramOpts {
-	return prometheus.HistogramOpts{
-		Name:                            name,
-		Help:                            help,
-		Buckets:                         Buckets,
-		NativeHistogramBucketFactor:     NativeBucketFactor,
-		NativeHistogramMaxBucketNumber:  NativeMaxBuckets,
-		NativeHistogramMinResetDuration: NativeMinResetDuration,
+func durationOpts(name, help string, classicOnly bool) prometheus.HistogramOpts {
+	o := prometheus.HistogramOpts{Name: name, Help: help, Buckets: Buckets}
+	if !classicOnly {
+		o.NativeHistogramBucketFactor = NativeBucketFactor
+		o.NativeHistogramMaxBucketNumber = NativeMaxBuckets
+		o.NativeHistogramMinResetDuration = NativeMinResetDuration
 	}
+	return o
 }
 
 // Constant label names every series carries.
@@ -68,6 +67,10 @@ type Options struct {
 	Legacy bool
 	// Logger receives errors of the /metrics handler; nil means none.
 	Logger *slog.Logger
+
+	// classicOnly leaves out the native buckets: the baseline of the
+	// benchmark that prices them.
+	classicOnly bool
 }
 
 // Metrics is the registry and the series of one service instance. Its
@@ -113,7 +116,7 @@ func New(o Options) (*Metrics, error) {
 		Help: "Requests served on the service port, by status code and method.",
 	}, []string{"code", "method"})
 	m.duration = prometheus.NewHistogram(durationOpts("vecro_http_request_duration_seconds",
-		"Time from a request's arrival at the service's HTTP server to its response (the original's buckets, and native buckets in the protobuf format)."))
+		"Time from a request's arrival at the service's HTTP server to its response (the original's buckets, and native buckets in the protobuf format).", o.classicOnly))
 	m.respBytes = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vecro_http_response_bytes_total",
 		Help: "Response body bytes written on the service port.",
@@ -123,7 +126,7 @@ func New(o Options) (*Metrics, error) {
 		Help: "Requests being served on the service port.",
 	})
 	m.downstream = prometheus.NewHistogramVec(durationOpts("vecro_downstream_request_duration_seconds",
-		"Duration of calls to downstream services, by callee and status code (\"error\" when no response came)."),
+		"Duration of calls to downstream services, by callee and status code (\"error\" when no response came).", o.classicOnly),
 		[]string{"callee", "code"})
 	m.rx = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "vecro_net_receive_bytes_total",
