@@ -256,6 +256,9 @@ func TestFamiliesOnKnownData(t *testing.T) {
 	}
 	r := Range{Start: t0.Add(70 * time.Second), End: t0.Add(140 * time.Second), Step: 5 * time.Second}
 	for _, fam := range Families() {
+		if fam.Edge() {
+			continue // TestEdgeFamiliesOnKnownData
+		}
 		for _, fl := range []Flavor{FlavorLocal, FlavorKube} {
 			tab, err := CollectTable(context.Background(), e, fam, fl, "sys", r)
 			if err != nil {

@@ -17,7 +17,8 @@ const ServiceLabel = "vecro_service"
 type Table struct {
 	// Family is the family's name, Unit its unit.
 	Family, Unit string
-	// Columns are the services, sorted.
+	// Columns are the services, sorted; for an edge family (Family.Edge)
+	// the call-graph edges, named by EdgeColumn.
 	Columns []string
 	// Times are the evaluation steps of the range, Start to End inclusive,
 	// every step whether or not any service has a value there.
@@ -93,12 +94,12 @@ func CollectTable(ctx context.Context, src Source, fam Family, flavor Flavor, sy
 func tableOf(fam Family, times []time.Time, series []Series) (Table, error) {
 	byService := make(map[string][]Point, len(series))
 	for _, s := range series {
-		svc, ok := s.Labels[ServiceLabel]
-		if !ok {
-			return Table{}, fmt.Errorf("collect %s: result series %v has no %s label", fam.Name, s.Labels, ServiceLabel)
+		svc, err := columnOf(fam, s.Labels)
+		if err != nil {
+			return Table{}, err
 		}
 		if _, dup := byService[svc]; dup {
-			return Table{}, fmt.Errorf("collect %s: two result series for service %q", fam.Name, svc)
+			return Table{}, fmt.Errorf("collect %s: two result series for column %q", fam.Name, svc)
 		}
 		byService[svc] = s.Points
 	}
