@@ -13,10 +13,14 @@ var (
 	// FamilyTimeColumns lead metrics/<family>.csv; one column per service
 	// follows them.
 	FamilyTimeColumns = []string{"timestamp", "unix_ms"}
-	// LongColumns are metrics.csv's columns. fault_active names the faults
+	// LongColumns are metrics.csv's columns. service is the column of the
+	// family's wide CSV: a service, or in an edge family (edge_*) a
+	// call-graph edge "caller->callee" (metrics.EdgeColumn), so that
+	// (timestamp, service, family) stays a row's key and a pivot back to
+	// the wide form works for every family. fault_active names the faults
 	// whose applied window holds the timestamp (";"-separated, empty when
 	// none); on_target is 1 when the row's service is the target of one of
-	// them.
+	// them, or for an edge when either end is.
 	LongColumns = []string{"timestamp", "unix_ms", "service", "family", "value", "fault_active", "on_target"}
 )
 

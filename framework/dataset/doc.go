@@ -4,7 +4,8 @@
 //	  manifest.json        everything needed to rerun: system, faults, load, seed, versions, time range
 //	  labels.csv           ground truth: planned and applied window, target, parameters, measured effect
 //	  metrics/<family>.csv timestamp (RFC 3339), unix_ms, one column per service
-//	  metrics.csv          long form: one row per timestamp, service and family, with the faults active
+//	                       (edge_* families: per call-graph edge, "caller->callee")
+//	  metrics.csv          long form: one row per timestamp, service (or edge) and family, with the faults active
 //	  load.csv             the load generator's per-second statistics
 //	  plots/<family>.png   each family over time, fault windows shaded
 //
@@ -12,4 +13,11 @@
 // directory without the suffix is always whole; an interrupted run leaves
 // the .partial directory with what it had. Every CSV's columns are defined
 // once, in columns.go, and read back by the readers of this package.
+//
+// The edge families (edge_latency_avg, edge_latency_p95, edge_request_rate,
+// edge_error_rate) are the callers' view of every call: their columns are
+// the edges the system declares, named "caller->callee"; an edge that
+// carried no call has an empty column, as a cell without a value always is.
+// In metrics.csv an edge stands in the service column, so that (timestamp,
+// service, family) stays a row's key.
 package dataset

@@ -323,7 +323,7 @@ func writeLong(c *csv.Writer, tables []metrics.Table, ws []fault.Window) error {
 				continue
 			}
 			on := "0"
-			if targets[svc] {
+			if onTarget(svc, targets) {
 				on = "1"
 			}
 			if err := c.Write([]string{formatTime(x.t), unixMS(x.t), svc, t.Family, formatValue(v), strings.Join(names, ";"), on}); err != nil {
