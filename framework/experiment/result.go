@@ -31,8 +31,9 @@ type Result struct {
 }
 
 // Series is one service's values of a family, with the run's baseline: the
-// actual value of the matchers package. An unknown family or service gives
-// a series without samples, which every matcher reports as such.
+// actual value of the matchers package. In an edge family, service is an
+// edge, "caller->callee" (see Edge). An unknown family or service gives a
+// series without samples, which every matcher reports as such.
 func (r *Result) Series(family, service string) matchers.Series {
 	s := matchers.Series{Family: family, Service: service, Baseline: r.Timeline.Baseline}
 	t, ok := r.Tables[family]

@@ -150,7 +150,7 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("experiment %s: collect %s: %w", e.Name, name, err)
 		}
-		res.Tables[name] = t
+		res.Tables[name] = declaredColumns(t, fam, e.System)
 	}
 
 	res.Dir, err = dataset.Write(e.ArtifactsDir, e.datasetRun(res))
