@@ -106,7 +106,17 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 //	go test -run '^$' -bench ScrapeCPU -benchtime 1x ./framework/metrics/
 //
 // One iteration is the whole measurement; b.N is not used.
-func BenchmarkScrapeCPU(b *testing.B) {
+func BenchmarkScrapeCPU(b *testing.B) { scrapeCPU(b, false) }
+
+// BenchmarkScrapeCPUNative is BenchmarkScrapeCPU with the targets' duration
+// histograms native beside their classic buckets, as the service serves
+// them, and Prometheus ingesting native histograms
+// (--enable-feature=native-histograms; 2.42 then stores only the native
+// series, the embedded scraper both, as Prometheus 3 does with
+// always_scrape_classic_histograms).
+func BenchmarkScrapeCPUNative(b *testing.B) { scrapeCPU(b, true) }
+
+func scrapeCPU(b *testing.B, native bool) {
 	prometheusBinary(b)
 	const (
 		n        = 100
@@ -114,7 +124,11 @@ func BenchmarkScrapeCPU(b *testing.B) {
 		warmUp   = 10 * time.Second
 		window   = 30 * time.Second
 	)
-	tp := startHelper(b, "targets", fmt.Sprintf("%s=%d", helperCount, n))
+	nativeEnv, promFlags := helperNative+"=0", []string(nil)
+	if native {
+		nativeEnv, promFlags = helperNative+"=1", []string{"--enable-feature=native-histograms"}
+	}
+	tp := startHelper(b, "targets", fmt.Sprintf("%s=%d", helperCount, n), nativeEnv)
 	urls := tp.Ready
 	if len(urls) != n {
 		b.Fatalf("%d target URLs, want %d", len(urls), n)
@@ -138,7 +152,7 @@ func BenchmarkScrapeCPU(b *testing.B) {
 		}
 		scrapers = append(scrapers, &scraper{name: "embedded-" + variant, pid: h.Pid, src: src})
 	}
-	prom := startPrometheus(b, interval, "bench", targets)
+	prom := startPrometheus(b, interval, "bench", targets, promFlags...)
 	scrapers = append(scrapers, &scraper{name: "prometheus", pid: prom.Pid, src: prom.Src})
 
 	for _, s := range scrapers {

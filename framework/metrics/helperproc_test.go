@@ -25,6 +25,9 @@ const (
 	helperCount   = "VECRO_METRICS_TARGETS"
 	helperURLs    = "VECRO_METRICS_URLS"
 	helperVariant = "VECRO_METRICS_VARIANT"
+	// helperNative, set to 1, makes the targets' duration histograms
+	// native too, as the service's are.
+	helperNative = "VECRO_METRICS_NATIVE"
 )
 
 // helperTargets serves N service-like metric endpoints whose values keep
@@ -39,7 +42,7 @@ func helperTargets() int {
 	var all []*serviceMetrics
 	for i := range n {
 		svc := fmt.Sprintf("svc%d", i/2)
-		reg, m := newServiceRegistry("bench", svc, fmt.Sprintf("%s-%d", svc, i%2))
+		reg, m := newServiceRegistry("bench", svc, fmt.Sprintf("%s-%d", svc, i%2), os.Getenv(helperNative) == "1")
 		for _, c := range []string{"200", "500"} {
 			m.Requests.WithLabelValues(c, "GET")
 			m.Downstream.WithLabelValues("user-info", c)

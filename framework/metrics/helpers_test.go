@@ -50,21 +50,28 @@ var durationBuckets = []float64{.0002, .001, .005, .01, .025, .05, .1, .25, .5, 
 // newServiceRegistry registers the service's metrics with its constant
 // labels, plus client_golang's go and process collectors (without them, as
 // the service may expose them).
-func newServiceRegistry(system, service, instance string) (*prometheus.Registry, *serviceMetrics) {
+// native makes the duration histograms native too, with the service's
+// settings (images/service/internal/svcmetrics).
+func newServiceRegistry(system, service, instance string, native bool) (*prometheus.Registry, *serviceMetrics) {
+	histOpts := func(name, help string) prometheus.HistogramOpts {
+		o := prometheus.HistogramOpts{Name: name, Help: help, Buckets: durationBuckets}
+		if native {
+			o.NativeHistogramBucketFactor, o.NativeHistogramMaxBucketNumber, o.NativeHistogramMinResetDuration = 1.1, 160, time.Hour
+		}
+		return o
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	w := prometheus.WrapRegistererWith(prometheus.Labels{"vecro_system": system, "vecro_service": service, "vecro_instance": instance}, reg)
 	m := &serviceMetrics{
-		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vecro_http_requests_total", Help: "Requests served."}, []string{"code", "method"}),
-		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "vecro_http_request_duration_seconds", Help: "Request latency.", Buckets: durationBuckets}, []string{"method"}),
-		Downstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "vecro_downstream_request_duration_seconds", Help: "Downstream call latency.", Buckets: durationBuckets,
-		}, []string{"callee", "code"}),
-		RespBytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "vecro_http_response_bytes_total", Help: "Response bytes."}),
-		InFlight:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "vecro_http_in_flight", Help: "Requests in flight."}),
-		NetRx:     prometheus.NewCounter(prometheus.CounterOpts{Name: "vecro_net_receive_bytes_total", Help: "Bytes received."}),
-		NetTx:     prometheus.NewCounter(prometheus.CounterOpts{Name: "vecro_net_transmit_bytes_total", Help: "Bytes sent."}),
-		Fault:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vecro_fault_active", Help: "Active faults."}, []string{"fault", "behavior"}),
+		Requests:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vecro_http_requests_total", Help: "Requests served."}, []string{"code", "method"}),
+		Duration:   prometheus.NewHistogramVec(histOpts("vecro_http_request_duration_seconds", "Request latency."), []string{"method"}),
+		Downstream: prometheus.NewHistogramVec(histOpts("vecro_downstream_request_duration_seconds", "Downstream call latency."), []string{"callee", "code"}),
+		RespBytes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "vecro_http_response_bytes_total", Help: "Response bytes."}),
+		InFlight:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "vecro_http_in_flight", Help: "Requests in flight."}),
+		NetRx:      prometheus.NewCounter(prometheus.CounterOpts{Name: "vecro_net_receive_bytes_total", Help: "Bytes received."}),
+		NetTx:      prometheus.NewCounter(prometheus.CounterOpts{Name: "vecro_net_transmit_bytes_total", Help: "Bytes sent."}),
+		Fault:      prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vecro_fault_active", Help: "Active faults."}, []string{"fault", "behavior"}),
 	}
 	w.MustRegister(m.Requests, m.Duration, m.Downstream, m.RespBytes, m.InFlight, m.NetRx, m.NetTx, m.Fault)
 	return reg, m
@@ -82,7 +89,7 @@ type serviceTarget struct {
 // newServiceTarget serves a service's metrics until the test ends.
 func newServiceTarget(t testing.TB, system, service, instance string) *serviceTarget {
 	t.Helper()
-	reg, m := newServiceRegistry(system, service, instance)
+	reg, m := newServiceRegistry(system, service, instance, false)
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(srv.Close)
 	return &serviceTarget{
