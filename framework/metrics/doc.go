@@ -15,8 +15,12 @@
 //     hash of the target (spreading targets over the interval), with
 //     timestamps snapped to the interval grid when a scrape starts less
 //     than 2ms late;
-//   - the text exposition format, read by Prometheus' parser
-//     (model/textparse); one TSDB transaction per scrape;
+//   - the protobuf exposition format first (the only one that carries
+//     native histograms), text for targets that serve only text, both
+//     read by Prometheus' parser (model/textparse); a histogram served
+//     native and classic is stored both ways, as Prometheus 3 does with
+//     scrape_native_histograms and always_scrape_classic_histograms; one
+//     TSDB transaction per scrape;
 //   - target labels added to every series; a scraped label of the same
 //     name is kept as exported_<name>. The service's constant labels
 //     (vecro_system, vecro_service, vecro_instance) never clash with the
@@ -41,5 +45,7 @@
 // cAdvisor for cpu, memory and network, mapping a pod to its service by
 // the Deployment name <system>-<service>. CollectTable evaluates a family
 // over a Range and lays it out as a Table: a row per step with its real
-// timestamp, a column per service, NaN where a service has no value.
+// timestamp, a column per service, NaN where a service has no value. The
+// latency quantiles read the native duration histogram and fall back, per
+// service, to the classic buckets where a Prometheus stored no native one.
 package metrics
