@@ -51,7 +51,10 @@ func Plot(w io.Writer, t metrics.Table, windows []fault.Window) error {
 	if len(t.Times) > 0 {
 		t0 := t.Times[0]
 		for _, win := range windows {
-			s, e := win.Span()
+			s, e, ok := win.Span()
+			if !ok {
+				continue // never applied: nothing to shade
+			}
 			x0, x1 := s.Sub(t0).Seconds(), e.Sub(t0).Seconds()
 			shade, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: lo}, {X: x1, Y: lo}, {X: x1, Y: hi}, {X: x0, Y: hi}})
 			if err != nil {

@@ -53,15 +53,19 @@ func (r *Result) Series(family, service string) matchers.Series {
 }
 
 // Fault is the window of the named fault as the agents applied it (all its
-// behaviours together), or as planned where no agent reported it. An
-// unknown name gives an empty window.
+// behaviours together). An assertion needs a window even for a fault no
+// agent applied, so such a fault gives its planned window; the dataset's
+// labels never do. An unknown name gives an empty window.
 func (r *Result) Fault(name string) matchers.Window {
 	w := matchers.Window{Name: name}
 	for _, fw := range r.Windows {
 		if fw.Fault != name {
 			continue
 		}
-		s, e := fw.Span()
+		s, e, ok := fw.Span()
+		if !ok {
+			continue
+		}
 		if w.Start.IsZero() || s.Before(w.Start) {
 			w.Start = s
 		}

@@ -8,5 +8,7 @@
 // harness pushes the plan to the agents ahead of time; each agent switches
 // its faults on and off by its own clock. Windows merges the agents' reports
 // into the ground truth a dataset's labels.csv carries: planned and applied
-// windows and the measured effect.
+// windows, which instances really applied each fault (and why the others did
+// not), and the measured effect. Ground truth is what the agents report,
+// never the plan: a fault no agent switched on is never active.
 package fault

@@ -2,7 +2,6 @@ package fault_test
 
 import (
 	"encoding/json"
-	"math"
 	"testing"
 	"time"
 
@@ -90,37 +89,5 @@ func TestPlanModesAreSeeded(t *testing.T) {
 	}
 	if _, err := fault.Plan(faultFile(""), fault.Targets{}, t0, 7); err == nil {
 		t.Error("a target without instances was accepted")
-	}
-}
-
-func TestWindowsMergeAgentReports(t *testing.T) {
-	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	ps, err := fault.Plan(faultFile(""), fault.Targets{"db": endpoints("db", 2)}, t0, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := func(d time.Duration) *time.Time { x := t0.Add(d); return &x }
-	reports := map[string][]agent.Status{
-		"db-0": {{Fault: ps[0].Wire(), Phase: agent.PhaseDone, AppliedStart: at(30*time.Second + 2*time.Millisecond), AppliedEnd: at(45 * time.Second),
-			Effect: map[string]float64{"requests_delayed": 10, "mean_added_delay_seconds": 0.4}}},
-		"db-1": {{Fault: ps[0].Wire(), Phase: agent.PhaseDone, AppliedStart: at(30*time.Second + 1*time.Millisecond), AppliedEnd: at(45*time.Second + 3*time.Millisecond),
-			Effect: map[string]float64{"requests_delayed": 30, "mean_added_delay_seconds": 0.2}}},
-	}
-	ws := fault.Windows(ps, reports)
-	w := ws[0]
-	if !w.AppliedStart.Equal(*at(30*time.Second + time.Millisecond)) || !w.AppliedEnd.Equal(*at(45*time.Second + 3*time.Millisecond)) {
-		t.Errorf("applied %v–%v: want earliest on, latest off", w.AppliedStart, w.AppliedEnd)
-	}
-	if w.Effect["requests_delayed"] != 40 || math.Abs(w.Effect["mean_added_delay_seconds"]-0.3) > 1e-12 {
-		t.Errorf("effect %v: want counts summed, means averaged", w.Effect)
-	}
-	if !w.Active(t0.Add(40*time.Second)) || w.Active(t0.Add(46*time.Second)) || w.Active(t0.Add(30*time.Second)) {
-		t.Error("Active does not follow the applied window")
-	}
-	if ws[1].Applied() {
-		t.Error("a fault no agent reported counts as applied")
-	}
-	if s, e := ws[1].Span(); !s.Equal(ps[1].Start) || !e.Equal(ps[1].End) {
-		t.Error("an unreported fault's span is not its planned window")
 	}
 }
