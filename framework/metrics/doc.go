@@ -48,4 +48,12 @@
 // timestamp, a column per service, NaN where a service has no value. The
 // latency quantiles read the native duration histogram and fall back, per
 // service, to the classic buckets where a Prometheus stored no native one.
+//
+// The edge families (Family.Edge: edge_latency_avg, edge_latency_p95,
+// edge_request_rate, edge_error_rate) read the callers' downstream
+// histogram instead and have a column per call-graph edge, named
+// EdgeColumn(caller, callee) ("compose-post->login"). Their latencies are
+// the service latencies' PromQL rewritten per edge, so the two stay
+// computed alike. Table.WithColumns adds the declared edges that carried
+// no call.
 package metrics
