@@ -4,9 +4,15 @@ package dataset
 // readers and the package documentation use these.
 var (
 	// LabelColumns lead labels.csv; one "effect_<name>" column per effect
-	// any fault reported follows them, sorted by name.
+	// any fault reported follows them, sorted by name. instances are the
+	// planned instances and applied_instances those whose agent really
+	// switched the fault on (";"-separated); status is applied, partial or
+	// failed (fault.Status); errors is a JSON object of why each other
+	// planned instance did not apply it (empty when all did). The applied_*
+	// times and the effects cover applied_instances only, and are empty for
+	// a failed fault: it never happened.
 	LabelColumns = []string{
-		"fault", "behavior", "target", "instances", "params",
+		"fault", "behavior", "target", "instances", "applied_instances", "status", "errors", "params",
 		"planned_start", "planned_end", "applied_start", "applied_end",
 		"start_error_ms", "end_error_ms",
 	}

@@ -46,6 +46,7 @@ func run() dataset.Run {
 		Tables: []metrics.Table{table("latency_p95", 40), table("net_rx", 40)},
 		Windows: []fault.Window{{
 			Fault: "slow", Behavior: "net-delay", Target: "db", Params: `{"time":"400ms"}`, Instances: []string{"db-0"},
+			AppliedInstances: []string{"db-0"}, Status: fault.StatusApplied,
 			PlannedStart: t0.Add(20 * time.Second), PlannedEnd: t0.Add(30 * time.Second),
 			AppliedStart: t0.Add(20*time.Second + 3*time.Millisecond), AppliedEnd: t0.Add(30*time.Second + time.Millisecond),
 			Effect: map[string]float64{"requests_delayed": 12, "mean_added_delay_seconds": 0.41},
@@ -68,7 +69,7 @@ func TestWriteCompleteRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !m.Complete || m.Seed != 42 {
+	if !m.Complete || m.Seed != 42 || m.Status != dataset.StatusOK {
 		t.Errorf("manifest %+v: want complete with the seed", m)
 	}
 	for _, f := range []string{"labels.csv", "metrics.csv", "load.csv", "manifest.json", "metrics/latency_p95.csv", "metrics/net_rx.csv",
@@ -115,7 +116,8 @@ func TestWriteCompleteRun(t *testing.T) {
 	}
 	l := labels[0]
 	if l["fault"] != "slow" || l["target"] != "db" || l["start_error_ms"] != "3.000" || l["end_error_ms"] != "1.000" ||
-		l["effect_requests_delayed"] != "12" || l["applied_start"] != "2026-11-25T12:00:20.003Z" {
+		l["effect_requests_delayed"] != "12" || l["applied_start"] != "2026-11-25T12:00:20.003Z" ||
+		l["applied_instances"] != "db-0" || l["status"] != "applied" || l["errors"] != "" {
 		t.Errorf("labels row %v", l)
 	}
 

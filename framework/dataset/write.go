@@ -48,7 +48,23 @@ type Manifest struct {
 	Files []string `json:"files"`
 	// Complete is false in a .partial directory's manifest.
 	Complete bool `json:"complete"`
+	// Status is StatusOK, or StatusFailed for a run whose ground truth
+	// disowns it (e.g. a fault no agent applied); empty means StatusOK.
+	Status string `json:"status"`
+	// Failure says why a failed run failed.
+	Failure string `json:"failure,omitempty"`
 }
+
+// Run statuses in the manifest. A failed run is still written whole, as
+// evidence, but under <run-id>.failed: a directory named by its run id
+// alone is always a complete run that went as its definition says, so
+// whatever gathers datasets by name cannot take a failed one for it.
+const (
+	StatusOK     = "ok"
+	StatusFailed = "failed"
+	// FailedSuffix ends a failed run's directory name.
+	FailedSuffix = ".failed"
+)
 
 // Run is everything a dataset is written from.
 type Run struct {
@@ -66,19 +82,28 @@ type Run struct {
 
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
-// Write writes r under root as <experiment>/<run-id>/ and returns that
-// directory. It writes into <run-id>.partial and renames it when every file
-// is written; on error the .partial directory is left with what it had.
+// Write writes r under root as <experiment>/<run-id>/ (<run-id>.failed/
+// when the manifest's Status is StatusFailed) and returns that directory.
+// It writes into <run-id>.partial and renames it when every file is
+// written; on error the .partial directory is left with what it had.
 func Write(root string, r Run) (string, error) {
 	m := &r.Manifest
 	if !runIDPattern.MatchString(m.Experiment) || !runIDPattern.MatchString(m.RunID) {
 		return "", fmt.Errorf("write dataset: experiment %q and run id %q must be non-empty and use only letters, digits, '.', '_' and '-'", m.Experiment, m.RunID)
 	}
 	final := filepath.Join(root, m.Experiment, m.RunID)
+	switch m.Status {
+	case "", StatusOK:
+		m.Status = StatusOK
+	case StatusFailed:
+		final += FailedSuffix
+	default:
+		return "", fmt.Errorf("write dataset %s: status %q: want %q or %q", final, m.Status, StatusOK, StatusFailed)
+	}
 	if _, err := os.Stat(final); err == nil {
 		return "", fmt.Errorf("write dataset: %s already exists", final)
 	}
-	dir := final + ".partial"
+	dir := filepath.Join(root, m.Experiment, m.RunID) + ".partial"
 	if err := os.RemoveAll(dir); err != nil {
 		return "", fmt.Errorf("write dataset: clear %s: %w", dir, err)
 	}
@@ -246,8 +271,16 @@ func writeLabels(c *csv.Writer, ws []fault.Window) error {
 		if !w.AppliedEnd.IsZero() {
 			endErr = errorMS(w.AppliedEnd, w.PlannedEnd)
 		}
+		errs := ""
+		if len(w.Errors) > 0 {
+			b, err := json.Marshal(w.Errors) // map keys come out sorted
+			if err != nil {
+				return fmt.Errorf("fault %s: errors: %w", w.Fault, err)
+			}
+			errs = string(b)
+		}
 		row := []string{
-			w.Fault, w.Behavior, w.Target, strings.Join(w.Instances, ";"), w.Params,
+			w.Fault, w.Behavior, w.Target, strings.Join(w.Instances, ";"), strings.Join(w.AppliedInstances, ";"), string(w.Status), errs, w.Params,
 			formatTime(w.PlannedStart), formatTime(w.PlannedEnd), formatTime(w.AppliedStart), formatTime(w.AppliedEnd),
 			errorMS(w.AppliedStart, w.PlannedStart), endErr,
 		}
