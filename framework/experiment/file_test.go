@@ -50,10 +50,14 @@ faults:
       behaviors:
         net-delay: {time: 50ms}
 windows: {quantile: 20s}
+original-metric-names: true
 `)
 	e, _, err := LoadFile(ok)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !e.OriginalMetricNames {
+		t.Error("original-metric-names: true not read")
 	}
 	if len(e.System.Services) != 2 || e.Faults.Faults[0].Target != "b" {
 		t.Fatalf("inline definitions not read: %+v", e)
