@@ -10,6 +10,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/dataset"
+	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/fault"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
@@ -19,6 +20,7 @@ import (
 func newCollectCmd(s streams) *cobra.Command {
 	var (
 		state, prom, system, flavor, from, to, artifacts, name string
+		systemFile                                             string
 		step                                                   time.Duration
 		families                                               []string
 		social9, noPlots                                       bool
@@ -49,6 +51,18 @@ Times are RFC 3339 ("2026-11-25T12:00:00Z"), "now", or an offset from now ("-15m
 			}
 			if !end.After(start) {
 				return fmt.Errorf("--to %s is not after --from %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
+			}
+			// The definition is optional: it names the system and lists the
+			// edges the edge families should have, called or not; without it
+			// they have the edges that carried calls in the range.
+			sys := &spec.System{}
+			if systemFile != "" {
+				if sys, err = spec.LoadSystem(systemFile); err != nil {
+					return err
+				}
+				if system == "" {
+					system = sys.Name
+				}
 			}
 			var dep *runtime.Deployment
 			if prom == "" || system == "" {
@@ -87,6 +101,9 @@ Times are RFC 3339 ("2026-11-25T12:00:00Z"), "now", or an offset from now ("-15m
 				if err != nil {
 					return err
 				}
+				if fam.Edge() {
+					t = t.WithColumns(experiment.EdgeColumns(sys)...)
+				}
 				tables = append(tables, t)
 				exprs[f], _ = fam.Expr(metrics.Flavor(flavor), system)
 			}
@@ -101,10 +118,13 @@ Times are RFC 3339 ("2026-11-25T12:00:00Z"), "now", or an offset from now ("-15m
 			if name == "" {
 				name = system
 			}
+			if sys.Name == "" {
+				sys = &spec.System{Name: system}
+			}
 			dir, err := dataset.Write(artifacts, dataset.Run{
 				Manifest: dataset.Manifest{
 					Experiment: name, RunID: start.UTC().Format("20060102T150405Z") + "-collect", Runtime: flavor,
-					System: &spec.System{Name: system}, Start: start, End: end, T0: start, Step: spec.Duration(step),
+					System: sys, Start: start, End: end, T0: start, Step: spec.Duration(step),
 					Families: exprs, Versions: map[string]string{"prometheus_url": prom},
 				},
 				Tables: tables, Windows: windows, Social9: social9, NoPlots: noPlots,
@@ -119,7 +139,8 @@ Times are RFC 3339 ("2026-11-25T12:00:00Z"), "now", or an offset from now ("-15m
 	stateFlag(cmd, &state)
 	f := cmd.Flags()
 	f.StringVar(&prom, "prometheus", "", "Prometheus base URL (default: the deployment's)")
-	f.StringVar(&system, "system", "", "system name (default: the deployment's)")
+	f.StringVar(&system, "system", "", "system name (default: the deployment's, or --system-file's)")
+	f.StringVar(&systemFile, "system-file", "", "system definition: its name, and every edge of its call graph as a column of the edge families (default: the edges that carried calls)")
 	f.StringVar(&flavor, "flavor", "", "metric flavour: local or kube (default: the deployment's runtime)")
 	f.StringVar(&from, "from", "", "start of the range (required)")
 	f.StringVar(&to, "to", "now", "end of the range")

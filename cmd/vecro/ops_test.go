@@ -101,6 +101,21 @@ faults:
 		t.Errorf("request_rate table %v rows %d, %v", tab.Columns, len(tab.Rows), err)
 	}
 
+	// With the definition, every declared edge is an edge family's column.
+	out, err = vecro(t, "collect", "--state", state, "--from", from.Add(-2*time.Second).Format(time.RFC3339Nano), "--to", "now",
+		"--artifacts", art, "--name", "ops-edges", "--no-plots", "--families", "edge_request_rate", "--system-file", fx+"/systems/simple.yaml")
+	if err != nil {
+		t.Fatalf("collect edges: %v\n%s", err, out)
+	}
+	runs, _ = filepath.Glob(filepath.Join(art, "ops-edges", "*"))
+	if len(runs) != 1 {
+		t.Fatalf("collect wrote %v", runs)
+	}
+	tab, err = dataset.ReadTable(filepath.Join(runs[0], "metrics", "edge_request_rate.csv"))
+	if err != nil || strings.Join(tab.Columns, ",") != "backend->cache,frontend->backend" {
+		t.Errorf("edge_request_rate table %v, %v", tab.Columns, err)
+	}
+
 	long := write("long.yaml", `name: ops2
 namespace: simple
 faults:
