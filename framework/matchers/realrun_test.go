@@ -39,8 +39,8 @@ services:
 // windows of the metrics forget each before the next: three at full
 // strength on c (two to learn from, one to check), one at a quarter of it
 // on c, and one at full strength on e, the wrong target. One run shares one
-// deployment and one baseline among them, which keeps the test near two
-// and a half minutes; five runs would take six.
+// deployment and one baseline among them: its timeline is 158 s, where five
+// runs would spend over four minutes on timelines and deploy five times.
 const fiveDelays = `name: five-delays
 namespace: two-chains
 faults:
@@ -56,7 +56,7 @@ faults:
 // a quarter-strength delay and a delay on the wrong target fail.
 func TestRealRunCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a real experiment of about 2.5 minutes")
+		t.Skip("a real experiment of about three minutes")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
