@@ -30,8 +30,9 @@ func MustRun(ctx context.Context, e *Experiment) *Result {
 	}
 	for _, w := range res.Windows {
 		ginkgo.AddReportEntry("fault "+w.Fault+" "+w.Behavior,
-			fmt.Sprintf("planned %s–%s, applied %s–%s, effect %v", w.PlannedStart.Format("15:04:05.000"), w.PlannedEnd.Format("15:04:05.000"),
-				w.AppliedStart.Format("15:04:05.000"), w.AppliedEnd.Format("15:04:05.000"), w.Effect))
+			fmt.Sprintf("%s on %d of %d instances %v, planned %s–%s, applied %s–%s, effect %v, not applied %v", w.Status,
+				len(w.AppliedInstances), len(w.Instances), w.AppliedInstances, w.PlannedStart.Format("15:04:05.000"), w.PlannedEnd.Format("15:04:05.000"),
+				w.AppliedStart.Format("15:04:05.000"), w.AppliedEnd.Format("15:04:05.000"), w.Effect, w.Errors))
 	}
 	return res
 }

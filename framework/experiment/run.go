@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -129,12 +130,12 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 	report := lr.Wait()
 
 	res = &Result{Name: e.Name, RunID: id, Seed: seed, Timeline: tl, Load: report, Deployment: dep, Runtime: rt.Name()}
+	// failed is the ground truth's verdict on the run: it does not stop the
+	// collection, since a dataset of what really happened is the evidence.
+	var failed error
 	if len(planned) > 0 {
-		reports, lerr := agent.ListAll(ctx, agents)
-		if lerr != nil {
-			return nil, fmt.Errorf("experiment %s: read ground truth from the agents: %w", e.Name, lerr)
-		}
-		res.Windows = fault.Windows(planned, reports)
+		res.Windows = groundTruth(ctx, planned, agents, log)
+		failed = checkApplied(res.Windows, log, prog)
 	}
 
 	// One more scrape, so the last step's samples are in the TSDB.
@@ -153,12 +154,72 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		res.Tables[name] = declaredColumns(t, fam, e.System)
 	}
 
-	res.Dir, err = dataset.Write(e.ArtifactsDir, e.datasetRun(res))
+	res.Dir, err = dataset.Write(e.ArtifactsDir, e.datasetRun(res, failed))
 	if err != nil {
-		return res, fmt.Errorf("experiment %s: %w", e.Name, err)
+		return res, errors.Join(fmt.Errorf("experiment %s: %w", e.Name, err), failed)
+	}
+	if failed != nil {
+		prog.say("dataset of the failed run written to %s", res.Dir)
+		return res, fmt.Errorf("experiment %s: %w (dataset marked failed: %s)", e.Name, failed, res.Dir)
 	}
 	prog.say("dataset written to %s", res.Dir)
 	return res, nil
+}
+
+// groundTruth reads every agent's record of its faults and merges them into
+// windows. An agent that cannot be read does not void what the others
+// measured: its instances count as not having applied their faults, with
+// the reason, so the run fails or warns on what is known.
+func groundTruth(ctx context.Context, planned []fault.Planned, agents []agent.Endpoint, log *slog.Logger) []fault.Window {
+	reports, lerr := agent.ListAll(ctx, agents)
+	unread := map[string]string{}
+	if lerr != nil {
+		log.Warn("some agents could not be read", "err", lerr)
+		for _, ep := range agents {
+			if _, ok := reports[ep.Instance]; ok {
+				continue
+			}
+			// ListAll joins its failures; ask again to tell which is whose.
+			sts, err := agent.NewClient(ep).List(ctx)
+			if err != nil {
+				unread[ep.Instance] = err.Error()
+				continue
+			}
+			reports[ep.Instance] = sts
+		}
+	}
+	ws := fault.Windows(planned, reports)
+	for i := range ws {
+		for _, in := range ws[i].NotApplied() {
+			if why, ok := unread[in]; ok {
+				ws[i].Errors[in] = "could not read the agent: " + why
+			}
+		}
+	}
+	return ws
+}
+
+// checkApplied fails a run in which a fault was applied on no instance
+// (every agent refused it, or none has a record of it): its dataset would
+// label a fault that never happened. A fault applied on some of its
+// instances is a warning; its labels say which.
+func checkApplied(ws []fault.Window, log *slog.Logger, prog *progress) error {
+	var errs []error
+	for _, w := range ws {
+		switch w.Status {
+		case fault.StatusFailed:
+			errs = append(errs, errors.New(w.Problem()))
+			log.Error("fault not applied", "fault", w.Fault, "behavior", w.Behavior, "errors", w.Errors)
+		case fault.StatusPartial:
+			prog.say("warning: %s", w.Problem())
+			log.Warn("fault applied on some instances only", "fault", w.Fault, "behavior", w.Behavior,
+				"applied", w.AppliedInstances, "errors", w.Errors)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("ground truth: %w", errors.Join(errs...))
 }
 
 // watch waits for the timeline to end: it prints progress, checks steady
@@ -267,8 +328,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// datasetRun assembles what the dataset package writes.
-func (e *Experiment) datasetRun(res *Result) dataset.Run {
+// datasetRun assembles what the dataset package writes; a non-nil failed
+// marks the dataset failed with that reason.
+func (e *Experiment) datasetRun(res *Result, failed error) dataset.Run {
 	tables := make([]metrics.Table, 0, len(res.Tables))
 	fams := map[string]string{}
 	for _, name := range e.Families {
@@ -278,6 +340,10 @@ func (e *Experiment) datasetRun(res *Result) dataset.Run {
 		fams[name], _ = fam.WithWindows(e.Windows).Expr(metrics.Flavor(res.Runtime), e.System.Name)
 	}
 	seconds := res.Load.Seconds
+	status, failure := dataset.StatusOK, ""
+	if failed != nil {
+		status, failure = dataset.StatusFailed, failed.Error()
+	}
 	return dataset.Run{
 		Manifest: dataset.Manifest{
 			Experiment: e.Name, RunID: res.RunID, Runtime: res.Runtime, Monitoring: monitoringOf(res.Deployment), Seed: res.Seed,
@@ -287,6 +353,7 @@ func (e *Experiment) datasetRun(res *Result) dataset.Run {
 			T0: res.Timeline.T0, Start: res.Timeline.T0, End: res.Timeline.End, Step: spec.Duration(e.Step),
 			Baseline: [2]time.Time{res.Timeline.Baseline.Start, res.Timeline.Baseline.End},
 			Families: fams, Versions: versions(),
+			Status: status, Failure: failure,
 		},
 		Tables:  tables,
 		Windows: res.Windows,
