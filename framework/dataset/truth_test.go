@@ -64,6 +64,19 @@ func TestFailedRunIsKeptUnderFailedName(t *testing.T) {
 		t.Errorf("manifest.json status %v (%v)", generic["status"], err)
 	}
 
+	// A writer that does not judge the run (vecro collect) gets the same
+	// verdict from the windows.
+	unjudged := honestRun()
+	unjudged.Manifest.RunID, unjudged.Manifest.Status, unjudged.Manifest.Failure = "r3", "", ""
+	dir, err = dataset.Write(root, unjudged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := dataset.ReadManifest(dir); !strings.HasSuffix(dir, "r3"+dataset.FailedSuffix) || m.Status != dataset.StatusFailed ||
+		!strings.Contains(m.Failure, `fault "refused" (io-stress on db) failed on 0 of 2 instances: db-0: io-stress: create y`) || strings.Contains(m.Failure, "half") {
+		t.Errorf("unjudged run with a failed fault at %s, status %q, failure %q", dir, m.Status, m.Failure)
+	}
+
 	bad := honestRun()
 	bad.Manifest.RunID, bad.Manifest.Status = "r2", "meh"
 	if _, err := dataset.Write(root, bad); err == nil || !strings.Contains(err.Error(), "meh") {

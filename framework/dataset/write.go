@@ -49,7 +49,8 @@ type Manifest struct {
 	// Complete is false in a .partial directory's manifest.
 	Complete bool `json:"complete"`
 	// Status is StatusOK, or StatusFailed for a run whose ground truth
-	// disowns it (e.g. a fault no agent applied); empty means StatusOK.
+	// disowns it; empty means StatusOK. Write makes it StatusFailed
+	// whenever a fault's window failed (no agent applied it).
 	Status string `json:"status"`
 	// Failure says why a failed run failed.
 	Failure string `json:"failure,omitempty"`
@@ -83,7 +84,8 @@ type Run struct {
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // Write writes r under root as <experiment>/<run-id>/ (<run-id>.failed/
-// when the manifest's Status is StatusFailed) and returns that directory.
+// when the manifest's Status is StatusFailed, as a failed fault window
+// makes it) and returns that directory.
 // It writes into <run-id>.partial and renames it when every file is
 // written; on error the .partial directory is left with what it had.
 func Write(root string, r Run) (string, error) {
@@ -96,9 +98,25 @@ func Write(root string, r Run) (string, error) {
 	case "", StatusOK:
 		m.Status = StatusOK
 	case StatusFailed:
-		final += FailedSuffix
 	default:
 		return "", fmt.Errorf("write dataset %s: status %q: want %q or %q", final, m.Status, StatusOK, StatusFailed)
+	}
+	// Whoever writes the dataset (an experiment, `vecro collect`), a fault
+	// that no agent applied makes it a failed run: its labels would
+	// otherwise describe a run that did not happen.
+	for _, w := range r.Windows {
+		if w.Status != fault.StatusFailed {
+			continue
+		}
+		if m.Status != StatusFailed {
+			m.Status, m.Failure = StatusFailed, ""
+		}
+		if p := w.Problem(); !strings.Contains(m.Failure, p) {
+			m.Failure = strings.TrimPrefix(m.Failure+"; "+p, "; ")
+		}
+	}
+	if m.Status == StatusFailed {
+		final += FailedSuffix
 	}
 	if _, err := os.Stat(final); err == nil {
 		return "", fmt.Errorf("write dataset: %s already exists", final)
