@@ -23,7 +23,22 @@ import (
 // for load% of the slice and sleeps for the rest (as stress-ng --cpu-load
 // does), so one worker at load 50 keeps about half a core busy when the
 // machine has room. Workers default to GOMAXPROCS, so load is then the share
-// of the process's cores. Methods: sqrt (square roots of pseudo-random
+// of the process's cores.
+//
+// Switch-off. A worker checks for the end after every kernel call (a few
+// microseconds), not once per slice: a slice is up to 100 ms of computing,
+// which made the fault end 90–160 ms after its plan. It also yields its P
+// every yieldEvery of computing, so the agent's end timer and the service's
+// own goroutines get one within a millisecond instead of after the Go
+// runtime's 10 ms preemption; the OS thread stays with the worker. What
+// remains is the kernel not running the process at all, which the embedded
+// runtime bounds with a 10 ms CFS period (see framework/runtime/local).
+//
+// Priority. The workers run at the service's own priority: in a container,
+// stress-ng beside the service competes with it at the same nice level in
+// the same cgroup, and so do these threads, within the same CPU limit.
+//
+// Methods: sqrt (square roots of pseudo-random
 // numbers, the original workload's kernel; the default, spec.CPUMethods[0]),
 // int64 (64-bit
 // integer mixing), float (floating-point multiply, add and divide),
@@ -38,14 +53,18 @@ type cpuStress struct {
 	workers int
 	kernel  func(x *uint64) float64
 
-	stopCh chan struct{}
-	wg     sync.WaitGroup
-	cpuNs  atomic.Int64
+	stopCh  chan struct{}
+	stopped atomic.Bool
+	wg      sync.WaitGroup
+	cpuNs   atomic.Int64
 }
 
 const (
 	cpuSlice      = 100 * time.Millisecond
 	maxCPUWorkers = 1024
+	// yieldEvery is how long a worker computes before letting the Go
+	// scheduler run someone else on its P.
+	yieldEvery = time.Millisecond
 )
 
 // cpuKernels are the cpu-stress methods; each call is a few microseconds of
@@ -90,6 +109,7 @@ func (c *cpuStress) start() error {
 }
 
 func (c *cpuStress) stop() {
+	c.stopped.Store(true)
 	close(c.stopCh)
 	c.wg.Wait()
 }
@@ -125,8 +145,13 @@ func (c *cpuStress) work(seed uint64) {
 		}
 		busyEnd := slice.Add(busy)
 		began := time.Now()
-		for time.Now().Before(busyEnd) {
+		yield := began.Add(yieldEvery)
+		for now := began; now.Before(busyEnd) && !c.stopped.Load(); now = time.Now() {
 			sink += c.kernel(&x)
+			if now.After(yield) {
+				runtime.Gosched()
+				yield = time.Now().Add(yieldEvery)
+			}
 		}
 		if measured {
 			now, _ := threadCPU()
@@ -135,10 +160,8 @@ func (c *cpuStress) work(seed uint64) {
 		} else {
 			c.cpuNs.Add(int64(time.Since(began)))
 		}
-		select {
-		case <-c.stopCh:
+		if c.stopped.Load() {
 			return
-		default:
 		}
 		if wait := time.Until(slice.Add(cpuSlice)); wait > 0 {
 			timer.Reset(wait)
