@@ -99,7 +99,7 @@ func LoadFile(path string) (*Experiment, *File, error) {
 		return nil, nil, spec.ErrorList{kerr.(*spec.Error)}
 	default:
 		return nil, nil, spec.ErrorList{{File: path, Line: topLine(data, "kind"), Field: "kind",
-			Msg: fmt.Sprintf("a %s definition, not an experiment (kind: Experiment): give it with the experiment's %s: key", k, k)}}
+			Msg: fmt.Sprintf("this is %s; an experiment (kind: Experiment) is wanted here: name the file in an experiment's %s: key", k.Describe(), map[spec.Kind]string{spec.KindSystem: "system", spec.KindFaults: "faults"}[k])}}
 	}
 	var f File
 	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {

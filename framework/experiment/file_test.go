@@ -116,7 +116,7 @@ func TestLoadFileLocatesErrors(t *testing.T) {
 
 	// A fault file where an experiment is wanted says what it is.
 	err = CheckFile("../../fixtures/faults/social-delay.yaml")
-	if err == nil || !strings.Contains(err.Error(), "social-delay.yaml: kind: a faults definition, not an experiment") {
+	if err == nil || !strings.Contains(err.Error(), "social-delay.yaml: kind: this is a fault definition; an experiment (kind: Experiment) is wanted here") {
 		t.Errorf("fault file as experiment: %v", err)
 	}
 }

@@ -27,6 +27,9 @@ func LoadSystem(path string) (*System, error) {
 // ParseSystem decodes and validates a system definition; name is the file
 // name its errors carry. All problems are collected into one ErrorList.
 func ParseSystem(name string, data []byte) (*System, error) {
+	if err := wrongKind(name, data, KindSystem); err != nil {
+		return nil, err
+	}
 	var sys System
 	d, ok := decodeFile(name, data, &sys)
 	if !ok {
@@ -54,6 +57,9 @@ func LoadFaults(path string) (*FaultFile, error) {
 // system (units, ranges, overlapping windows); name is the file name its
 // errors carry.
 func ParseFaults(name string, data []byte) (*FaultFile, error) {
+	if err := wrongKind(name, data, KindFaults); err != nil {
+		return nil, err
+	}
 	var ff FaultFile
 	d, ok := decodeFile(name, data, &ff)
 	if !ok {

@@ -185,3 +185,29 @@ func tokenKeys(data []byte) (out map[string]topKey) {
 	}
 	return out
 }
+
+// wrongKind is one error, on the kind: line if there is one, when data is
+// plainly another kind of definition than want (say a fault file given to
+// deploy), instead of every key of it reported as unknown.
+func wrongKind(name string, data []byte, want Kind) error {
+	k, _ := ReadKind(name, data)
+	if k == KindUnknown || k == want {
+		return nil
+	}
+	return ErrorList{{File: name, Line: topLevelKeys(data)["kind"].line, Field: "kind",
+		Msg: fmt.Sprintf("this is %s; %s (kind: %s) is wanted here", k.Describe(), want.Describe(), want.Name())}}
+}
+
+// Describe names the kind with its article: "a system definition", "an
+// experiment".
+func (k Kind) Describe() string {
+	switch k {
+	case KindSystem:
+		return "a system definition"
+	case KindFaults:
+		return "a fault definition"
+	case KindExperiment:
+		return "an experiment"
+	}
+	return "an unknown definition"
+}

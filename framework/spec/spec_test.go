@@ -378,8 +378,13 @@ func TestKindField(t *testing.T) {
 		t.Errorf("kind: System: %v", err)
 	}
 	_, err := ParseSystem("s.yaml", []byte("name: a\nkind: Faults\nservices:\n  - name: b\n    type: base\n"))
-	if want := "s.yaml:2: kind: this file is a faults definition (kind: Faults), read where a system definition (kind: System) is wanted"; err == nil || err.Error() != want {
+	if want := "s.yaml:2: kind: this is a fault definition; a system definition (kind: System) is wanted here"; err == nil || err.Error() != want {
 		t.Errorf("kind: Faults read as a system: %v, want %s", err, want)
+	}
+	// Without kind:, the keys tell: a system file given where faults are wanted.
+	_, err = ParseFaults("sys.yaml", []byte("name: a\nservices:\n  - name: b\n    type: base\n"))
+	if want := "sys.yaml: kind: this is a system definition; a fault definition (kind: Faults) is wanted here"; err == nil || err.Error() != want {
+		t.Errorf("a system read as faults: %v, want %s", err, want)
 	}
 	_, err = ParseFaults("f.yaml", []byte("kind: Fault\nname: a\nfaults:\n  - name: b\n    target: c\n    start: 1s\n    duration: 1s\n    behaviors: {cpu-stress: {load: 50}}\n"))
 	if want := `f.yaml:1: kind: unknown kind "Fault" (did you mean "Faults"?); want Faults (or no kind)`; err == nil || err.Error() != want {

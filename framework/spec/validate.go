@@ -83,7 +83,9 @@ func (c *checker) kind(v string, want Kind) {
 		return
 	}
 	if k, ok := ParseKind(v); ok {
-		c.add("kind", "this file is a %s definition (kind: %s), read where a %s definition (kind: %s) is wanted", k, v, want, want.Name())
+		// Only a definition built from parts gets here: Parse* stop at
+		// wrongKind first.
+		c.add("kind", "this is %s; %s (kind: %s) is wanted here", k.Describe(), want.Describe(), want.Name())
 		return
 	}
 	c.add("kind", "unknown kind %q%s; want %s (or no kind)", v, didYouMean(v, kindNames), want.Name())
