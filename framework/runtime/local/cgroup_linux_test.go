@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vecrosim/vecro/framework/spec"
 	"github.com/vecrosim/vecro/internal/mountinfo"
 )
 
@@ -118,5 +119,23 @@ func TestStalePIDAndUnescape(t *testing.T) {
 	}
 	if got := mountinfo.Unescape(`/a\040b`); got != "/a b" {
 		t.Errorf("unescapeMount = %q", got)
+	}
+}
+
+// TestCPUWeights: the kubelet's and runc's conversions, at their ends and
+// at the default 700m.
+func TestCPUWeights(t *testing.T) {
+	for _, c := range []struct {
+		cpu           spec.MilliCPU
+		shares, quota int64
+	}{{0, 2, minQuota}, {1, 2, minQuota}, {100, 102, 1000}, {700, 716, 7000}, {1000, 1024, 10000}, {2500, 2560, 25000}} {
+		if s, q := cpuShares(c.cpu), cpuQuota(c.cpu); s != c.shares || q != c.quota {
+			t.Errorf("%dm: shares %d, quota %d µs per %d; want %d and %d", c.cpu, s, q, cfsPeriod, c.shares, c.quota)
+		}
+	}
+	for shares, weight := range map[int64]int64{2: 1, 1024: 39, 262144: 10000} {
+		if w := cpuWeight(shares); w != weight {
+			t.Errorf("cpuWeight(%d) = %d, want %d", shares, w, weight)
+		}
 	}
 }

@@ -29,6 +29,8 @@ func (*cgroupSlot) command(bin string, args []string) (string, []string) { retur
 
 func (*cgroups) remove() {}
 
+func (*cgroups) adopt(string, int, spec.MilliCPU, spec.MilliCPU) error { return nil }
+
 func (*cgroups) dirs() []string { return nil }
 
 func (*cgroupSlot) oomKills() int { return 0 }

@@ -57,7 +57,15 @@
 // /bin/sh writes its own pid into the cgroup and execs the service binary).
 // A CPU-stress fault then starves its own service first, and a process over
 // its memory limit is OOM-killed and reported as OOMKilled, as on
-// Kubernetes. Where that is not possible the
+// Kubernetes. The CPU request is the limit (the definitions declare only
+// limits; so does Kubernetes for a pod with limits alone) and becomes the
+// instance's weight, cpu.shares or cpu.weight with the kubelet's
+// conversion; the run's own cgroup weighs the machine's CPUs, as kubepods
+// weighs a node's allocatable CPU. The CFS period is 10 ms, not the
+// kernel's 100 ms, so a throttled instance (its fault agent's timers with
+// it) is never frozen for more than a few ms. Each database server is moved
+// into a CPU cgroup of its own once started, weighted as its storage
+// service with the Kubernetes runtime's sidecar limit of one CPU. Where that is not possible the
 // runtime logs that limits are not enforced and sets each child's GOMAXPROCS
 // to its CPU limit rounded up. When limits are enforced GOMAXPROCS is left to
 // Go, which reads the cgroup limit as it does in a container.

@@ -511,6 +511,16 @@ func (r *Runtime) startDB(ctx context.Context, in *instancePlan, runDir, logDir 
 		lf.Close()
 		return nil, errSpawnerClosed
 	}
+	r.mu.Lock()
+	cg := r.cg
+	r.mu.Unlock()
+	if cg != nil {
+		// The storage service's size is the definition's only word on its
+		// database's; the limit is the Kubernetes runtime's sidecar limit.
+		if err := cg.adopt(in.name+"-db", db.Pid(), in.service.cpu, dbCPULimit); err != nil {
+			return nil, fmt.Errorf("instance %s: database server: %w", in.name, err)
+		}
+	}
 	go func() {
 		<-db.Done()
 		lf.Close()
@@ -521,6 +531,10 @@ func (r *Runtime) startDB(ctx context.Context, in *instancePlan, runDir, logDir 
 	}()
 	return db, nil
 }
+
+// dbCPULimit is a database server's CPU limit, the Kubernetes runtime's for
+// its database sidecar.
+const dbCPULimit spec.MilliCPU = 1000
 
 // spawnProcess starts a child in its own process group from the spawner's
 // thread, puts it in its cgroup, and watches for its end.
