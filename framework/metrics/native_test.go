@@ -73,10 +73,13 @@ func TestQuantileFamiliesPreferNative(t *testing.T) {
 		family, svc string
 		want, tol   float64
 	}{
-		{"latency_p95", "native", 0.268, 0.03},
-		{"latency_p95", "textonly", 0.475, 0.001},
-		{"latency_avg", "native", 0.250, 0.001},
-		{"latency_avg", "textonly", 0.250, 0.001},
+		// A scrape in the middle of a sweep leaves a partial one at each
+		// end of the window: a few % on a loaded machine, where a 2 s
+		// window holds few sweeps. The two p95 stay far apart either way.
+		{"latency_p95", "native", 0.268, 0.04},
+		{"latency_p95", "textonly", 0.475, 0.03},
+		{"latency_avg", "native", 0.250, 0.01},
+		{"latency_avg", "textonly", 0.250, 0.01},
 	} {
 		fam, err := metrics.LookupFamily(c.family)
 		if err != nil {
