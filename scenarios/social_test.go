@@ -41,6 +41,19 @@ var _ = Describe("posts-storage-db ingress delay (the published baseline scenari
 	It("matches its signature", func() {
 		Expect(res.Signature("posts-storage-db-delay", settle(), "latency_p95", "error_rate")).To(m.MatchSignatureFile(signatures + "social-delay.json"))
 	})
+	It("moves only the edge into the target", func() {
+		fault := res.Fault("posts-storage-db-delay")
+		// The edges into the target, and compose-post's into the caller
+		// that waits on it, carry the delay...
+		for _, edge := range [][2]string{{"posts-storage", "posts-storage-db"}, {"search", "posts-storage-db"}, {"compose-post", "posts-storage"}} {
+			Expect(res.Edge("edge_latency_p95", edge[0], edge[1])).To(m.RiseDuring(fault, m.ByAtLeast(2), m.Settle(settle())), edge[0]+"->"+edge[1])
+		}
+		// ...and compose-post's other calls do not, although compose-post
+		// itself slows down: the edges say which call it waits on.
+		for _, callee := range []string{"login", "write-timeline", "write-graph"} {
+			Expect(res.Edge("edge_latency_p95", "compose-post", callee)).To(m.StayNearBaseline(m.During(fault), near), "compose-post->"+callee)
+		}
+	})
 })
 
 var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ordered, Label("fault:net-delay", "link:db", "runtime:local"), func() {
