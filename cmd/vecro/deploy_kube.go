@@ -215,6 +215,16 @@ func runDeployKube(ctx context.Context, st streams, path string, sys *spec.Syste
 	if err != nil {
 		return err
 	}
+	if !k.kind {
+		// An unreachable cluster is reported before there is anything to
+		// delete (a kind cluster is made here, so it goes through Stop).
+		if _, err := rt.Connect(ctx); err != nil {
+			if o.kubeconfig != "" {
+				return fmt.Errorf("--kubeconfig %s: %w", o.kubeconfig, err)
+			}
+			return err
+		}
+	}
 	defer func() {
 		// The system is deleted even when ctx is done (Ctrl-C).
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)

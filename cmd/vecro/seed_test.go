@@ -126,7 +126,7 @@ current-context: gone
 		args []string
 		want string
 	}{
-		{[]string{"deploy", "-deffile", fx + "/systems/simple.yaml", "-kubeconfig", kc}, "connect to the cluster at https://127.0.0.1:1"},
+		{[]string{"deploy", "-deffile", fx + "/systems/simple.yaml", "-kubeconfig", kc}, "--kubeconfig " + kc + ": connect to the cluster at https://127.0.0.1:1"},
 		{[]string{"inject", "-deffile", fx + "/faults/social-delay.yaml", "-duration", "30m", "-kubeconfig", kc},
 			"inject through --kubeconfig " + kc + ": connect to the cluster at https://127.0.0.1:1"},
 		{[]string{"inject", "-deffile", fx + "/faults/social-delay.yaml", "--namespace", "x"}, "--context and --namespace are for --kubeconfig"},
