@@ -44,6 +44,10 @@ type Manifest struct {
 	Baseline   [2]time.Time      `json:"baseline"`
 	Families   map[string]string `json:"families,omitempty"`
 	Versions   map[string]string `json:"versions,omitempty"`
+	// Isolation is how the runtime kept the services' resources apart
+	// (runtime.Deployment); "none: …" where nothing did, so that a fault's
+	// reach into unrelated services is not taken for the system's.
+	Isolation string `json:"isolation,omitempty"`
 	// Files lists every file of the run, relative to its directory.
 	Files []string `json:"files"`
 	// Complete is false in a .partial directory's manifest.

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
@@ -65,6 +66,13 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		return nil, fmt.Errorf("experiment %s: deploy: %w", e.Name, err)
 	}
 	log.Info("deployed", "services", len(dep.Services), "prometheus", dep.PrometheusURL)
+	if iso, ok := strings.CutPrefix(dep.Isolation, "none: "); ok {
+		// A fault here reaches services that share nothing with its target
+		// but the machine: the dataset says so (manifest isolation), and so
+		// does the output, before anyone reads the numbers.
+		prog.say("warning: services are not isolated from one another (%s): resource faults will also slow unrelated services", iso)
+		log.Warn("services are not isolated", "reason", iso)
+	}
 	if e.StateFile != "" {
 		dep.PID = os.Getpid()
 		if err := runtime.Save(e.StateFile, dep); err != nil {
@@ -346,7 +354,7 @@ func (e *Experiment) datasetRun(res *Result, failed error) dataset.Run {
 	}
 	return dataset.Run{
 		Manifest: dataset.Manifest{
-			Experiment: e.Name, RunID: res.RunID, Runtime: res.Runtime, Monitoring: monitoringOf(res.Deployment), Seed: res.Seed,
+			Experiment: e.Name, RunID: res.RunID, Runtime: res.Runtime, Monitoring: monitoringOf(res.Deployment), Isolation: isolationOf(res.Deployment), Seed: res.Seed,
 			System: e.System, Faults: e.Faults, Load: e.Load,
 			Phases: map[string]any{"warm_up": e.Phases.withDefaults().WarmUp.String(), "baseline": res.Timeline.Baseline.End.Sub(res.Timeline.Baseline.Start).String(),
 				"recovery": e.Phases.withDefaults().Recovery.String(), "steady_state": e.SteadyState, "guardrail": e.Guardrail},
@@ -361,6 +369,13 @@ func (e *Experiment) datasetRun(res *Result, failed error) dataset.Run {
 		Social9: e.Social9,
 		NoPlots: e.NoPlots,
 	}
+}
+
+func isolationOf(dep *runtime.Deployment) string {
+	if dep == nil {
+		return ""
+	}
+	return dep.Isolation
 }
 
 func monitoringOf(dep *runtime.Deployment) string {

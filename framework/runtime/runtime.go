@@ -36,8 +36,13 @@ type Deployment struct {
 	// Monitoring names what collects the metrics (the local runtime's
 	// "embedded" scraper; "kube-prometheus" or "standalone" on Kubernetes),
 	// recorded in the dataset: scrape intervals differ between them.
-	Monitoring string    `json:"monitoring,omitempty"`
-	Created    time.Time `json:"created"`
+	Monitoring string `json:"monitoring,omitempty"`
+	// Isolation says how the instances' resources are kept apart, recorded
+	// in the dataset: a fault on one service leaks into unrelated ones where
+	// they are not. It starts with "none" where nothing isolates them (the
+	// local runtime without cgroup write access).
+	Isolation string    `json:"isolation,omitempty"`
+	Created   time.Time `json:"created"`
 	// PID is the process that owns the deployment (vecro deploy), so that a
 	// stale state file can be told from a live one.
 	PID int `json:"pid,omitempty"`

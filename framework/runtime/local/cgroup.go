@@ -38,3 +38,12 @@ type Limits struct {
 	// or why limits are not enforced.
 	How string
 }
+
+// isolation is the Deployment's Isolation: the mechanism, or "none: " and
+// why there is none.
+func (l Limits) isolation() string {
+	if l.Enforced {
+		return l.How
+	}
+	return "none: " + strings.TrimPrefix(l.How, "not enforced: ")
+}

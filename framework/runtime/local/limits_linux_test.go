@@ -60,6 +60,9 @@ func TestCPULimitEnforced(t *testing.T) {
 	}
 	defer dep.Metrics.Close()
 	needLimits(t, r)
+	if !strings.HasPrefix(dep.Isolation, "cgroup v") {
+		t.Errorf("Deployment.Isolation = %q with limits enforced, want the mechanism", dep.Isolation)
+	}
 	r.mu.Lock()
 	p, cg := r.procs[0], r.cg
 	r.mu.Unlock()
@@ -142,6 +145,10 @@ func TestWithoutLimits(t *testing.T) {
 	defer dep.Metrics.Close()
 	if lim := r.Limits(); lim.Enforced || !strings.Contains(lim.How, "not enforced") {
 		t.Errorf("Limits() = %+v with cgroups off", lim)
+	}
+	// The dataset records it, and experiment.Run warns from it.
+	if !strings.HasPrefix(dep.Isolation, "none: cgroups are off") {
+		t.Errorf("Deployment.Isolation = %q with cgroups off, want none: and why", dep.Isolation)
 	}
 	want := map[string]string{"a-0": "GOMAXPROCS=2", "b-0": "GOMAXPROCS=1"}
 	r.mu.Lock()

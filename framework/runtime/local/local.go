@@ -316,6 +316,7 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 		return nil, err
 	}
 	dep.Metrics, dep.PrometheusURL, dep.Monitoring = src, promURL, "embedded"
+	dep.Isolation = r.Limits().isolation()
 	r.mu.Lock()
 	r.handedOver = true
 	r.mu.Unlock()
