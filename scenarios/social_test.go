@@ -4,6 +4,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/vecrosim/vecro/framework/experiment"
 	m "github.com/vecrosim/vecro/framework/matchers"
 )
 
@@ -16,6 +17,27 @@ var unrelatedToPostsStorage = []string{"follow-user", "favorite", "blocked-users
 // of a lightly loaded service cross a bucket edge, with no fault at all; the
 // affected services move by 10–50×.
 var near = m.Within(1.5)
+
+// isolated is how far a resource fault may raise a family of a service that
+// neither calls its target nor is called by it. The embedded runtime's
+// target is 1.3× (weights from requests, 10 ms CFS periods, stress inside
+// the target's cgroup), but on the shared 2-core machine at a load average
+// of 25 such services moved 0.8–2.5× between windows with or without a
+// fault (one run of each stress: cpu 1.24–2.13×, io 0.83–1.81×, mem
+// 0.98–1.33× for the services below). 2× still fails the leak this guards
+// against: before weights and short periods, read-timeline-db rose 3.4×
+// under cpu-stress on compose-post.
+const isolated = 2.0
+
+// staysIsolated checks that svc's family rose by less than isolated during
+// the fault, after the quantile window settled. Only a rise is a leak: a
+// quieter neighbour is not.
+func staysIsolated(res *experiment.Result, fault, family string, services ...string) {
+	GinkgoHelper()
+	for _, svc := range services {
+		Expect(res.Series(family, svc)).NotTo(m.RiseDuring(res.Fault(fault), m.ByAtLeast(isolated), m.Settle(settle())), "%s %s", svc, family)
+	}
+}
 
 var _ = Describe("posts-storage-db ingress delay (the published baseline scenario)", Ordered, Label("fault:net-delay", "runtime:local"), func() {
 	res := runExperiment(social("social-delay.yaml"))
@@ -111,9 +133,21 @@ var _ = Describe("compose-post CPU stress", Ordered, Label("fault:cpu-stress", "
 		Expect(res.Windows[0].Effect).To(HaveKeyWithValue("cpu_seconds", BeNumerically(">", 1)))
 	})
 	It("slows the target and its callers", func() {
+		// 1.15×, not more: the stress now stays inside compose-post's 700m
+		// at 10 ms CFS periods (it froze the target for up to 65 ms per
+		// 100 ms before), so only the target's own ~1 ms of CPU per request
+		// waits behind it, while its p95 is mostly its four sequential
+		// downstream calls: one run saw 1.30× (compose-post), 1.28× (text),
+		// 1.19× (unique-id).
 		fault := res.Fault("compose-post-cpu")
 		for _, svc := range []string{"compose-post", "text", "unique-id"} {
-			Expect(res.Series("latency_p95", svc)).To(m.RiseDuring(fault, m.ByAtLeast(1.5), m.Settle(settle())), svc)
+			Expect(res.Series("latency_p95", svc)).To(m.RiseDuring(fault, m.ByAtLeast(1.15), m.Settle(settle())), svc)
+		}
+	})
+	It("leaves services that neither call compose-post nor are called by it alone", func() {
+		// cpu-stress moves latency and CPU, never errors.
+		for _, family := range []string{"latency_p95", "cpu_usage"} {
+			staysIsolated(res, "compose-post-cpu", family, "follow-user", "blocked-users", "read-timeline", "read-timeline-db", "search")
 		}
 	})
 	It("matches its signature", func() {
@@ -128,8 +162,10 @@ var _ = Describe("write-timeline I/O stress", Ordered, Label("fault:io-stress", 
 		Expect(res.Series("cpu_usage", "write-timeline")).To(m.RiseDuring(res.Fault("write-timeline-io"), m.ByAtLeast(1.5), m.Settle(settle())))
 	})
 	It("leaves services off the write-timeline paths alone", func() {
-		for _, svc := range []string{"follow-user", "search", "blocked-users"} {
-			Expect(res.Series("error_rate", svc)).To(m.StayNearBaseline(m.During(res.Fault("write-timeline-io")), m.Floor(0.01)), svc)
+		// io-stress never raises errors, so error_rate could not fail here:
+		// the families it moves are latency and CPU.
+		for _, family := range []string{"latency_p95", "cpu_usage"} {
+			staysIsolated(res, "write-timeline-io", family, "follow-user", "search", "blocked-users", "read-timeline")
 		}
 	})
 })
@@ -143,6 +179,9 @@ var _ = Describe("recommender memory stress", Ordered, Label("fault:mem-stress",
 		for _, svc := range []string{"follow-user", "search"} {
 			Expect(res.Series("memory_usage", svc)).To(m.StayNearBaseline(m.During(res.Fault("recommender-mem")), m.Within(0.3)), svc)
 		}
+	})
+	It("leaves the latency of services that neither call recommender nor are called by it alone", func() {
+		staysIsolated(res, "recommender-mem", "latency_p95", "follow-user", "search", "blocked-users", "read-timeline")
 	})
 })
 
