@@ -3,8 +3,12 @@ package local
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vecrosim/vecro/framework/spec"
 )
 
 // checkCgroups verifies that each instance sits in its own cgroup with its
@@ -41,6 +45,14 @@ func checkCgroups(t *testing.T, r *Runtime) {
 		want := []string{"10000", "7000", "716", "262144000"}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("%s: period, quota, shares, memory %v; want %v (10 ms period, 700m, 250Mi)", p.name, got, want)
+		}
+	}
+	// The run weighs its requests (every instance and database server at
+	// the default 700m), or the machine's CPUs if that is more.
+	if !cg.v2 {
+		want := cpuShares(max(spec.MilliCPU(700*(len(procs)+len(dbs))), spec.MilliCPU(runtime.NumCPU()*1000)))
+		if got := read(cg.cpuDir, "cpu.shares"); got != strconv.FormatInt(want, 10) {
+			t.Errorf("the run's cpu.shares %s, want %d", got, want)
 		}
 	}
 	for _, db := range dbs {

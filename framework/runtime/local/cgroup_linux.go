@@ -33,8 +33,9 @@ type cgroups struct {
 	memDir  string // the run's dir in the hierarchy with memory
 	log     *slog.Logger
 
-	mu     sync.Mutex // instances start in parallel
-	leaves []string
+	mu        sync.Mutex // instances start in parallel
+	leaves    []string
+	requested spec.MilliCPU // the CPU requests of the run's cgroups
 }
 
 // cgroupSlot is one instance's cgroup, in one or two hierarchies.
@@ -96,7 +97,7 @@ func newCgroups(runID string, log *slog.Logger) (*cgroups, error) {
 	}
 	c.cpuDir = filepath.Join(cpuBase, name)
 	c.memDir = filepath.Join(memBase, name)
-	if err := c.weighRun(); err != nil {
+	if err := c.weighRun(0); err != nil {
 		c.remove()
 		return nil, err
 	}
@@ -133,17 +134,27 @@ func cpuQuota(cpu spec.MilliCPU) int64 {
 	return max(int64(cpu)*cfsPeriod/1000, minQuota)
 }
 
-// weighRun gives the run's own directory the weight of the machine's CPUs,
-// as the kubelet gives kubepods the node's allocatable CPU: without it the
-// whole system would weigh as much as one process beside it in the
-// parent's cgroup (the harness, a compiler), however many services it has.
-func (c *cgroups) weighRun() error {
-	shares := cpuShares(spec.MilliCPU(runtime.NumCPU() * 1000))
+// weighRun gives the run's own directory the weight of the requests in it
+// so far, and at least that of the machine's CPUs, as the kubelet gives
+// kubepods the node's allocatable CPU. Without it the whole system weighs
+// as much as one process beside it in the parent's cgroup (the harness, a
+// compiler): on a machine shared with twenty such processes the run got a
+// tenth of the CPU, and a stressed service took most of that from its
+// unrelated neighbours.
+func (c *cgroups) weighRun(request spec.MilliCPU) error {
+	c.mu.Lock()
+	c.requested += request
+	total := max(c.requested, spec.MilliCPU(runtime.NumCPU()*1000))
+	c.mu.Unlock()
+	shares := min(cpuShares(total), maxShares)
 	if c.v2 {
 		return writeCgroup(c.cpuDir, "cpu.weight", strconv.FormatInt(cpuWeight(shares), 10))
 	}
 	return writeCgroup(c.cpuDir, "cpu.shares", strconv.FormatInt(shares, 10))
 }
+
+// maxShares is the kernel's largest cpu.shares.
+const maxShares = 262144
 
 // describe names the mechanism for Limits.How.
 func (c *cgroups) describe() string {
@@ -169,6 +180,9 @@ func (c *cgroups) slot(instance string, cpu spec.MilliCPU, mem spec.Size) (*cgro
 		return nil
 	}
 	quota, shares := cpuQuota(cpu), cpuShares(cpu)
+	if err := c.weighRun(cpu); err != nil {
+		return nil, err
+	}
 	if c.v2 {
 		dir := filepath.Join(c.cpuDir, instance)
 		if err := mk(dir); err != nil {
@@ -226,6 +240,9 @@ func (c *cgroups) adopt(name string, pid int, request, limit spec.MilliCPU) erro
 	c.leaves = append(c.leaves, dir)
 	c.mu.Unlock()
 	shares := cpuShares(request)
+	if err := c.weighRun(request); err != nil {
+		return err
+	}
 	var err error
 	if c.v2 {
 		err = errors.Join(

@@ -60,8 +60,10 @@
 // Kubernetes. The CPU request is the limit (the definitions declare only
 // limits; so does Kubernetes for a pod with limits alone) and becomes the
 // instance's weight, cpu.shares or cpu.weight with the kubelet's
-// conversion; the run's own cgroup weighs the machine's CPUs, as kubepods
-// weighs a node's allocatable CPU. The CFS period is 10 ms, not the
+// conversion; the run's own cgroup weighs the sum of its requests (at
+// least the machine's CPUs), as kubepods weighs a node's allocatable CPU, so
+// that processes beside the run (the harness, other builds) cannot squeeze
+// the whole system into one process's share. The CFS period is 10 ms, not the
 // kernel's 100 ms, so a throttled instance (its fault agent's timers with
 // it) is never frozen for more than a few ms. Each database server is moved
 // into a CPU cgroup of its own once started, weighted as its storage
