@@ -16,6 +16,7 @@ import (
 	"github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime/local"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // A caller with two callees, and d, which declares a call to c but gets no
@@ -48,7 +49,7 @@ func TestEdgeFamiliesSeparateCallees(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if _, err := local.BuildService(ctx, "", nil); err != nil {
-		skipOrFail(t, "the service binary (images/service) does not build: %v", err)
+		testutil.SkipOrFail(t, "the service binary (images/service) does not build: %v", err)
 	}
 	dir := t.TempDir()
 	sysPath, faultsPath := filepath.Join(dir, "system.yaml"), filepath.Join(dir, "faults.yaml")
@@ -169,12 +170,4 @@ func TestEdgeFamiliesSeparateCallees(t *testing.T) {
 	if !strings.Contains(string(long), ",a->b,edge_latency_p95,") || strings.Contains(string(long), ",d->c,") {
 		t.Errorf("metrics.csv lacks a->b rows or has rows for d->c")
 	}
-}
-
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/vecrosim/vecro/framework/image"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // moduleRoot is the repository root, where `go build ./images/...` runs.
@@ -244,18 +245,18 @@ func TestPauseImage(t *testing.T) {
 // pause, and once it exits it must be reaped, not left a zombie.
 func TestPauseReaps(t *testing.T) {
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "a new PID namespace needs root")
+		testutil.SkipOrFail(t, "%s", "a new PID namespace needs root")
 	}
 	nsenter, err := exec.LookPath("nsenter")
 	if err != nil {
-		skipOrFail(t, "nsenter (util-linux) is not on PATH")
+		testutil.SkipOrFail(t, "%s", "nsenter (util-linux) is not on PATH")
 	}
 	img, _ := buildImage(t, image.Spec{Package: "./images/pause"}, "vecro/pause")
 	bin := extract(t, img, "/pause")
 	cmd := exec.Command(bin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	if err := cmd.Start(); err != nil {
-		skipOrFail(t, fmt.Sprintf("cannot start a process in a new PID namespace: %v", err))
+		testutil.SkipOrFail(t, "%s", fmt.Sprintf("cannot start a process in a new PID namespace: %v", err))
 	}
 	done := make(chan error, 1)
 	exited := make(chan struct{})
@@ -333,14 +334,6 @@ func children(t testing.TB, pid int) []string {
 	return out
 }
 
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: not skipping)", why)
-	}
-	t.Skip(why)
-}
-
 func TestReproducible(t *testing.T) {
 	root := moduleRoot(t)
 	var digests []v1.Hash
@@ -415,7 +408,7 @@ func TestFerretDBImage(t *testing.T) {
 		bin = filepath.Join(home, ".cache", "vecro", "ferretdb", "v1.24.2", "ferretdb")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		skipOrFail(t, fmt.Sprintf("FerretDB is not built (%v); run `make tools`", err))
+		testutil.SkipOrFail(t, "%s", fmt.Sprintf("FerretDB is not built (%v); run `make tools`", err))
 	}
 	img, err := image.Build(context.Background(), image.Spec{Binary: bin, Dirs: []string{"/state"}})
 	if err != nil {

@@ -11,17 +11,8 @@ import (
 	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/framework/runtime/local"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
-
-// skipOrFail skips a test that needs something this machine lacks, but
-// fails it in CI, where everything must be there.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // Two chains with nothing in common, so that a delay on the wrong one has a
 // signature of its own: a → b → c and d → e.
@@ -61,7 +52,7 @@ func TestRealRunCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if _, err := local.BuildService(ctx, "", nil); err != nil {
-		skipOrFail(t, "the service binary (images/service) does not build: %v", err)
+		testutil.SkipOrFail(t, "the service binary (images/service) does not build: %v", err)
 	}
 	dir := t.TempDir()
 	sysPath, faultsPath := filepath.Join(dir, "system.yaml"), filepath.Join(dir, "faults.yaml")

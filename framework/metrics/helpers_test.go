@@ -148,16 +148,6 @@ func instant(t testing.TB, src metrics.Source, q, by string) map[string]float64 
 	return out
 }
 
-// skipOrFail skips a test that needs something this machine lacks, but
-// fails it in CI, where everything must be present.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 func fmtSeries(ss []metrics.Series) string {
 	var b strings.Builder
 	for _, s := range ss {

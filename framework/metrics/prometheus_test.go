@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vecrosim/vecro/framework/metrics"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // prometheusBinary is the Debian package's server (2.42), or fails/skips.
@@ -38,7 +39,7 @@ func prometheusBinary(t testing.TB) string {
 	if _, err := os.Stat("/usr/bin/prometheus"); err == nil {
 		return "/usr/bin/prometheus"
 	}
-	skipOrFail(t, "prometheus is not installed (apt-get install prometheus, or `make deps`)")
+	testutil.SkipOrFail(t, "prometheus is not installed (apt-get install prometheus, or `make deps`)")
 	return ""
 }
 

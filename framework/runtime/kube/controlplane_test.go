@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vecrosim/vecro/framework/toolcache"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // The control plane of the envtest suite: Debian's etcd, and kube-apiserver,
@@ -57,16 +58,6 @@ const (
 
 // fakeNodeAnnotation marks the nodes kwok manages.
 const fakeNodeAnnotation = "kwok.x-k8s.io/node"
-
-// skipOrFail skips a test that needs a missing program, unless CI=true:
-// there `make test` has built everything first, so a gap is a failure.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 type controlPlane struct {
 	env      *envtest.Environment
@@ -207,7 +198,7 @@ func sharedControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
 	cpOnce.Do(func() { cp, cpSkip, cpErr = startControlPlane() })
 	if cpSkip != "" {
-		skipOrFail(t, "%s", cpSkip)
+		testutil.SkipOrFail(t, "%s", cpSkip)
 	}
 	if cpErr != nil {
 		t.Fatalf("start the envtest control plane: %v", cpErr)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // standInAgent speaks the fault agent's admin API (framework/agent's wire
@@ -126,7 +127,7 @@ func serve(t testing.TB, h http.Handler) string {
 func newPrometheus(t testing.TB) string {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		skipOrFail(t, "prometheus is not installed (Debian package prometheus; `make deps` installs it)")
+		testutil.SkipOrFail(t, "prometheus is not installed (Debian package prometheus; `make deps` installs it)")
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
@@ -171,27 +172,4 @@ func newPrometheus(t testing.TB) string {
 
 // testLogger logs to t until the test ends; the runtime's goroutines may
 // outlive a failed test by a moment.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &tWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *tWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
+func testLogger(t testing.TB) *slog.Logger { return testutil.Logger(t, slog.LevelInfo) }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 var kinds = []spec.ServiceType{spec.TypeRedis, spec.TypeMySQL, spec.TypeMongoDB}
@@ -134,7 +135,7 @@ func TestParentSIGKILLTakesServers(t *testing.T) {
 				line := sc.Text()
 				if msg, ok := strings.CutPrefix(line, "SKIP "); ok {
 					_ = cmd.Process.Kill()
-					skipOrFail(t, msg)
+					testutil.SkipOrFail(t, "%s", msg)
 				}
 				if v, ok := strings.CutPrefix(line, "SERVER_PID="); ok {
 					pid, _ = strconv.Atoi(v)
@@ -236,7 +237,7 @@ func TestFiveMongoServersTogether(t *testing.T) {
 	took := time.Since(begin)
 	for i, err := range errs {
 		if errors.Is(err, dbserver.ErrNotInstalled) {
-			skipOrFail(t, err.Error())
+			testutil.SkipOrFail(t, "%s", err.Error())
 		}
 		if err != nil {
 			t.Fatalf("server %d: %v", i, err)
@@ -373,12 +374,4 @@ func waitGroupGone(t testing.TB, pgid int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func skipOrFail(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true requires every database server: %s", msg)
-	}
-	t.Skipf("skipping: %s", msg)
 }
