@@ -41,7 +41,7 @@ func staysIsolated(res *experiment.Result, fault, family string, services ...str
 	}
 }
 
-var _ = Describe("posts-storage-db ingress delay (the published baseline scenario)", Ordered, Label("fault:net-delay", "runtime:local"), func() {
+var _ = Describe("posts-storage-db ingress delay (the published baseline scenario)", Ordered, ContinueOnFailure, Label("fault:net-delay", "runtime:local"), func() {
 	res := runExperiment(social("social-delay.yaml"))
 	It("applies the fault on schedule, measured by the agent", func() {
 		Expect(res.Windows).To(HaveLen(1))
@@ -80,7 +80,7 @@ var _ = Describe("posts-storage-db ingress delay (the published baseline scenari
 	})
 })
 
-var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ordered, Label("fault:net-delay", "link:db", "runtime:local"), func() {
+var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ordered, ContinueOnFailure, Label("fault:net-delay", "link:db", "runtime:local"), func() {
 	res := runExperiment(social("social-db-delay.yaml"))
 	It("slows the storage service itself and its callers", func() {
 		fault := res.Fault("posts-storage-db-deep-delay")
@@ -97,7 +97,7 @@ var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ord
 	})
 })
 
-var _ = Describe("user-info packet loss", Ordered, Label("fault:net-loss", "runtime:local"), func() {
+var _ = Describe("user-info packet loss", Ordered, ContinueOnFailure, Label("fault:net-loss", "runtime:local"), func() {
 	res := runExperiment(social("social-loss.yaml"))
 	It("shows as retransmission delay at the callers", func() {
 		fault := res.Fault("user-info-loss")
@@ -112,7 +112,7 @@ var _ = Describe("user-info packet loss", Ordered, Label("fault:net-loss", "runt
 	})
 })
 
-var _ = Describe("user-info bandwidth limit", Ordered, Label("fault:net-rate", "runtime:local"), func() {
+var _ = Describe("user-info bandwidth limit", Ordered, ContinueOnFailure, Label("fault:net-rate", "runtime:local"), func() {
 	res := runExperiment(social("social-rate.yaml"))
 	It("slows the callers of the throttled service", func() {
 		fault := res.Fault("user-info-rate")
@@ -128,7 +128,7 @@ var _ = Describe("user-info bandwidth limit", Ordered, Label("fault:net-rate", "
 	})
 })
 
-var _ = Describe("compose-post CPU stress", Ordered, Label("fault:cpu-stress", "runtime:local"), func() {
+var _ = Describe("compose-post CPU stress", Ordered, ContinueOnFailure, Label("fault:cpu-stress", "runtime:local"), func() {
 	res := runExperiment(social("social-cpu-stress.yaml"))
 	It("burns the target's CPU", func() {
 		Expect(res.Series("cpu_usage", "compose-post")).To(m.RiseDuring(res.Fault("compose-post-cpu"), m.ByAtLeast(3), m.Settle(settle())))
@@ -163,7 +163,7 @@ var _ = Describe("compose-post CPU stress", Ordered, Label("fault:cpu-stress", "
 	})
 })
 
-var _ = Describe("write-timeline I/O stress", Ordered, Label("fault:io-stress", "runtime:local"), func() {
+var _ = Describe("write-timeline I/O stress", Ordered, ContinueOnFailure, Label("fault:io-stress", "runtime:local"), func() {
 	res := runExperiment(social("social-io-stress.yaml"))
 	It("writes and syncs in the target's data directory", func() {
 		Expect(res.Windows[0].Effect).To(HaveKeyWithValue("io_bytes_written", BeNumerically(">", 1<<20)))
@@ -178,7 +178,7 @@ var _ = Describe("write-timeline I/O stress", Ordered, Label("fault:io-stress", 
 	})
 })
 
-var _ = Describe("recommender memory stress", Ordered, Label("fault:mem-stress", "runtime:local"), func() {
+var _ = Describe("recommender memory stress", Ordered, ContinueOnFailure, Label("fault:mem-stress", "runtime:local"), func() {
 	res := runExperiment(social("social-mem-stress.yaml"))
 	It("raises the target's resident memory by the stressed size", func() {
 		Expect(res.Series("memory_usage", "recommender")).To(m.RiseDuring(res.Fault("recommender-mem"), m.ByAtLeastAbs(100<<20), m.Settle(settle())))
@@ -193,7 +193,7 @@ var _ = Describe("recommender memory stress", Ordered, Label("fault:mem-stress",
 	})
 })
 
-var _ = Describe("login HTTP aborts", Ordered, Label("fault:http-abort", "runtime:local"), func() {
+var _ = Describe("login HTTP aborts", Ordered, ContinueOnFailure, Label("fault:http-abort", "runtime:local"), func() {
 	res := runExperiment(social("social-http-abort.yaml"))
 	It("fails about half of the target's requests and its callers' with them", func() {
 		fault := res.Fault("login-abort")
