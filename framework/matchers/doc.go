@@ -14,8 +14,9 @@
 // against. The golden's rise and fall cells are the fault's effect, so they
 // must hold: a run where one is unknown, flat, reversed or missing fails (a
 // fault that got weaker would otherwise hide in the dead zone), and so does
-// one whose ratio leaves the band the golden's learning runs saw by more
-// than BandSlack (a fault three times weaker, or twice as strong). A golden
+// one whose ratio is weaker than the band the golden's learning runs saw by
+// more than BandSlack (a fault three times weaker; see BandSlack for why a
+// stronger one passes). A golden
 // flat cell fails only when the run rises or falls there; a golden unknown
 // is not asserted.
 //

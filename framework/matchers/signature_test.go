@@ -112,11 +112,12 @@ func TestSignatureCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 	g.Expect(weak.Cells["api"]["latency_p95"].Trend).To(Equal(matchers.Rise))
 	msg := mismatch(t, path, weak)
 	g.Expect(msg).To(ContainSubstring("api latency_p95: rise by"))
-	g.Expect(msg).To(ContainSubstring("outside the golden band"))
+	g.Expect(msg).To(ContainSubstring("weaker than the golden band"))
 	g.Expect(mismatch(t, path, run(5, "db", 0.4/3))).To(ContainSubstring("api latency_p95: rise by"))
 
-	// Twice as strong is a regression too (a delay applied twice).
-	g.Expect(mismatch(t, path, run(6, "db", 0.8))).To(ContainSubstring("outside the golden band"))
+	// Twice as strong passes: a ratio's size also depends on the machine's
+	// baseline, so only the weak side of the band is a regression.
+	g.Expect(run(6, "db", 0.8)).To(matchers.MatchSignatureFile(path), "twice as strong")
 
 	msg = mismatch(t, path, run(7, "other", 0.4))
 	g.Expect(msg).To(ContainSubstring("api latency_p95: golden rise, got flat"))
