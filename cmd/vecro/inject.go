@@ -229,9 +229,15 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
+// writeWindows prints what the agents did of each fault and fails when a
+// fault was applied nowhere: the command must not exit 0 on a fault that
+// never happened. A partial one is printed with the instances that missed
+// it.
 func writeWindows(s streams, ws []fault.Window) error {
 	tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "fault\tbehavior\ttarget\tplanned start\tapplied start\tΔ start\tplanned end\tapplied end\tΔ end\teffect")
+	fmt.Fprintln(tw, "fault\tbehavior\ttarget\tstatus\tapplied on\tplanned start\tapplied start\tΔ start\tplanned end\tapplied end\tΔ end\teffect")
+	var failed []error
+	var warnings []string
 	for _, w := range ws {
 		dS, dE := "-", "-"
 		if w.Applied() {
@@ -240,10 +246,26 @@ func writeWindows(s streams, ws []fault.Window) error {
 		if !w.AppliedEnd.IsZero() {
 			dE = fmt.Sprintf("%+.1fms", ms(w.AppliedEnd.Sub(w.PlannedEnd)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", w.Fault, w.Behavior, w.Target,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", w.Fault, w.Behavior, w.Target,
+			w.Status, len(w.AppliedInstances), len(w.Instances),
 			clock(w.PlannedStart), clock(w.AppliedStart), dS, clock(w.PlannedEnd), clock(w.AppliedEnd), dE, w.Effect)
+		switch w.Status {
+		case fault.StatusFailed:
+			failed = append(failed, errors.New(w.Problem()))
+		case fault.StatusPartial:
+			warnings = append(warnings, w.Problem())
+		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(s.Err, "warning: %s\n", w)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("ground truth: %w", errors.Join(failed...))
+	}
+	return nil
 }
 
 func clock(t time.Time) string {
