@@ -32,7 +32,7 @@ test: deps vet unit scenarios kube-node-e2e
 # as they are (the main module's and every tool module's).
 vet: $(STATICCHECK)
 	@for m in . $$(dirname $$(git ls-files 'tools/*go.mod' 'tools/**/go.mod')); do \
-	  d=$$(cd $$m && GOWORK=off GOFLAGS=-mod=mod $(GO) mod tidy -diff 2>&1) || { echo "go mod tidy would change $$m:"; echo "$$d" | head -40; exit 1; }; \
+	  d=$$(cd $$m && GOWORK=off GOFLAGS=-mod=mod $(GO) mod tidy -diff 2>&1) || { echo "go mod tidy -diff failed in $$m (a diff is what tidy would change):"; echo "$$d" | grep -v '^go: downloading' | head -40; exit 1; }; \
 	done
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
@@ -46,13 +46,13 @@ $(STATICCHECK):
 # it, and so do the timing measurements that it would distort (the files
 # built with !race: the open-loop rate test).
 unit:
-	$(GO) test -race -count=1 ./framework/...
+	$(GO) test -race -count=1 -timeout 25m ./framework/...
 	$(GO) test -count=1 -run 'OpenLoopRate' ./framework/load
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /framework/ -e /scenarios -e /test/kubenode)
 
 # The local scenario suite (scenarios/kind needs Docker: make test-kind).
 # Its JUnit report goes to $(ARTIFACTS_DIR)/junit/.
-SCENARIO_ARGS = -ginkgo.label-filter='$(LABEL_FILTER)' -ginkgo.v -ginkgo.junit-report='$(ARTIFACTS_DIR)/junit/scenarios.xml'
+SCENARIO_ARGS = -ginkgo.label-filter='$(LABEL_FILTER)' -ginkgo.v -ginkgo.fail-on-pending -ginkgo.junit-report='$(ARTIFACTS_DIR)/junit/scenarios.xml'
 scenarios:
 	@mkdir -p '$(ARTIFACTS_DIR)/junit'
 	$(GO) test -count=1 -timeout 30m ./scenarios/ -args $(SCENARIO_ARGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the version of a tool the tool cache holds, read from the one place
 # that pins it: the require line of its module in tools/<dir>/go.mod. The
-# Makefile, the build scripts and (through a test, tools/versions_test.go)
+# Makefile, the build scripts and (through a test, framework/toolcache/toolcache_test.go)
 # the Go constants all take it from here, so a version bump is one `go get`.
 #
 #   tools/version.sh NAME    NAME: coredns crictl ferretdb kube kwok prometheus

@@ -97,8 +97,8 @@ const (
 
 // quantileHow tells, in a quantile family's Help, how its values are
 // computed (the dataset's readers need it to judge their precision).
-const quantileHow = ": histogram_quantile over the native histogram (buckets at most 9% wide, so within ±4.5%," +
-	" typically ~1%) where the monitoring stores one, else over the original's classic buckets (.0002 … 25 s, up to 2x off)"
+const quantileHow = ": histogram_quantile over the native histogram (buckets at most 9% wide, so at worst ~9%," +
+	" typically ~1% off) where the monitoring stores one, else over the original's classic buckets (.0002 … 25 s, up to 2x off)"
 
 var families = []Family{
 	{
