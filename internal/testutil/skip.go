@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -23,13 +24,19 @@ func SkipOrFail(t testing.TB, format string, args ...any) {
 // arrive after t has ended (from a process or goroutine the test started)
 // are dropped: testing panics on a Log after the test's end.
 func Logger(t testing.TB, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(Writer(t), &slog.HandlerOptions{Level: level}))
+}
+
+// Writer is an io.Writer into t's log (a child process's stderr, say),
+// which drops what arrives after t has ended.
+func Writer(t testing.TB) io.Writer {
 	w := &tWriter{t: t}
 	t.Cleanup(func() {
 		w.mu.Lock()
 		w.done = true
 		w.mu.Unlock()
 	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	return w
 }
 
 type tWriter struct {

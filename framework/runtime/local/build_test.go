@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // newTinyModule writes a module that claims this module's path, with an
@@ -40,7 +42,7 @@ func newTinyModule(t *testing.T) string {
 func needGo(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
-		skipOrFail(t, "no go command on PATH: %v", err)
+		testutil.SkipOrFail(t, "no go command on PATH: %v", err)
 	}
 }
 
@@ -168,7 +170,7 @@ func TestSourceHashOnAColdModuleCache(t *testing.T) {
 	proxy := filepath.Join(strings.TrimSpace(string(realCache)), "cache", "download")
 	const dep = "github.com/cespare/xxhash/v2"
 	if _, err := os.Stat(filepath.Join(proxy, dep, "@v", "v2.3.0.zip")); err != nil {
-		skipOrFail(t, "%s v2.3.0 is not in the module cache (go mod download fetches it): %v", dep, err)
+		testutil.SkipOrFail(t, "%s v2.3.0 is not in the module cache (go mod download fetches it): %v", dep, err)
 	}
 	dir := newTinyModule(t)
 	write := func(name, body string) {

@@ -15,29 +15,11 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
-// skipOrFail skips a test that needs something this machine lacks, but
-// fails it in CI, where everything must be there.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // testLogger writes the runtime's events into the test log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
+func testLogger(t testing.TB) *slog.Logger { return testutil.Logger(t, slog.LevelInfo) }
 
 // serviceBinary builds (or finds in the cache) the real service binary.
 func serviceBinary(t testing.TB) string {
@@ -46,7 +28,7 @@ func serviceBinary(t testing.TB) string {
 	defer cancel()
 	bin, err := BuildService(ctx, "", testLogger(t))
 	if err != nil {
-		skipOrFail(t, "the service binary (images/service) does not build: %v", err)
+		testutil.SkipOrFail(t, "the service binary (images/service) does not build: %v", err)
 	}
 	return bin
 }
@@ -56,7 +38,7 @@ func needMongo(t testing.TB) {
 	t.Helper()
 	s, err := dbserver.Start(context.Background(), "mongodb", dbserver.Options{Dir: t.TempDir()})
 	if errors.Is(err, dbserver.ErrNotInstalled) {
-		skipOrFail(t, "no MongoDB-protocol server: %v", err)
+		testutil.SkipOrFail(t, "no MongoDB-protocol server: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // needLimits skips where this machine cannot enforce limits (not root, no
@@ -22,7 +23,7 @@ import (
 func needLimits(t *testing.T, r *Runtime) {
 	t.Helper()
 	if lim := r.Limits(); !lim.Enforced {
-		skipOrFail(t, "resource limits are not enforced here: %s", lim.How)
+		testutil.SkipOrFail(t, "resource limits are not enforced here: %s", lim.How)
 	}
 }
 
@@ -53,7 +54,7 @@ func TestCPULimitEnforced(t *testing.T) {
 	}}}
 	dep, err := r.Start(context.Background(), sys)
 	if errors.As(err, new(errNoCgroups)) {
-		skipOrFail(t, "resource limits are not enforced here: %v", err)
+		testutil.SkipOrFail(t, "resource limits are not enforced here: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +121,7 @@ func TestMemoryLimitEnforced(t *testing.T) {
 	}}}
 	_, err := r.Start(context.Background(), sys)
 	if errors.As(err, new(errNoCgroups)) {
-		skipOrFail(t, "resource limits are not enforced here: %v", err)
+		testutil.SkipOrFail(t, "resource limits are not enforced here: %v", err)
 	}
 	needLimits(t, r)
 	var de *DeathError

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/internal/testutil"
 )
 
 // The signal tests run a parent process like `vecro deploy`: this test
@@ -90,7 +91,7 @@ func startParent(t *testing.T, cfg parentConfig) (*exec.Cmd, parentReport) {
 	b, _ := json.Marshal(cfg)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), parentEnv+"="+string(b))
-	cmd.Stderr = tWriter{t}
+	cmd.Stderr = testutil.Writer(t)
 	// Its own group, so that killing it cannot reach the test binary.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
