@@ -356,15 +356,17 @@ func (b *builder) monitoring() {
 				ScrapeTimeout: "1s",
 			}},
 			// The services' duration histograms are native beside their
-			// classic buckets: protobuf first, native and classic series
-			// both stored, as the embedded scraper and the standalone
-			// Prometheus do. An operator whose CRD predates a field drops
-			// it (server-side apply prunes unknown fields), and the
-			// quantile families then fall back to the classic buckets.
+			// classic buckets: protobuf first and classic series kept, as
+			// the embedded scraper and the standalone Prometheus do; the
+			// Prometheus object itself switches native histograms on
+			// (ParseRelease). Not scrapeNativeHistograms here: CRDs of
+			// prometheus-operator v0.85 (kube-prometheus v0.16's era) lack
+			// it, and server-side apply rejects a field its schema lacks
+			// rather than dropping it (the envtest suite applies this
+			// object to those CRDs).
 			ScrapeProtocols: []monitoringv1.ScrapeProtocol{monitoringv1.PrometheusProto, monitoringv1.OpenMetricsText1_0_0,
 				monitoringv1.OpenMetricsText0_0_1, monitoringv1.PrometheusText1_0_0, monitoringv1.PrometheusText0_0_4},
 			NativeHistogramConfig: monitoringv1.NativeHistogramConfig{
-				ScrapeNativeHistograms:  new(true),
 				ScrapeClassicHistograms: new(true),
 			},
 		},

@@ -169,11 +169,15 @@ func TestManifestSocial(t *testing.T) {
 	}
 	sm := string(find(t, m, "ServiceMonitor", "social").Body)
 	for _, want := range []string{`"interval":"1s"`, `"port":"admin"`, `"vecro-sim/role":"agents"`, `"matchNames":["social"]`,
-		// native histograms scraped, protobuf first, classic kept
-		`"scrapeProtocols":["PrometheusProto",`, `"scrapeNativeHistograms":true`, `"scrapeClassicHistograms":true`} {
+		// protobuf first (native histograms), classic kept
+		`"scrapeProtocols":["PrometheusProto",`, `"scrapeClassicHistograms":true`} {
 		if !strings.Contains(sm, want) {
 			t.Errorf("servicemonitor lacks %s: %s", want, sm)
 		}
+	}
+	// Older operators' CRDs (v0.85) reject it under server-side apply.
+	if strings.Contains(sm, "scrapeNativeHistograms") {
+		t.Errorf("servicemonitor sets scrapeNativeHistograms, which the v0.85 CRDs lack: %s", sm)
 	}
 	if strings.Contains(sm, "creationTimestamp") || strings.Contains(sm, "status") {
 		t.Errorf("servicemonitor carries fields vecro must not own: %s", sm)
