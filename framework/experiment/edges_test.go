@@ -15,8 +15,7 @@ import (
 	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/framework/metrics"
-	"github.com/vecrosim/vecro/framework/runtime/local"
-	"github.com/vecrosim/vecro/internal/testutil"
+	"github.com/vecrosim/vecro/internal/testexp"
 )
 
 // A caller with two callees, and d, which declares a call to c but gets no
@@ -48,21 +47,7 @@ func TestEdgeFamiliesSeparateCallees(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if _, err := local.BuildService(ctx, "", nil); err != nil {
-		testutil.SkipOrFail(t, "the service binary (images/service) does not build: %v", err)
-	}
-	dir := t.TempDir()
-	sysPath, faultsPath := filepath.Join(dir, "system.yaml"), filepath.Join(dir, "faults.yaml")
-	for path, text := range map[string]string{sysPath: fork, faultsPath: delayB} {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := experiment.FromFiles(sysPath, faultsPath)
-	seed := int64(7)
-	e.Seed = &seed
-	e.ArtifactsDir = filepath.Join(dir, "artifacts")
-	e.NoPlots = true
+	e, _ := testexp.New(ctx, t, fork, delayB, 7)
 	e.Families = append([]string{"latency_p95"}, metrics.EdgeFamilyNames()...)
 	// Open loop: a slower b must not slow the arrivals at a, which would
 	// lower c's rate and hide a wrong attribution behind a rate change.

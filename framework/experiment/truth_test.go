@@ -13,6 +13,7 @@ import (
 	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/fault"
 	"github.com/vecrosim/vecro/framework/runtime/local"
+	"github.com/vecrosim/vecro/internal/testexp"
 )
 
 // a calls b, which has two replicas.
@@ -47,31 +48,15 @@ func honestExperiment(t *testing.T, faults string, prepare func(runDir string)) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	if _, err := local.BuildService(ctx, "", nil); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the service binary (images/service) does not build: %v", err)
-		}
-		t.Skipf("the service binary (images/service) does not build: %v", err)
-	}
-	dir := t.TempDir()
-	sysPath, faultsPath := filepath.Join(dir, "system.yaml"), filepath.Join(dir, "faults.yaml")
-	for path, text := range map[string]string{sysPath: pair, faultsPath: faults} {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	const seed = 11
+	e, dir := testexp.New(ctx, t, pair, faults, seed)
 	runDir := filepath.Join(dir, "run")
 	prepare(runDir)
-	seed := int64(11)
 	rt, err := local.New(local.Options{RunDir: runDir, Seed: seed, ScrapeInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := experiment.FromFiles(sysPath, faultsPath)
-	e.Seed = &seed
 	e.Runtime = rt
-	e.ArtifactsDir = filepath.Join(dir, "artifacts")
-	e.NoPlots = true
 	e.Families = []string{"throughput"}
 	e.Load = experiment.Load{Services: []string{"a"}, Rate: "10"}
 	e.Phases = experiment.Phases{WarmUp: 4 * time.Second, Recovery: 3 * time.Second}

@@ -10,8 +10,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/matchers"
-	"github.com/vecrosim/vecro/framework/runtime/local"
-	"github.com/vecrosim/vecro/internal/testutil"
+	"github.com/vecrosim/vecro/internal/testexp"
 )
 
 // Two chains with nothing in common, so that a delay on the wrong one has a
@@ -51,21 +50,7 @@ func TestRealRunCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if _, err := local.BuildService(ctx, "", nil); err != nil {
-		testutil.SkipOrFail(t, "the service binary (images/service) does not build: %v", err)
-	}
-	dir := t.TempDir()
-	sysPath, faultsPath := filepath.Join(dir, "system.yaml"), filepath.Join(dir, "faults.yaml")
-	for path, text := range map[string]string{sysPath: twoChains, faultsPath: fiveDelays} {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := experiment.FromFiles(sysPath, faultsPath)
-	seed := int64(12)
-	e.Seed = &seed
-	e.ArtifactsDir = filepath.Join(dir, "artifacts")
-	e.NoPlots = true
+	e, dir := testexp.New(ctx, t, twoChains, fiveDelays, 12)
 	e.Families = []string{"latency_p95", "error_rate"}
 	// Open loop, as in the scenarios: unrelated services keep their load.
 	e.Load = experiment.Load{Rate: "20", Arrivals: "poisson"}
