@@ -453,34 +453,8 @@ func TestEmbeddedMatchesPrometheus(t *testing.T) {
 		} {
 			compareRange(t, e, prom.Src, q, r, g, w)
 		}
-		fw := metrics.Windows{Rate: w, Quantile: w, Resource: w}
-		for _, name := range []string{"latency_avg", "latency_p95", "latency_p99", "throughput", "request_rate", "error_rate"} {
-			fam, err := metrics.LookupFamily(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fam = fam.WithWindows(fw)
-			ta, err := metrics.CollectTable(ctx, e, fam, metrics.FlavorLocal, p.target.Labels["system"], r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tb, err := metrics.CollectTable(ctx, prom.Src, fam, metrics.FlavorLocal, p.target.Labels["system"], r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(ta.Columns) != "[svc]" || fmt.Sprint(tb.Columns) != "[svc]" {
-				t.Fatalf("%s: columns %v and %v", name, ta.Columns, tb.Columns)
-			}
-			strict := 0
-			for k := range ta.Rows {
-				if closeEnough(t, name, ta.Times[k], ta.Rows[k][0], tb.Rows[k][0], g, w) {
-					strict++
-				}
-			}
-			if strict == 0 {
-				t.Errorf("%s: no value within 1%%", name)
-			}
-		}
+		compareFamilies(t, e, prom.Src, p.target.Labels["system"], r, g, w,
+			"latency_avg", "latency_p95", "latency_p99", "throughput", "request_rate", "error_rate")
 
 		// Where the range semantics differ: evaluated exactly at a sample's
 		// timestamp, a 10s window starts exactly at an older sample.
@@ -590,35 +564,7 @@ func TestNativeQuantilesMatchPrometheus(t *testing.T) {
 		for _, q := range []string{"0.5", "0.95", "0.99"} {
 			compareRange(t, e, prom.Src, fmt.Sprintf(`histogram_quantile(%s, rate(vecro_http_request_duration_seconds{instance=%q}[10s]))`, q, inst), r, g, w)
 		}
-		fw := metrics.Windows{Rate: w, Quantile: w, Resource: w}
-		for _, name := range []string{"latency_avg", "latency_p95", "latency_p99"} {
-			fam, err := metrics.LookupFamily(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fam = fam.WithWindows(fw)
-			ta, err := metrics.CollectTable(ctx, e, fam, metrics.FlavorLocal, p.target.Labels["system"], r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tb, err := metrics.CollectTable(ctx, prom.Src, fam, metrics.FlavorLocal, p.target.Labels["system"], r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(ta.Columns) != "[svc]" || fmt.Sprint(tb.Columns) != "[svc]" {
-				t.Fatalf("%s: columns %v and %v", name, ta.Columns, tb.Columns)
-			}
-			strict := 0
-			for k := range ta.Rows {
-				if closeEnough(t, name, ta.Times[k], ta.Rows[k][0], tb.Rows[k][0], g, w) {
-					strict++
-				}
-			}
-			t.Logf("%s %s: embedded %v, Prometheus %v", inst, name, ta.Rows, tb.Rows)
-			if strict == 0 {
-				t.Errorf("%s: no value within 1%%", name)
-			}
-		}
+		compareFamilies(t, e, prom.Src, p.target.Labels["system"], r, g, w, "latency_avg", "latency_p95", "latency_p99")
 	}
 }
 
@@ -686,6 +632,43 @@ func closeEnough(t *testing.T, what string, at time.Time, va, vb float64, g grid
 		}
 	}
 	return false
+}
+
+// compareFamilies collects each named family over r from both sources
+// (one service, svc, windows of w) and requires at least one value per
+// family to agree within 1% (closeEnough says which may differ).
+func compareFamilies(t *testing.T, a, b metrics.Source, system string, r metrics.Range, g grid, w time.Duration, names ...string) {
+	t.Helper()
+	ctx := context.Background()
+	fw := metrics.Windows{Rate: w, Quantile: w, Resource: w}
+	for _, name := range names {
+		fam, err := metrics.LookupFamily(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fam = fam.WithWindows(fw)
+		ta, err := metrics.CollectTable(ctx, a, fam, metrics.FlavorLocal, system, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb, err := metrics.CollectTable(ctx, b, fam, metrics.FlavorLocal, system, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(ta.Columns) != "[svc]" || fmt.Sprint(tb.Columns) != "[svc]" {
+			t.Fatalf("%s: columns %v and %v", name, ta.Columns, tb.Columns)
+		}
+		strict := 0
+		for k := range ta.Rows {
+			if closeEnough(t, name, ta.Times[k], ta.Rows[k][0], tb.Rows[k][0], g, w) {
+				strict++
+			}
+		}
+		t.Logf("%s %s: embedded %v, Prometheus %v", system, name, ta.Rows, tb.Rows)
+		if strict == 0 {
+			t.Errorf("%s: no value within 1%%", name)
+		}
+	}
 }
 
 // compareRange runs q on both sources and compares every value.
