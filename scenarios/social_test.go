@@ -12,14 +12,12 @@ import (
 // called by them: a fault there must leave them alone.
 var unrelatedToPostsStorage = []string{"follow-user", "favorite", "blocked-users"}
 
-// near is the tolerance for "unaffected": a p95 read from histogram buckets
-// 2–2.5× apart (.01 .025 .05 .1 .25) jumps by up to 2.5× when a few requests
-// of a lightly loaded service cross a bucket edge, with no fault at all; the
-// affected services move by 10–50×.
-var near = m.Within(1.5)
-
-// isolated is how far a resource fault may raise a family of a service that
-// neither calls its target nor is called by it. The embedded runtime's
+// isolated is how far a fault may raise a family of a service that neither
+// calls its target nor is called by it. Under network faults that is the
+// noise of a lightly loaded service's p95 (a few requests a second, so a
+// quantile window holds a few dozen): four delay runs with native histograms
+// saw favorite 2.38/1.00/1.30/0.83× and blocked-users up to 1.68×, while the
+// callers rise 10–1000×. For resource faults the embedded runtime's
 // target is 1.3× (weights from requests, 10 ms CFS periods, stress inside
 // the target's cgroup) and is not met on the shared 2-core machine, where
 // the system's requests (30 × 700m) are ten times the CPUs and other builds
@@ -32,13 +30,24 @@ var near = m.Within(1.5)
 const isolated = 2.5
 
 // staysIsolated checks that svc's family rose by less than isolated during
-// the fault, after the quantile window settled. Only a rise is a leak: a
-// quieter neighbour is not.
+// the fault, after the quantile window settled.
 func staysIsolated(res *experiment.Result, fault, family string, services ...string) {
 	GinkgoHelper()
 	for _, svc := range services {
-		Expect(res.Series(family, svc)).NotTo(m.RiseDuring(res.Fault(fault), m.ByAtLeast(isolated), m.Settle(settle())), "%s %s", svc, family)
+		staysUnraised(res.Series(family, svc), res.Fault(fault), svc+" "+family)
 	}
+}
+
+// staysUnraised checks that s did not rise by isolated or more during fault,
+// after the quantile window settled. Only a rise is a leak: a quieter
+// neighbour is not. Services off a network fault's paths get faster when the
+// fault holds requests upstream: under the 8 kbit/s cap on user-info,
+// compose-post waits on login and stops reaching write-timeline, and
+// favorite (which calls write-timeline) read 0.50× and 0.51× of its
+// baseline p95 in two runs, and less in CI, failing a two-sided bound.
+func staysUnraised(s m.Series, fault m.Window, what string) {
+	GinkgoHelper()
+	Expect(s).NotTo(m.RiseDuring(fault, m.ByAtLeast(isolated), m.Settle(settle())), what)
 }
 
 var _ = Describe("posts-storage-db ingress delay (the published baseline scenario)", Ordered, ContinueOnFailure, Label("fault:net-delay", "runtime:local"), func() {
@@ -59,7 +68,7 @@ var _ = Describe("posts-storage-db ingress delay (the published baseline scenari
 	})
 	It("leaves unrelated services alone", func() {
 		for _, svc := range unrelatedToPostsStorage {
-			Expect(res.Series("latency_p95", svc)).To(m.StayNearBaseline(m.During(res.Fault("posts-storage-db-delay")), near), svc)
+			staysUnraised(res.Series("latency_p95", svc), res.Fault("posts-storage-db-delay"), svc)
 		}
 	})
 	It("matches its signature", func() {
@@ -75,7 +84,7 @@ var _ = Describe("posts-storage-db ingress delay (the published baseline scenari
 		// ...and compose-post's other calls do not, although compose-post
 		// itself slows down: the edges say which call it waits on.
 		for _, callee := range []string{"login", "write-timeline", "write-graph"} {
-			Expect(res.Edge("edge_latency_p95", "compose-post", callee)).To(m.StayNearBaseline(m.During(fault), near), "compose-post->"+callee)
+			staysUnraised(res.Edge("edge_latency_p95", "compose-post", callee), fault, "compose-post->"+callee)
 		}
 	})
 })
@@ -92,7 +101,7 @@ var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ord
 	})
 	It("leaves unrelated services alone", func() {
 		for _, svc := range unrelatedToPostsStorage {
-			Expect(res.Series("latency_p95", svc)).To(m.StayNearBaseline(m.During(res.Fault("posts-storage-db-deep-delay")), near), svc)
+			staysUnraised(res.Series("latency_p95", svc), res.Fault("posts-storage-db-deep-delay"), svc)
 		}
 	})
 })
@@ -107,7 +116,7 @@ var _ = Describe("user-info packet loss", Ordered, ContinueOnFailure, Label("fau
 	})
 	It("leaves services off the user-info paths alone", func() {
 		for _, svc := range []string{"favorite", "blocked-users", "search"} {
-			Expect(res.Series("latency_p95", svc)).To(m.StayNearBaseline(m.During(res.Fault("user-info-loss")), near), svc)
+			staysUnraised(res.Series("latency_p95", svc), res.Fault("user-info-loss"), svc)
 		}
 	})
 })
@@ -123,7 +132,7 @@ var _ = Describe("user-info bandwidth limit", Ordered, ContinueOnFailure, Label(
 	})
 	It("leaves services off the user-info paths alone", func() {
 		for _, svc := range []string{"favorite", "blocked-users", "search"} {
-			Expect(res.Series("latency_p95", svc)).To(m.StayNearBaseline(m.During(res.Fault("user-info-rate")), near), svc)
+			staysUnraised(res.Series("latency_p95", svc), res.Fault("user-info-rate"), svc)
 		}
 	})
 })
