@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vecrosim/vecro/framework/experiment"
+	"github.com/vecrosim/vecro/framework/experiment/ginkgorun"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/spec"
 )
@@ -75,7 +76,7 @@ func runExperiment(e *experiment.Experiment) *experiment.Result {
 			Fail(fmt.Sprintf("this experiment needs about %v, but go test's -timeout ends in %v: raise -timeout (make test-long runs with -timeout 0)",
 				need, time.Until(deadline).Round(time.Second)))
 		}
-		*res = *experiment.MustRun(ctx, e)
+		*res = *ginkgorun.MustRun(ctx, e)
 	}, NodeTimeout(timeline+runOverhead))
 	return res
 }

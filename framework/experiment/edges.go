@@ -1,7 +1,7 @@
 package experiment
 
 import (
-	"github.com/vecrosim/vecro/framework/matchers"
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/spec"
 )
@@ -35,6 +35,6 @@ func declaredColumns(t metrics.Table, fam metrics.Family, sys *spec.System) metr
 // Edge is the series of the call-graph edge caller → callee in an edge
 // family (edge_latency_p95, edge_error_rate, …): Series(family,
 // metrics.EdgeColumn(caller, callee)).
-func (r *Result) Edge(family, caller, callee string) matchers.Series {
+func (r *Result) Edge(family, caller, callee string) analysis.Series {
 	return r.Series(family, metrics.EdgeColumn(caller, callee))
 }

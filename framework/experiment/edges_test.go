@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/dataset"
 	"github.com/vecrosim/vecro/framework/experiment"
-	"github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/internal/testexp"
 )
@@ -81,8 +81,8 @@ func TestEdgeFamiliesSeparateCallees(t *testing.T) {
 	// jumps with one descheduled process; the median of the window's steps
 	// does not. The fault window skips the query window's lag at its start.
 	w := res.Fault("b-delay")
-	during := matchers.Window{Start: w.Start.Add(e.Windows.Quantile), End: w.End}
-	med := func(family, caller, callee string, win matchers.Window) float64 {
+	during := analysis.Window{Start: w.Start.Add(e.Windows.Quantile), End: w.End}
+	med := func(family, caller, callee string, win analysis.Window) float64 {
 		s := res.Edge(family, caller, callee)
 		var vs []float64
 		for i, ts := range s.Times {

@@ -18,7 +18,7 @@ import (
 
 // Experiment is one chaos experiment: a system, the faults to inject, the
 // load that exercises it and the phases around the faults. Run it with Run
-// (or MustRun in a Ginkgo spec).
+// (or ginkgorun.MustRun in a Ginkgo spec).
 type Experiment struct {
 	// Name names the dataset directory; default: the fault file's name, or
 	// the system's.
@@ -127,7 +127,7 @@ var ShortWindows = metrics.Windows{Rate: 5 * time.Second, Quantile: 10 * time.Se
 // FromFiles reads a system and a fault definition (faultsPath may be empty)
 // into an Experiment, checking the faults against the system. A problem is
 // kept and reported by Run, so that a spec reads
-// experiment.MustRun(ctx, experiment.FromFiles(...)).
+// ginkgorun.MustRun(ctx, experiment.FromFiles(...)).
 func FromFiles(systemPath, faultsPath string) *Experiment {
 	e := &Experiment{}
 	sys, err := spec.LoadSystem(systemPath)

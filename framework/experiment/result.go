@@ -5,9 +5,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/fault"
 	"github.com/vecrosim/vecro/framework/load"
-	"github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
 )
@@ -34,8 +34,8 @@ type Result struct {
 // actual value of the matchers package. In an edge family, service is an
 // edge, "caller->callee" (see Edge). An unknown family or service gives a
 // series without samples, which every matcher reports as such.
-func (r *Result) Series(family, service string) matchers.Series {
-	s := matchers.Series{Family: family, Service: service, Baseline: r.Timeline.Baseline}
+func (r *Result) Series(family, service string) analysis.Series {
+	s := analysis.Series{Family: family, Service: service, Baseline: r.Timeline.Baseline}
 	t, ok := r.Tables[family]
 	if !ok {
 		return s
@@ -56,8 +56,8 @@ func (r *Result) Series(family, service string) matchers.Series {
 // behaviours together). An assertion needs a window even for a fault no
 // agent applied, so such a fault gives its planned window; the dataset's
 // labels never do. An unknown name gives an empty window.
-func (r *Result) Fault(name string) matchers.Window {
-	w := matchers.Window{Name: name}
+func (r *Result) Fault(name string) analysis.Window {
+	w := analysis.Window{Name: name}
 	for _, fw := range r.Windows {
 		if fw.Fault != name {
 			continue
@@ -86,14 +86,14 @@ func (r *Result) Fault(name string) matchers.Window {
 // Signature classifies every (service, family) during the named fault
 // against the baseline, skipping settle at the fault's start (the windowed
 // queries' lag). With no families given, all collected ones count.
-func (r *Result) Signature(faultName string, settle time.Duration, families ...string) matchers.Signature {
+func (r *Result) Signature(faultName string, settle time.Duration, families ...string) analysis.Signature {
 	if len(families) == 0 {
 		for f := range r.Tables {
 			families = append(families, f)
 		}
 		slices.Sort(families)
 	}
-	var series []matchers.Series
+	var series []analysis.Series
 	for _, f := range families {
 		for _, svc := range r.Tables[f].Columns {
 			series = append(series, r.Series(f, svc))
@@ -101,5 +101,5 @@ func (r *Result) Signature(faultName string, settle time.Duration, families ...s
 	}
 	w := r.Fault(faultName)
 	w.Start = w.Start.Add(settle)
-	return matchers.ComputeSignature(series, w, matchers.DefaultThresholds())
+	return analysis.ComputeSignature(series, w, analysis.DefaultThresholds())
 }

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vecrosim/vecro/framework/matchers"
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -17,7 +17,7 @@ type Movement struct {
 	// Role is "target", "caller" (calls the target, directly or through
 	// others) or "unrelated" (neither calls it nor is called by it).
 	Role string
-	matchers.Comparison
+	analysis.Comparison
 }
 
 // Movements compares family during the named fault with the baseline for
@@ -36,10 +36,10 @@ func (r *Result) Movements(sys *spec.System, family, faultName string, settle ti
 	up, down := reach(sys, target, true), reach(sys, target, false)
 	w := r.Fault(faultName)
 	w.Start = w.Start.Add(settle)
-	floor := matchers.DefaultThresholds().Floor[family]
+	floor := analysis.DefaultThresholds().Floor[family]
 	var out []Movement
 	add := func(svc, role string) {
-		out = append(out, Movement{Service: svc, Role: role, Comparison: matchers.Compare(r.Series(family, svc), w, floor)})
+		out = append(out, Movement{Service: svc, Role: role, Comparison: analysis.Compare(r.Series(family, svc), w, floor)})
 	}
 	add(target, "target")
 	for _, s := range sys.Services {

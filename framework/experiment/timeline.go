@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vecrosim/vecro/framework/matchers"
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -42,9 +42,9 @@ func (p Phases) withDefaults() Phases {
 type Timeline struct {
 	T0 time.Time
 	// Baseline is [t0 + warm-up, first fault start).
-	Baseline matchers.Window
+	Baseline analysis.Window
 	// Faults are the planned windows by fault name, in start order.
-	Faults []matchers.Window
+	Faults []analysis.Window
 	// End is when load stops: the last fault's end plus recovery.
 	End time.Time
 }
@@ -68,7 +68,7 @@ func NewTimeline(t0 time.Time, p Phases, ff *spec.FaultFile, minBaseline time.Du
 			if e > last.Start.D()+last.Duration.D() {
 				last = f
 			}
-			tl.Faults = append(tl.Faults, matchers.Window{Name: f.Name, Start: t0.Add(s), End: t0.Add(e)})
+			tl.Faults = append(tl.Faults, analysis.Window{Name: f.Name, Start: t0.Add(s), End: t0.Add(e)})
 		}
 		bEnd = t0.Add(first.Start.D())
 		end = t0.Add(last.Start.D() + last.Duration.D() + p.Recovery)
@@ -78,12 +78,12 @@ func NewTimeline(t0 time.Time, p Phases, ff *spec.FaultFile, minBaseline time.Du
 		}
 	}
 	sortWindows(tl.Faults)
-	tl.Baseline = matchers.Window{Name: "baseline", Start: bStart, End: bEnd}
+	tl.Baseline = analysis.Window{Name: "baseline", Start: bStart, End: bEnd}
 	tl.End = end
 	return tl, nil
 }
 
-func sortWindows(ws []matchers.Window) {
+func sortWindows(ws []analysis.Window) {
 	for i := 1; i < len(ws); i++ {
 		for j := i; j > 0 && ws[j].Start.Before(ws[j-1].Start); j-- {
 			ws[j], ws[j-1] = ws[j-1], ws[j]

@@ -7,38 +7,45 @@ import (
 
 	"github.com/onsi/gomega/gcustom"
 	"github.com/onsi/gomega/types"
+
+	"github.com/vecrosim/vecro/framework/analysis"
+)
+
+// Series and Window are the analysis package's: aliases, so that a suite
+// reading results through matchers needs no second import.
+type (
+	Series = analysis.Series
+	Window = analysis.Window
 )
 
 // Option sets a criterion of RiseDuring, FallDuring or StayNearBaseline.
 type Option func(*criteria)
 
 type criteria struct {
-	ratio, delta, z, tol float64
-	settle               time.Duration
-	floor                float64
-	minSamples           int
-	window               *Window
+	analysis.Criteria
+	tol    float64
+	window *Window
 }
 
 // ByAtLeast asks the window's median to differ from the baseline's by a
 // factor: ≥ r times it for a rise, ≤ 1/r times it for a fall.
-func ByAtLeast(r float64) Option { return func(c *criteria) { c.ratio = r } }
+func ByAtLeast(r float64) Option { return func(c *criteria) { c.Ratio = r } }
 
 // ByAtLeastAbs asks the medians to differ by at least d (in the family's unit).
-func ByAtLeastAbs(d float64) Option { return func(c *criteria) { c.delta = d } }
+func ByAtLeastAbs(d float64) Option { return func(c *criteria) { c.Delta = d } }
 
 // WithZ asks for a robust z-score of at least z (median/MAD of the baseline).
-func WithZ(z float64) Option { return func(c *criteria) { c.z = z } }
+func WithZ(z float64) Option { return func(c *criteria) { c.Z = z } }
 
 // Settle skips the first d of the window: a windowed query (rate over 10 s,
 // a quantile over 1 m) needs that long to show the change in full.
-func Settle(d time.Duration) Option { return func(c *criteria) { c.settle = d } }
+func Settle(d time.Duration) Option { return func(c *criteria) { c.Settle = d } }
 
-// Floor is the smallest meaningful value of the family (see Compare).
-func Floor(x float64) Option { return func(c *criteria) { c.floor = x } }
+// Floor is the smallest meaningful value of the family (see analysis.Compare).
+func Floor(x float64) Option { return func(c *criteria) { c.Floor = x } }
 
 // MinSamples is how many samples each window needs for a verdict (default 3).
-func MinSamples(n int) Option { return func(c *criteria) { c.minSamples = n } }
+func MinSamples(n int) Option { return func(c *criteria) { c.MinSamples = n } }
 
 // Within is StayNearBaseline's tolerance: the medians' ratio must lie in
 // [1/(1+tol), 1+tol] (default 0.5).
@@ -49,7 +56,7 @@ func Within(tol float64) Option { return func(c *criteria) { c.tol = tol } }
 func During(w Window) Option { return func(c *criteria) { c.window = &w } }
 
 func build(opts []Option) criteria {
-	c := criteria{minSamples: 3}
+	var c criteria
 	for _, o := range opts {
 		o(&c)
 	}
@@ -68,63 +75,29 @@ const messageTemplate = "{{.Data.Text}}"
 // baseline by every criterion given; with none, by a ratio of 1.5 and a
 // robust z-score of 3.
 func RiseDuring(w Window, opts ...Option) types.GomegaMatcher {
-	return deviation(w, +1, opts)
+	return deviation(w, analysis.Up, opts)
 }
 
 // FallDuring is RiseDuring downwards: ratio ≤ 1/r, delta ≤ -d, z ≤ -z.
 func FallDuring(w Window, opts ...Option) types.GomegaMatcher {
-	return deviation(w, -1, opts)
+	return deviation(w, analysis.Down, opts)
 }
 
-func deviation(w Window, sign float64, opts []Option) types.GomegaMatcher {
+func deviation(w Window, d analysis.Direction, opts []Option) types.GomegaMatcher {
 	c := build(opts)
-	if c.ratio == 0 && c.delta == 0 && c.z == 0 {
-		c.ratio, c.z = 1.5, 3
-	}
-	verb := "rise"
-	if sign < 0 {
-		verb = "fall"
-	}
 	rep := &report{}
 	return gcustom.MakeMatcher(func(s Series) (bool, error) {
-		win := Window{Name: w.Name, Start: w.Start.Add(c.settle), End: w.End}
-		cmp := Compare(s, win, c.floor)
-		if cmp.Base.N < c.minSamples || cmp.During.N < c.minSamples {
-			return false, fmt.Errorf("%s: too few samples for a verdict (want %d in each window)\n%s", cmp.Series, c.minSamples, cmp)
+		v, err := c.Deviation(s, w, d)
+		if err != nil {
+			return false, err
 		}
-		var failed []string
-		if c.ratio > 0 {
-			if (sign > 0 && cmp.Ratio < c.ratio) || (sign < 0 && cmp.Ratio > 1/c.ratio) {
-				failed = append(failed, fmt.Sprintf("ratio %.3g, want %s %.3g", cmp.Ratio, cmpWord(sign), ratioBound(sign, c.ratio)))
-			}
+		if v.Deviates() {
+			rep.text = fmt.Sprintf("expected %s not to %s during %s, but it did\n%s", v.Series, d, w.Name, v.Comparison)
+		} else {
+			rep.text = fmt.Sprintf("expected %s to %s during %s: %s\n%s", v.Series, d, w.Name, strings.Join(v.Missed, "; "), v.Comparison)
 		}
-		if c.delta > 0 && sign*cmp.Delta < c.delta {
-			failed = append(failed, fmt.Sprintf("delta %.4g, want %s %.4g", cmp.Delta, cmpWord(sign), sign*c.delta))
-		}
-		if c.z > 0 && sign*cmp.Z < c.z {
-			failed = append(failed, fmt.Sprintf("robust z %.3g, want %s %.3g", cmp.Z, cmpWord(sign), sign*c.z))
-		}
-		if len(failed) > 0 {
-			rep.text = fmt.Sprintf("expected %s to %s during %s: %s\n%s", cmp.Series, verb, w.Name, strings.Join(failed, "; "), cmp)
-			return false, nil
-		}
-		rep.text = fmt.Sprintf("expected %s not to %s during %s, but it did\n%s", cmp.Series, verb, w.Name, cmp)
-		return true, nil
+		return v.Deviates(), nil
 	}).WithTemplate(messageTemplate, rep)
-}
-
-func cmpWord(sign float64) string {
-	if sign > 0 {
-		return "≥"
-	}
-	return "≤"
-}
-
-func ratioBound(sign, r float64) float64 {
-	if sign > 0 {
-		return r
-	}
-	return 1 / r
 }
 
 // StayNearBaseline succeeds when the series' median after the baseline (or
@@ -141,13 +114,12 @@ func StayNearBaseline(opts ...Option) types.GomegaMatcher {
 		if c.window != nil {
 			w = *c.window
 		}
-		w.Start = w.Start.Add(c.settle)
-		cmp := Compare(s, w, c.floor)
-		if cmp.Base.N < c.minSamples || cmp.During.N < c.minSamples {
-			return false, fmt.Errorf("%s: too few samples for a verdict (want %d in each window)\n%s", cmp.Series, c.minSamples, cmp)
+		cmp, ok, err := c.Near(s, w, c.tol)
+		if err != nil {
+			return false, err
 		}
 		lo, hi := 1/(1+c.tol), 1+c.tol
-		if cmp.Ratio < lo || cmp.Ratio > hi {
+		if !ok {
 			rep.text = fmt.Sprintf("expected %s to stay near its baseline: ratio %.3g outside [%.3g, %.3g]\n%s", cmp.Series, cmp.Ratio, lo, hi, cmp)
 			return false, nil
 		}

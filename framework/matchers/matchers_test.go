@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/matchers"
 )
 
@@ -18,9 +19,9 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // series makes 1 Hz samples: base ± noise for 60 s, then level ± noise
 // during [60 s, 90 s), then base again until 120 s.
-func series(base, level, noise float64) matchers.Series {
+func series(base, level, noise float64) analysis.Series {
 	r := rand.New(rand.NewPCG(1, 2))
-	s := matchers.Series{Family: "latency_p95", Service: "svc", Baseline: matchers.Window{Name: "baseline", Start: t0.Add(10 * time.Second), End: t0.Add(60 * time.Second)}}
+	s := analysis.Series{Family: "latency_p95", Service: "svc", Baseline: analysis.Window{Name: "baseline", Start: t0.Add(10 * time.Second), End: t0.Add(60 * time.Second)}}
 	for i := range 120 {
 		v := base
 		if i >= 60 && i < 90 {
@@ -32,7 +33,7 @@ func series(base, level, noise float64) matchers.Series {
 	return s
 }
 
-var fault = matchers.Window{Name: "db-delay", Start: t0.Add(60 * time.Second), End: t0.Add(90 * time.Second)}
+var fault = analysis.Window{Name: "db-delay", Start: t0.Add(60 * time.Second), End: t0.Add(90 * time.Second)}
 
 func TestRiseDuring(t *testing.T) {
 	g := NewWithT(t)
@@ -91,14 +92,14 @@ func TestStayNearBaseline(t *testing.T) {
 }
 
 func TestClassifyHasADeadZone(t *testing.T) {
-	th := matchers.DefaultThresholds()
+	th := analysis.DefaultThresholds()
 	for _, tc := range []struct {
 		level float64
-		want  matchers.Trend
-	}{{0.1, matchers.Rise}, {0.011, matchers.Flat}, {0.014, matchers.Flat}, {0.025, matchers.Unknown}, {0.003, matchers.Fall}, {0.005, matchers.Unknown}} {
+		want  analysis.Trend
+	}{{0.1, analysis.Rise}, {0.011, analysis.Flat}, {0.014, analysis.Flat}, {0.025, analysis.Unknown}, {0.003, analysis.Fall}, {0.005, analysis.Unknown}} {
 		s := series(0.01, tc.level, 0.0002)
 		s.Family = "custom"
-		c := matchers.Compare(s, fault, 1e-6)
+		c := analysis.Compare(s, fault, 1e-6)
 		if got := th.Classify(c); got != tc.want {
 			t.Errorf("level %g: %s, want %s\n%s", tc.level, got, tc.want, c)
 		}
@@ -108,14 +109,14 @@ func TestClassifyHasADeadZone(t *testing.T) {
 func TestZeroBaselineStillRises(t *testing.T) {
 	s := series(0, 0.5, 0)
 	s.Family = "error_rate"
-	sig := matchers.ComputeSignature([]matchers.Series{s}, fault, matchers.DefaultThresholds())
-	if got := sig.Cells["svc"]["error_rate"].Trend; got != matchers.Rise {
+	sig := analysis.ComputeSignature([]analysis.Series{s}, fault, analysis.DefaultThresholds())
+	if got := sig.Cells["svc"]["error_rate"].Trend; got != analysis.Rise {
 		t.Fatalf("error rate 0 → 0.5 classified %s, want rise", got)
 	}
 	s = series(0, 0, 0)
 	s.Family = "error_rate"
-	sig = matchers.ComputeSignature([]matchers.Series{s}, fault, matchers.DefaultThresholds())
-	if got := sig.Cells["svc"]["error_rate"].Trend; got != matchers.Flat {
+	sig = analysis.ComputeSignature([]analysis.Series{s}, fault, analysis.DefaultThresholds())
+	if got := sig.Cells["svc"]["error_rate"].Trend; got != analysis.Flat {
 		t.Fatalf("error rate 0 → 0 classified %s, want flat", got)
 	}
 }
@@ -123,18 +124,18 @@ func TestZeroBaselineStillRises(t *testing.T) {
 func TestSignatureGoldenFile(t *testing.T) {
 	g := NewWithT(t)
 	path := filepath.Join(t.TempDir(), "sig.json")
-	mk := func(target, other float64) matchers.Signature {
+	mk := func(target, other float64) analysis.Signature {
 		a, b := series(0.01, target, 0.0005), series(0.01, other, 0.0005)
 		b.Service = "other"
-		return matchers.ComputeSignature([]matchers.Series{a, b}, fault, matchers.DefaultThresholds())
+		return analysis.ComputeSignature([]analysis.Series{a, b}, fault, analysis.DefaultThresholds())
 	}
 	run := mk(0.4, 0.0101)
 	_, err := matchers.MatchSignatureFile(path).Match(run)
 	g.Expect(err).To(MatchError(ContainSubstring("does not exist")))
 
-	t.Setenv(matchers.UpdateEnv, "1")
+	t.Setenv(analysis.UpdateEnv, "1")
 	g.Expect(run).To(matchers.MatchSignatureFile(path))
-	t.Setenv(matchers.UpdateEnv, "")
+	t.Setenv(analysis.UpdateEnv, "")
 	b, err := os.ReadFile(path)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(string(b)).To(ContainSubstring(`"rise"`))
@@ -152,6 +153,6 @@ func TestSignatureGoldenFile(t *testing.T) {
 	g.Expect(strings.Count(msg, "golden")).To(BeNumerically(">=", 1))
 
 	g.Expect(os.WriteFile(path, []byte(`{"fault":"x","trends":{"a":{"b":"up"}}}`), 0o644)).To(Succeed())
-	_, err = matchers.ReadSignature(path)
+	_, err = analysis.ReadSignature(path)
 	g.Expect(err).To(MatchError(ContainSubstring(`unknown trend "up"`)))
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/internal/testexp"
@@ -63,7 +64,7 @@ func TestRealRunCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 		t.Fatalf("experiment: %v\n%s", err, progress.String())
 	}
 
-	sig := func(fault string) matchers.Signature {
+	sig := func(fault string) analysis.Signature {
 		s := res.Signature(fault, e.Windows.Quantile, "latency_p95", "error_rate")
 		// One golden, as if every window were a run of the same fault.
 		s.Fault = "c-delay"

@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/gomega"
 
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/matchers"
 )
 
@@ -23,12 +24,12 @@ var callers = map[string][]string{"db": {"api", "web"}, "other": {"other"}}
 // run simulates one run with a delay on target: 1 Hz latency_p95 samples
 // with ±10% noise, the delay (±5% from run to run) added to the target's
 // callers during the fault window, and a flat error_rate.
-func run(seed uint64, target string, delay float64) matchers.Signature {
+func run(seed uint64, target string, delay float64) analysis.Signature {
 	r := rand.New(rand.NewPCG(seed, 7))
 	d := delay * (0.95 + 0.1*r.Float64())
-	var ss []matchers.Series
+	var ss []analysis.Series
 	for svc, base := range system {
-		lat := matchers.Series{Family: "latency_p95", Service: svc, Baseline: matchers.Window{Name: "baseline", Start: t0.Add(10 * time.Second), End: t0.Add(60 * time.Second)}}
+		lat := analysis.Series{Family: "latency_p95", Service: svc, Baseline: analysis.Window{Name: "baseline", Start: t0.Add(10 * time.Second), End: t0.Add(60 * time.Second)}}
 		errs := lat
 		errs.Family = "error_rate"
 		for i := range 120 {
@@ -47,15 +48,15 @@ func run(seed uint64, target string, delay float64) matchers.Signature {
 		}
 		ss = append(ss, lat, errs)
 	}
-	sig := matchers.ComputeSignature(ss, fault, matchers.DefaultThresholds())
+	sig := analysis.ComputeSignature(ss, fault, analysis.DefaultThresholds())
 	return sig
 }
 
 // learn writes the golden of runs through the matcher, as a suite run n
 // times with VECRO_UPDATE_SIGNATURES=n does.
-func learn(t *testing.T, path string, runs ...matchers.Signature) {
+func learn(t *testing.T, path string, runs ...analysis.Signature) {
 	t.Helper()
-	t.Setenv(matchers.UpdateEnv, fmt.Sprint(len(runs)))
+	t.Setenv(analysis.UpdateEnv, fmt.Sprint(len(runs)))
 	for i, sig := range runs {
 		m := matchers.MatchSignatureFile(path)
 		ok, err := m.Match(sig)
@@ -67,15 +68,15 @@ func learn(t *testing.T, path string, runs ...matchers.Signature) {
 			t.Fatalf("after learning run %d of %d: golden exists: %v", i+1, len(runs), err == nil)
 		}
 	}
-	t.Setenv(matchers.UpdateEnv, "")
-	if _, err := os.Stat(path + matchers.RunsSuffix); !os.IsNotExist(err) {
+	t.Setenv(analysis.UpdateEnv, "")
+	if _, err := os.Stat(path + analysis.RunsSuffix); !os.IsNotExist(err) {
 		t.Fatalf("the side file of learning runs outlives the golden: %v", err)
 	}
 }
 
 // mismatch matches sig against the golden and returns the failure message,
 // failing the test if it matches.
-func mismatch(t *testing.T, path string, sig matchers.Signature) string {
+func mismatch(t *testing.T, path string, sig analysis.Signature) string {
 	t.Helper()
 	m := matchers.MatchSignatureFile(path)
 	ok, err := m.Match(sig)
@@ -94,11 +95,11 @@ func TestSignatureCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 	g := NewWithT(t)
 	path := filepath.Join(t.TempDir(), "delay.json")
 	learn(t, path, run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4))
-	golden, err := matchers.ReadSignature(path)
+	golden, err := analysis.ReadSignature(path)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(golden.Runs).To(Equal(3))
-	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(matchers.Rise))
-	g.Expect(golden.Trends["db"]["latency_p95"]).To(Equal(matchers.Flat))
+	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(analysis.Rise))
+	g.Expect(golden.Trends["db"]["latency_p95"]).To(Equal(analysis.Flat))
 	g.Expect(golden.Bands["api"]).To(HaveKey("latency_p95"))
 	g.Expect(golden.Bands).NotTo(HaveKey("db"))
 
@@ -109,7 +110,7 @@ func TestSignatureCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 	// Every caller still rises, by a quarter (a third) of the delay: only
 	// the band tells.
 	weak := run(4, "db", 0.1)
-	g.Expect(weak.Cells["api"]["latency_p95"].Trend).To(Equal(matchers.Rise))
+	g.Expect(weak.Cells["api"]["latency_p95"].Trend).To(Equal(analysis.Rise))
 	msg := mismatch(t, path, weak)
 	g.Expect(msg).To(ContainSubstring("api latency_p95: rise by"))
 	g.Expect(msg).To(ContainSubstring("weaker than the golden band"))
@@ -131,13 +132,13 @@ func TestGoldenRiseMustNotHideInTheDeadZone(t *testing.T) {
 
 	// A delay so weak that web (base 50 ms) lands between flat and rise.
 	sig := run(2, "db", 0.04)
-	g.Expect(sig.Cells["web"]["latency_p95"].Trend).To(Equal(matchers.Unknown))
+	g.Expect(sig.Cells["web"]["latency_p95"].Trend).To(Equal(analysis.Unknown))
 	g.Expect(mismatch(t, path, sig)).To(ContainSubstring("web latency_p95: golden rise, got unknown"))
 
 	// A golden flat cell in the dead zone is noise near a threshold.
 	sig = run(3, "db", 0.4)
 	c := sig.Cells["other"]["latency_p95"]
-	c.Trend = matchers.Unknown
+	c.Trend = analysis.Unknown
 	sig.Cells["other"]["latency_p95"] = c
 	g.Expect(sig).To(matchers.MatchSignatureFile(path))
 
@@ -172,21 +173,21 @@ func TestGoldenWithoutBandsIsCheckedByTrendOnly(t *testing.T) {
 
 func TestLearnDecidesOnlyWhereEveryRunAgrees(t *testing.T) {
 	g := NewWithT(t)
-	runs := []matchers.Signature{run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4)}
+	runs := []analysis.Signature{run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4)}
 	// One run saw web in the dead zone, one lacks db's error rate.
 	c := runs[1].Cells["web"]["latency_p95"]
-	c.Trend = matchers.Unknown
+	c.Trend = analysis.Unknown
 	runs[1].Cells["web"]["latency_p95"] = c
 	delete(runs[2].Cells["db"], "error_rate")
 
 	path := filepath.Join(t.TempDir(), "delay.json")
 	learn(t, path, runs...)
-	golden, err := matchers.ReadSignature(path)
+	golden, err := analysis.ReadSignature(path)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(golden.Trends["web"]["latency_p95"]).To(Equal(matchers.Unknown))
+	g.Expect(golden.Trends["web"]["latency_p95"]).To(Equal(analysis.Unknown))
 	g.Expect(golden.Bands["web"]).NotTo(HaveKey("latency_p95"))
-	g.Expect(golden.Trends["db"]["error_rate"]).To(Equal(matchers.Unknown))
-	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(matchers.Rise))
+	g.Expect(golden.Trends["db"]["error_rate"]).To(Equal(analysis.Unknown))
+	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(analysis.Rise))
 
 	// The band holds every learning run's ratio, rounded outwards.
 	band := golden.Bands["api"]["latency_p95"]
@@ -199,16 +200,16 @@ func TestLearnDecidesOnlyWhereEveryRunAgrees(t *testing.T) {
 	// A trend that flips between runs is not decided either.
 	flip := run(4, "db", 0.4)
 	c = flip.Cells["api"]["latency_p95"]
-	c.Trend = matchers.Fall
+	c.Trend = analysis.Fall
 	flip.Cells["api"]["latency_p95"] = c
-	learned, err := matchers.Learn([]matchers.Golden{runs[0].Golden(), flip.Golden()})
+	learned, err := analysis.Learn([]analysis.Golden{runs[0].Golden(), flip.Golden()})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(learned.Trends["api"]["latency_p95"]).To(Equal(matchers.Unknown))
+	g.Expect(learned.Trends["api"]["latency_p95"]).To(Equal(analysis.Unknown))
 	g.Expect(learned.Runs).To(Equal(2))
 
 	other := run(5, "db", 0.4)
 	other.Fault = "another-fault"
-	_, err = matchers.Learn([]matchers.Golden{runs[0].Golden(), other.Golden()})
+	_, err = analysis.Learn([]analysis.Golden{runs[0].Golden(), other.Golden()})
 	g.Expect(err).To(MatchError(ContainSubstring(`of fault "another-fault"`)))
 }
 
@@ -217,28 +218,28 @@ func TestLearningRefusesRunsOfAnotherSession(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "delay.json")
 	// A leftover of an interrupted session with N=3 must not count as one
 	// of the two runs of a session with N=2.
-	t.Setenv(matchers.UpdateEnv, "3")
+	t.Setenv(analysis.UpdateEnv, "3")
 	g.Expect(run(9, "other", 0.4)).To(matchers.MatchSignatureFile(path))
-	t.Setenv(matchers.UpdateEnv, "2")
+	t.Setenv(analysis.UpdateEnv, "2")
 	_, err := matchers.MatchSignatureFile(path).Match(run(1, "db", 0.4))
 	g.Expect(err).To(MatchError(ContainSubstring("remove the file to start over")))
-	g.Expect(os.Remove(path + matchers.RunsSuffix)).To(Succeed())
+	g.Expect(os.Remove(path + analysis.RunsSuffix)).To(Succeed())
 	learn(t, path, run(1, "db", 0.4), run(2, "db", 0.4))
-	golden, err := matchers.ReadSignature(path)
+	golden, err := analysis.ReadSignature(path)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(golden.Runs).To(Equal(2))
-	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(matchers.Rise))
+	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(analysis.Rise))
 }
 
 func TestBadUpdateValueAndBadBandsAreErrors(t *testing.T) {
 	g := NewWithT(t)
 	path := filepath.Join(t.TempDir(), "delay.json")
-	t.Setenv(matchers.UpdateEnv, "yes")
+	t.Setenv(analysis.UpdateEnv, "yes")
 	_, err := matchers.MatchSignatureFile(path).Match(run(1, "db", 0.4))
 	g.Expect(err).To(MatchError(ContainSubstring("want the number of runs")))
-	t.Setenv(matchers.UpdateEnv, "")
+	t.Setenv(analysis.UpdateEnv, "")
 
 	g.Expect(os.WriteFile(path, []byte(`{"fault":"x","trends":{"a":{"b":"rise"}},"bands":{"a":{"b":{"min":3,"max":2}}}}`), 0o644)).To(Succeed())
-	_, err = matchers.ReadSignature(path)
+	_, err = analysis.ReadSignature(path)
 	g.Expect(err).To(MatchError(ContainSubstring("not a range of positive ratios")))
 }

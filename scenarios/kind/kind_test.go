@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
 	"github.com/vecrosim/vecro/framework/experiment"
+	"github.com/vecrosim/vecro/framework/experiment/ginkgorun"
 	m "github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/framework/runtime/kube"
 	"github.com/vecrosim/vecro/framework/spec"
@@ -119,7 +120,7 @@ var _ = Describe("social on kind", Ordered, Label("runtime:kind"), func() {
 		// The experiment ends with the runtime's Stop: the system goes,
 		// and so does a cluster this suite created (this is the last spec)
 		// unless VECRO_KEEP_CLUSTER=1.
-		res := experiment.MustRun(ctx, e)
+		res := ginkgorun.MustRun(ctx, e)
 		Expect(res.Runtime).To(Equal(kube.Name))
 		Expect(res.Windows).To(HaveLen(1))
 		w := res.Windows[0]

@@ -19,8 +19,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/dataset"
-	"github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/test/kubenode"
 )
 
@@ -249,7 +249,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // faultWindow is the applied window of the dataset's one fault.
-func faultWindow(t *testing.T, dir string) matchers.Window {
+func faultWindow(t *testing.T, dir string) analysis.Window {
 	t.Helper()
 	labels, err := dataset.Labels(dir)
 	if err != nil || len(labels) != 1 {
@@ -260,12 +260,12 @@ func faultWindow(t *testing.T, dir string) matchers.Window {
 	if err1 != nil || err2 != nil {
 		t.Fatalf("%s: applied window %q–%q: %v %v", dir, labels[0]["applied_start"], labels[0]["applied_end"], err1, err2)
 	}
-	return matchers.Window{Name: labels[0]["fault"], Start: start, End: end}
+	return analysis.Window{Name: labels[0]["fault"], Start: start, End: end}
 }
 
 // compareP95 sets the service's p95 during w, after the 10 s quantile
 // window has filled, against the dataset's baseline.
-func compareP95(t *testing.T, dir, svc string, w matchers.Window) matchers.Comparison {
+func compareP95(t *testing.T, dir, svc string, w analysis.Window) analysis.Comparison {
 	t.Helper()
 	m, err := dataset.ReadManifest(dir)
 	if err != nil {
@@ -279,10 +279,10 @@ func compareP95(t *testing.T, dir, svc string, w matchers.Window) matchers.Compa
 	if j < 0 {
 		t.Fatalf("%s: latency_p95 has no column %s (%v)", dir, svc, tbl.Columns)
 	}
-	s := matchers.Series{Family: "latency_p95", Service: svc, Times: tbl.Times, Baseline: matchers.Window{Name: "baseline", Start: m.Baseline[0], End: m.Baseline[1]}}
+	s := analysis.Series{Family: "latency_p95", Service: svc, Times: tbl.Times, Baseline: analysis.Window{Name: "baseline", Start: m.Baseline[0], End: m.Baseline[1]}}
 	for i := range tbl.Rows {
 		s.Values = append(s.Values, tbl.Rows[i][j])
 	}
 	w.Start = w.Start.Add(10 * time.Second)
-	return matchers.Compare(s, w, 1e-4)
+	return analysis.Compare(s, w, 1e-4)
 }

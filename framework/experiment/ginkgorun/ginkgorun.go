@@ -1,4 +1,8 @@
-package experiment
+// Package ginkgorun runs experiments inside Ginkgo specs. It is apart from
+// package experiment so that a program running experiments (the vecro CLI,
+// a dataset job) links neither Ginkgo nor Gomega, and Ginkgo's init does not
+// register its -ginkgo.* flags on the program's flag set.
+package ginkgorun
 
 import (
 	"context"
@@ -7,6 +11,8 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
+
+	"github.com/vecrosim/vecro/framework/experiment"
 )
 
 // MustRun runs e inside a Ginkgo node (BeforeAll of an Ordered container),
@@ -14,7 +20,7 @@ import (
 // report to the spec's report. The run clears its faults and stops its
 // runtime on every way out, including the SpecContext's cancellation when
 // Ginkgo is interrupted.
-func MustRun(ctx context.Context, e *Experiment) *Result {
+func MustRun(ctx context.Context, e *experiment.Experiment) *experiment.Result {
 	ginkgo.GinkgoHelper()
 	if e.Progress == nil {
 		e.Progress = ginkgo.GinkgoWriter
