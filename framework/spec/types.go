@@ -1,36 +1,37 @@
 package spec
 
-import "time"
+import (
+	"time"
+
+	"github.com/vecrosim/vecro/framework/service"
+)
 
 // APIVersion is the only version of the definition formats so far. A file
 // without apiVersion is read as this version, so the original VECROsim files
 // load unchanged.
 const APIVersion = "vecro/v1"
 
-// ServiceType selects what a service runs: the generic logic service or an
-// agent beside a real database server.
-type ServiceType string
+// ServiceType selects what a service runs. It is defined in
+// framework/service because the service binary needs it without this
+// package's YAML decoder.
+type ServiceType = service.Type
 
 // Service types of the seed's table.
 const (
-	TypeBase    ServiceType = "base"
-	TypeMongoDB ServiceType = "mongodb"
-	TypeMySQL   ServiceType = "mysql"
-	TypeRedis   ServiceType = "redis"
+	TypeBase    = service.TypeBase
+	TypeMongoDB = service.TypeMongoDB
+	TypeMySQL   = service.TypeMySQL
+	TypeRedis   = service.TypeRedis
 )
 
-// IsStorage reports whether the type runs beside a real database server.
-func (t ServiceType) IsStorage() bool {
-	return t == TypeMongoDB || t == TypeMySQL || t == TypeRedis
-}
-
-// CallMode is how a service calls its downstream services.
-type CallMode string
+// CallMode is how a service calls its downstream services (see
+// framework/service, where the service binary reads it from).
+type CallMode = service.CallMode
 
 // Call modes. Sequential is the original's behaviour.
 const (
-	CallSequential CallMode = "sequential"
-	CallParallel   CallMode = "parallel"
+	CallSequential = service.CallSequential
+	CallParallel   = service.CallParallel
 )
 
 // System is a microservice system definition (the seed's deffile).

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/vecrosim/vecro/framework/service"
 )
 
 // CPUMethods are the cpu-stress methods the agent implements. An empty
@@ -22,19 +24,7 @@ var IOMethods = []string{"write", "fsync", "mixed"}
 var Distributions = []string{"uniform", "normal"}
 
 // ServiceTypes lists the known service types in the seed's order.
-var ServiceTypes = []ServiceType{TypeBase, TypeMongoDB, TypeMySQL, TypeRedis}
-
-// WorkloadKeys returns the workload keys type t supports (the seed's table;
-// delay belongs with base), or nil for an unknown type.
-func (t ServiceType) WorkloadKeys() []string {
-	switch {
-	case t == TypeBase:
-		return []string{"cpu", "io", "net", "memory", "delay"}
-	case t.IsStorage():
-		return []string{"read", "write"}
-	}
-	return nil
-}
+var ServiceTypes = service.Types
 
 // maxNameLen is Kubernetes' limit on a DNS label; a service's objects are
 // named "<system>-<service>".

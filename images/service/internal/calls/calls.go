@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/service"
 )
 
 // DefaultTimeout is the ceiling of one call, the original's per-call
@@ -36,7 +36,7 @@ type Callee struct {
 type Options struct {
 	Callees []Callee
 	// Mode is sequential (default) or parallel.
-	Mode spec.CallMode
+	Mode service.CallMode
 	// Timeout bounds each call; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// Dial opens connections; nil means a net.Dialer. The service wraps it
@@ -73,8 +73,8 @@ func New(o Options) (*Caller, error) {
 		userAgent: o.UserAgent,
 	}
 	switch o.Mode {
-	case "", spec.CallSequential:
-	case spec.CallParallel:
+	case "", service.CallSequential:
+	case service.CallParallel:
 		c.parallel = true
 	default:
 		return nil, fmt.Errorf("calls: mode %q: want sequential or parallel", o.Mode)

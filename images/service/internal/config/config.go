@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/service"
 )
 
 // Config is the validated configuration of one service instance.
@@ -26,7 +26,7 @@ type Config struct {
 	Service  string
 	Instance string
 	// Type is base or a storage type (mongodb, mysql, redis).
-	Type spec.ServiceType
+	Type service.Type
 
 	// Listen is the service port as callers see it (the agent's ingress
 	// proxy owns it); AdminListen serves /metrics, /healthz and /faults.
@@ -38,7 +38,7 @@ type Config struct {
 
 	// Calls are the downstream services, in the order given.
 	Calls    []Call
-	CallMode spec.CallMode
+	CallMode service.CallMode
 
 	Workload Workload
 
@@ -130,14 +130,14 @@ func Parse(args []string, lookupEnv func(string) (string, bool), usage io.Writer
 	c := &Config{
 		Listen:          DefaultListen,
 		AdminListen:     DefaultAdminListen,
-		Type:            spec.TypeBase,
-		CallMode:        spec.CallSequential,
+		Type:            service.TypeBase,
+		CallMode:        service.CallSequential,
 		Records:         DefaultRecords,
 		ShutdownTimeout: DefaultShutdownTimeout,
 	}
 	var (
-		typ       = string(spec.TypeBase)
-		callMode  = string(spec.CallSequential)
+		typ       = string(service.TypeBase)
+		callMode  = string(service.CallSequential)
 		tokenFile string
 		logLevel  = "info"
 		calls     callList
@@ -192,8 +192,8 @@ func Parse(args []string, lookupEnv func(string) (string, bool), usage io.Writer
 		return nil, err
 	}
 
-	c.Type = spec.ServiceType(typ)
-	c.CallMode = spec.CallMode(callMode)
+	c.Type = service.Type(typ)
+	c.CallMode = service.CallMode(callMode)
 	c.Calls = calls
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
@@ -277,7 +277,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Type {
-	case spec.TypeBase, spec.TypeMongoDB, spec.TypeMySQL, spec.TypeRedis:
+	case service.TypeBase, service.TypeMongoDB, service.TypeMySQL, service.TypeRedis:
 	default:
 		bad("--type %q: want base, mongodb, mysql or redis", c.Type)
 	}
@@ -290,7 +290,7 @@ func (c *Config) Validate() error {
 		bad("--listen and --admin-listen are both %q: the admin port must differ from the service port", c.Listen)
 	}
 	switch c.CallMode {
-	case spec.CallSequential, spec.CallParallel:
+	case service.CallSequential, service.CallParallel:
 	default:
 		bad("--call-mode %q: want sequential or parallel", c.CallMode)
 	}
@@ -340,11 +340,11 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func exampleDB(t spec.ServiceType) string {
+func exampleDB(t service.Type) string {
 	switch t {
-	case spec.TypeRedis:
+	case service.TypeRedis:
 		return "redis://127.0.0.1:6379"
-	case spec.TypeMySQL:
+	case service.TypeMySQL:
 		return "mysql://user:pass@127.0.0.1:3306/db"
 	default:
 		return "mongodb://127.0.0.1:27017/db"

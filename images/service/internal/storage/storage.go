@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/service"
 )
 
 // Defaults of Config.
@@ -32,7 +32,7 @@ const (
 // Config says which database to use and what dataset to seed.
 type Config struct {
 	// Type is the storage service type: redis, mysql or mongodb.
-	Type spec.ServiceType
+	Type service.Type
 	// URL is the database: redis://host:port[/db], mysql://user:pass@host:port/db
 	// or mongodb://host:port/db.
 	URL string
@@ -84,11 +84,11 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 	}
 	var b backend
 	switch cfg.Type {
-	case spec.TypeRedis:
+	case service.TypeRedis:
 		b, err = openRedis(ctx, cfg)
-	case spec.TypeMySQL:
+	case service.TypeMySQL:
 		b, err = openMySQL(ctx, cfg, u, hostport)
-	case spec.TypeMongoDB:
+	case service.TypeMongoDB:
 		b, err = openMongo(ctx, cfg, u)
 	}
 	if err != nil {
@@ -111,7 +111,7 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 func (c *Config) defaults() error {
 	if !c.Type.IsStorage() {
 		return fmt.Errorf("storage: type %q has no database (want %s, %s or %s)",
-			c.Type, spec.TypeRedis, spec.TypeMySQL, spec.TypeMongoDB)
+			c.Type, service.TypeRedis, service.TypeMySQL, service.TypeMongoDB)
 	}
 	if c.URL == "" {
 		return fmt.Errorf("storage %s: no database URL", c.Type)
@@ -152,7 +152,7 @@ func readRand(seed int64) *mrand.Rand {
 
 // store adds to a backend what every database shares.
 type store struct {
-	kind    spec.ServiceType
+	kind    service.Type
 	b       backend
 	d       dataset
 	timeout time.Duration
@@ -253,7 +253,7 @@ func (d dataset) chunks(size int, f func(from, to int64) error) error {
 var ErrMissingRecord = errors.New("seeded record missing")
 
 // schemes are the URL schemes each type accepts.
-var schemes = map[spec.ServiceType]string{spec.TypeRedis: "redis rediss", spec.TypeMySQL: "mysql", spec.TypeMongoDB: "mongodb"}
+var schemes = map[service.Type]string{service.TypeRedis: "redis rediss", service.TypeMySQL: "mysql", service.TypeMongoDB: "mongodb"}
 
 // defaultPorts are the databases' well-known ports, for URLs without one.
 var defaultPorts = map[string]string{"redis": "6379", "rediss": "6379", "mysql": "3306", "mongodb": "27017"}

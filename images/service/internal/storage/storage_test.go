@@ -20,10 +20,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/service"
 )
 
-var kinds = []spec.ServiceType{spec.TypeRedis, spec.TypeMySQL, spec.TypeMongoDB}
+var kinds = []service.Type{service.TypeRedis, service.TypeMySQL, service.TypeMongoDB}
 
 // inspector reads a database directly, with the official driver, to check
 // what the store did.
@@ -293,13 +293,13 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Type: spec.TypeBase, URL: "redis://h:1"}, `type "base" has no database`},
-		{Config{Type: spec.TypeRedis}, "no database URL"},
-		{Config{Type: spec.TypeRedis, URL: "mysql://u:p@h:1/db"}, `scheme "mysql", want redis or rediss`},
-		{Config{Type: spec.TypeMySQL, URL: "mysql://u:p@h:1/db", Records: -1}, "records -1"},
-		{Config{Type: spec.TypeMySQL, URL: "mysql://u:p@h:1/db", OpTimeout: -time.Second}, "negative op timeout"},
-		{Config{Type: spec.TypeMongoDB, URL: "mongodb://127.0.0.1:1"}, "want one database name"},
-		{Config{Type: spec.TypeMySQL, URL: "mysql://u:p@127.0.0.1:1/"}, "want one database name"},
+		{Config{Type: service.TypeBase, URL: "redis://h:1"}, `type "base" has no database`},
+		{Config{Type: service.TypeRedis}, "no database URL"},
+		{Config{Type: service.TypeRedis, URL: "mysql://u:p@h:1/db"}, `scheme "mysql", want redis or rediss`},
+		{Config{Type: service.TypeMySQL, URL: "mysql://u:p@h:1/db", Records: -1}, "records -1"},
+		{Config{Type: service.TypeMySQL, URL: "mysql://u:p@h:1/db", OpTimeout: -time.Second}, "negative op timeout"},
+		{Config{Type: service.TypeMongoDB, URL: "mongodb://127.0.0.1:1"}, "want one database name"},
+		{Config{Type: service.TypeMySQL, URL: "mysql://u:p@127.0.0.1:1/"}, "want one database name"},
 	}
 	for _, c := range cases {
 		_, err := Open(t.Context(), c.cfg)
@@ -429,10 +429,10 @@ func (f *forwarder) close() {
 	f.open = nil
 }
 
-func newInspector(t *testing.T, kind spec.ServiceType, rawURL string, records int) inspector {
+func newInspector(t *testing.T, kind service.Type, rawURL string, records int) inspector {
 	t.Helper()
 	switch kind {
-	case spec.TypeRedis:
+	case service.TypeRedis:
 		o, err := redis.ParseURL(rawURL)
 		if err != nil {
 			t.Fatal(err)
@@ -440,7 +440,7 @@ func newInspector(t *testing.T, kind spec.ServiceType, rawURL string, records in
 		c := redis.NewClient(o)
 		t.Cleanup(func() { _ = c.Close() })
 		return redisInspector{c}
-	case spec.TypeMySQL:
+	case service.TypeMySQL:
 		u := mustParse(t, rawURL)
 		cfg := mysql.NewConfig()
 		cfg.User = u.User.Username()
