@@ -132,7 +132,7 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		log.Info("faults pushed", "faults", len(planned), "assignments", len(as))
 	}
 
-	if err := e.watch(ctx, tl, lr, rt, agents, prog); err != nil {
+	if err := e.watch(ctx, tl, lr, dep.Failures, agents, prog); err != nil {
 		return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
 	}
 	report := lr.Wait()
@@ -232,9 +232,10 @@ func checkApplied(ws []fault.Window, log *slog.Logger, prog *progress) error {
 
 // watch waits for the timeline to end: it prints progress, checks steady
 // state at the end of the baseline (and withdraws every fault if the
-// system is sick), trips the guardrail, and fails on a runtime failure.
-func (e *Experiment) watch(ctx context.Context, tl Timeline, lr *load.Run, rt runtime.Runtime, agents []agent.Endpoint, prog *progress) error {
-	health, _ := rt.(interface{ Err() error })
+// system is sick), trips the guardrail, and fails on the first of the
+// deployment's failures: a dead process locally, a restarted or lost pod on
+// Kubernetes, the same way on both (a nil channel never fires).
+func (e *Experiment) watch(ctx context.Context, tl Timeline, lr *load.Run, failures <-chan error, agents []agent.Endpoint, prog *progress) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	checked := false
@@ -253,12 +254,9 @@ func (e *Experiment) watch(ctx context.Context, tl Timeline, lr *load.Run, rt ru
 			return abort(fmt.Errorf("interrupted in %s: %w", tl.Phase(time.Now()), context.Cause(ctx)))
 		case <-lr.Done():
 			return nil
+		case err := <-failures:
+			return abort(fmt.Errorf("the system failed during %s: %w", tl.Phase(time.Now()), err))
 		case now := <-tick.C:
-			if health != nil {
-				if err := health.Err(); err != nil {
-					return abort(fmt.Errorf("the system failed during %s: %w", tl.Phase(now), err))
-				}
-			}
 			secs = append(secs, lr.Seconds(len(secs))...)
 			prog.update(tl, now, lr.Stats())
 			if !checked && len(tl.Faults) > 0 && !now.Before(tl.Faults[0].Start.Add(-e.Step)) {

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/fault"
@@ -273,12 +274,44 @@ func TestSocialOnEnvtest(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Error("no failure reported for a restarted container")
 	}
+	// So is a pod that starts terminating under the running system (an
+	// eviction, a kubectl delete), although its Deployment replaces it. A
+	// finalizer keeps the pod, and so its agent for Stop to clear, until
+	// Stop deletes the namespace.
+	held := podOf["image"]
+	const hold = `{"metadata":{"finalizers":["vecro.test/hold"]}}`
+	if _, err := cp.cs.CoreV1().Pods(ns).Patch(ctx, held, types.MergePatchType, []byte(hold), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.cs.CoreV1().Pods(ns).Delete(ctx, held, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ferr := <-dep.Failures:
+		if msg := ferr.Error(); !strings.Contains(msg, "pod social/"+held+" is being deleted") {
+			t.Errorf("failure report for a deleted pod: %v", msg)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("no failure reported for a pod being deleted")
+	}
+	release := make(chan struct{})
+	go func() {
+		defer close(release)
+		for ctx.Err() == nil {
+			if n, err := cp.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil || n.DeletionTimestamp != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		cp.cs.CoreV1().Pods(ns).Patch(context.WithoutCancel(ctx), held, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+	}()
 
 	// Teardown: faults cleared first, then everything deleted.
 	if err := r.Stop(ctx); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	stopped = true
+	<-release
 	for pod, a := range agents {
 		if faults, _, clears := a.snapshot(); clears != 1 || len(faults) != 0 {
 			t.Errorf("agent of %s: %d clears, faults left %v", pod, clears, faults)

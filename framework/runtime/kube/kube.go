@@ -845,6 +845,11 @@ const watchInterval = 2 * time.Second
 func (r *Runtime) watch(ctx context.Context, m *Manifest, failures chan<- error) {
 	restarts := map[string]int32{}
 	reported := map[*Forward]bool{}
+	// Pods by name as last listed: a pod that disappears or starts
+	// terminating while the system should run (an eviction, a node lost, a
+	// kubectl delete) is a failure like a restart, although its Deployment
+	// will replace it; the watch ends before Stop deletes anything.
+	live, gone := map[string]bool{}, map[string]bool{}
 	send := func(err error) {
 		select {
 		case failures <- err:
@@ -858,8 +863,14 @@ func (r *Runtime) watch(ctx context.Context, m *Manifest, failures chan<- error)
 	defer tick.Stop()
 	for {
 		pods, err := r.cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		listed := map[string]bool{}
 		if err == nil {
 			for _, p := range pods.Items {
+				listed[p.Name] = true
+				if p.DeletionTimestamp != nil && !gone[p.Name] {
+					gone[p.Name] = true
+					send(fmt.Errorf("pod %s/%s is being deleted (since %s): %s", p.Namespace, p.Name, p.DeletionTimestamp.UTC().Format(time.RFC3339), deletionReason(&p)))
+				}
 				for _, cs := range slices.Concat(p.Status.InitContainerStatuses, p.Status.ContainerStatuses) {
 					key := p.Name + "/" + cs.Name
 					if prev, ok := restarts[key]; ok && cs.RestartCount > prev || !ok && !first && cs.RestartCount > 0 {
@@ -868,6 +879,13 @@ func (r *Runtime) watch(ctx context.Context, m *Manifest, failures chan<- error)
 					restarts[key] = cs.RestartCount
 				}
 			}
+			for name := range live {
+				if !listed[name] && !gone[name] {
+					gone[name] = true
+					send(fmt.Errorf("pod %s/%s is gone: deleted while the system was running", m.Namespace, name))
+				}
+			}
+			live = listed
 		}
 		first = false
 		r.fwd.mu.Lock()
@@ -885,6 +903,20 @@ func (r *Runtime) watch(ctx context.Context, m *Manifest, failures chan<- error)
 		case <-tick.C:
 		}
 	}
+}
+
+// deletionReason says what the pod's status tells of why it goes: an
+// eviction or a disruption condition, or nothing more than the deletion.
+func deletionReason(p *corev1.Pod) string {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+			return fmt.Sprintf("%s: %s", c.Reason, c.Message)
+		}
+	}
+	if p.Status.Reason != "" {
+		return fmt.Sprintf("%s: %s", p.Status.Reason, p.Status.Message)
+	}
+	return "deleted while the system was running"
 }
 
 // restartError names the pod and container, how it ended and its last log

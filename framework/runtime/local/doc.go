@@ -40,7 +40,7 @@
 // kernel does when the parent dies.
 //
 // A child that exits while it should be running is an error: Start fails
-// with it, and afterwards it arrives on Deployment.Failures (and Err) naming
+// with it, and afterwards it arrives on Deployment.Failures naming
 // the instance, its exit status and the last lines of its log.
 //
 // What a SIGKILLed parent cannot clean up itself (its cgroups, its

@@ -112,7 +112,6 @@ type Runtime struct {
 	handedOver bool
 
 	failures chan error
-	firstErr atomic.Pointer[error]
 
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -159,14 +158,6 @@ func (r *Runtime) Limits() Limits {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.limits
-}
-
-// Err returns the first unexpected death of a process, or nil.
-func (r *Runtime) Err() error {
-	if p := r.firstErr.Load(); p != nil {
-		return *p
-	}
-	return nil
 }
 
 // Start runs sys and returns once every instance answers /healthz. ctx
@@ -673,7 +664,6 @@ func (r *Runtime) startMetrics(targets []metrics.Target) (metrics.Source, string
 
 // fail records an unexpected death and hands it to whoever watches.
 func (r *Runtime) fail(err error) {
-	r.firstErr.CompareAndSwap(nil, &err)
 	r.log.Error("deployment failure", "err", err)
 	select {
 	case r.failures <- err:
