@@ -12,6 +12,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // LoadSystem reads and validates a system definition file. A problem in the
@@ -423,7 +425,7 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string, opts fieldOpt
 			if opts.bareMS {
 				bare = time.Millisecond
 			}
-			x, err := parseDuration(s, bare)
+			x, err := behavior.ParseDurationIn(s, bare)
 			if err != nil {
 				d.fail(n, path, "%v", err)
 				return
@@ -656,9 +658,9 @@ func (d *decoder) decodeStruct(m *ast.MappingNode, at ast.Node, v reflect.Value,
 		for _, e := range d.entries(m, path, 0) {
 			f, ok := byName[e.key]
 			if !ok {
-				misspelt[closest(e.key, known)] = true
+				misspelt[behavior.Closest(e.key, known)] = true
 				d.errorf(nodeLine(e.keyN), joinPath(d.meta.display(path), e.key), "unknown field%s; known: %s",
-					didYouMean(e.key, known), strings.Join(known, ", "))
+					behavior.DidYouMean(e.key, known), strings.Join(known, ", "))
 				continue
 			}
 			fp := joinPath(path, f.name)

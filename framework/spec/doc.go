@@ -19,4 +19,8 @@
 // bytes), MilliCPU ("700m", "0.5") and Percent. Their JSON forms, used on the
 // agent's wire, are a Go duration string, integer bytes and a number of
 // bytes/s.
+//
+// The units, the behaviours' parameter structs and their rules live in
+// framework/behavior, which the fault agent shares without linking the YAML
+// decoder; this package aliases them and gives their problems file and line.
 package spec

@@ -7,6 +7,8 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // Kind is what a definition file holds.
@@ -82,7 +84,7 @@ func ReadKind(name string, data []byte) (Kind, error) {
 			return k, nil
 		}
 		return KindUnknown, &Error{File: name, Line: kv.line, Field: "kind",
-			Msg: fmt.Sprintf("unknown kind %q%s; want %s", kv.value, didYouMean(kv.value, kindNames), strings.Join(kindNames, ", "))}
+			Msg: fmt.Sprintf("unknown kind %q%s; want %s", kv.value, behavior.DidYouMean(kv.value, kindNames), strings.Join(kindNames, ", "))}
 	}
 	_, s := keys["services"]
 	_, f := keys["faults"]

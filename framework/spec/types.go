@@ -1,8 +1,7 @@
 package spec
 
 import (
-	"time"
-
+	"github.com/vecrosim/vecro/framework/behavior"
 	"github.com/vecrosim/vecro/framework/service"
 )
 
@@ -129,17 +128,6 @@ type Fault struct {
 // Mode selects which replicas of the target a fault hits: "all", "one" or "N%".
 type Mode string
 
-// Link is where a network behaviour acts.
-type Link string
-
-// Links. LinkIngress is the service's own port as its callers see it;
-// LinkDB is a storage service's connection to its database (the published
-// "deep" scenario).
-const (
-	LinkIngress Link = "ingress"
-	LinkDB      Link = "db"
-)
-
 // Behaviors holds the behaviours of one fault; at least one is set.
 type Behaviors struct {
 	NetDelay  *NetDelay  `yaml:"net-delay,omitempty" json:"net-delay,omitempty"`
@@ -149,12 +137,6 @@ type Behaviors struct {
 	IOStress  *IOStress  `yaml:"io-stress,omitempty" json:"io-stress,omitempty"`
 	MemStress *MemStress `yaml:"mem-stress,omitempty" json:"mem-stress,omitempty"`
 	HTTPAbort *HTTPAbort `yaml:"http-abort,omitempty" json:"http-abort,omitempty"`
-}
-
-// Behavior is the parameter struct of one fault behaviour.
-type Behavior interface {
-	// Kind is the behaviour's name as written in YAML, e.g. "net-delay".
-	Kind() string
 }
 
 // List returns the behaviours that are set, in a fixed order.
@@ -175,93 +157,43 @@ func (b Behaviors) List() []Behavior {
 	return out
 }
 
-// NetDelay delays traffic by Time ± Jitter, drawn from Distribution
-// ("uniform", the default, or "normal" with Jitter as the standard deviation).
-type NetDelay struct {
-	Time         Duration `yaml:"time" json:"time" vecro:"required"`
-	Jitter       Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
-	Distribution string   `yaml:"distribution,omitempty" json:"distribution,omitempty"`
-	On           Link     `yaml:"on,omitempty" json:"on,omitempty"`
-}
+// The behaviours are defined in framework/behavior, which the fault agent
+// shares, so that each has one parameter struct and one Validate; these
+// aliases keep the names this package always had.
+type (
+	// Behavior is the parameter struct of one fault behaviour.
+	Behavior = behavior.Behavior
+	// Networked is a behaviour that acts on a network link.
+	Networked = behavior.Networked
+	// Link is where a network behaviour acts.
+	Link = behavior.Link
 
-// NetLoss loses Percent of the traffic's segments; on TCP that shows as
-// retransmission delay (the agent documents its model).
-type NetLoss struct {
-	Percent Percent `yaml:"percent" json:"percent" vecro:"required"`
-	On      Link    `yaml:"on,omitempty" json:"on,omitempty"`
-}
+	// The parameter struct of each behaviour, with its Kind and Validate.
+	NetDelay  = behavior.NetDelay
+	NetLoss   = behavior.NetLoss
+	NetRate   = behavior.NetRate
+	CPUStress = behavior.CPUStress
+	IOStress  = behavior.IOStress
+	MemStress = behavior.MemStress
+	HTTPAbort = behavior.HTTPAbort
+)
 
-// NetRate limits bandwidth to Rate.
-type NetRate struct {
-	Rate Rate `yaml:"rate" json:"rate" vecro:"required"`
-	On   Link `yaml:"on,omitempty" json:"on,omitempty"`
-}
+// Links, as in framework/behavior.
+const (
+	LinkIngress = behavior.LinkIngress
+	LinkDB      = behavior.LinkDB
+)
 
-// CPUStress burns CPU: Workers goroutines each busy Load percent of the
-// time (Load in (0, 100]; Workers 0 means one per core; Method one of
-// CPUMethods, empty for the first).
-type CPUStress struct {
-	Load    Percent `yaml:"load" json:"load" vecro:"required"`
-	Workers int     `yaml:"workers,omitempty" json:"workers,omitempty"`
-	Method  string  `yaml:"method,omitempty" json:"method,omitempty"`
-}
+// Parameter lists of the behaviours, as in framework/behavior.
+var (
+	CPUMethods    = behavior.CPUMethods
+	IOMethods     = behavior.IOMethods
+	Distributions = behavior.Distributions
+)
 
-// IOStress keeps Workers (0 means one) writing and syncing files in the
-// service's data dir; Method is one of IOMethods, empty for the first.
-type IOStress struct {
-	Method  string `yaml:"method,omitempty" json:"method,omitempty"`
-	Workers int    `yaml:"workers,omitempty" json:"workers,omitempty"`
-}
-
-// MemStress allocates and touches Size bytes for the fault's duration.
-type MemStress struct {
-	Size Size `yaml:"size" json:"size" vecro:"required"`
-}
-
-// HTTPAbort answers Percent of requests with Status (400–599;
-// DefaultAbortStatus when 0, see StatusCode) instead of serving them.
-type HTTPAbort struct {
-	Percent Percent `yaml:"percent" json:"percent" vecro:"required"`
-	Status  int     `yaml:"status,omitempty" json:"status,omitempty"`
-}
-
-// Kind implements Behavior.
-func (*NetDelay) Kind() string { return "net-delay" }
-
-// Kind implements Behavior.
-func (*NetLoss) Kind() string { return "net-loss" }
-
-// Kind implements Behavior.
-func (*NetRate) Kind() string { return "net-rate" }
-
-// Kind implements Behavior.
-func (*CPUStress) Kind() string { return "cpu-stress" }
-
-// Kind implements Behavior.
-func (*IOStress) Kind() string { return "io-stress" }
-
-// Kind implements Behavior.
-func (*MemStress) Kind() string { return "mem-stress" }
-
-// Kind implements Behavior.
-func (*HTTPAbort) Kind() string { return "http-abort" }
-
-// Duration is a time.Duration that also reads the seed's "2min" spelling.
-type Duration time.Duration
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// MilliCPU is CPU in thousandths of a core, as Kubernetes' "700m".
-type MilliCPU int64
-
-// Size is a number of bytes; YAML accepts "16MiB", "1GiB", "250Mi" and a bare
-// number of MiB.
-type Size int64
-
-// Rate is a bandwidth in bytes per second; YAML accepts tc(8) units
-// ("100kbit", "1mbit" are bits/s; "kbps", "mbps" are bytes/s).
-type Rate float64
-
-// Percent is a number from 0 to 100.
-type Percent float64
+// Limits and defaults of the behaviours, as in framework/behavior.
+const (
+	MaxCPUWorkers      = behavior.MaxCPUWorkers
+	MaxIOWorkers       = behavior.MaxIOWorkers
+	DefaultAbortStatus = behavior.DefaultAbortStatus
+)

@@ -6,22 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vecrosim/vecro/framework/behavior"
 	"github.com/vecrosim/vecro/framework/service"
 )
-
-// CPUMethods are the cpu-stress methods the agent implements. An empty
-// method means the first one.
-var CPUMethods = []string{"sqrt", "matrixprod", "int64", "float"}
-
-// IOMethods are the io-stress methods the agent implements: write (large
-// writes, never synced: page-cache pressure), fsync (small writes, each
-// synced: device latency) and mixed (in between, like the io workload). An
-// empty method means the first one.
-var IOMethods = []string{"write", "fsync", "mixed"}
-
-// Distributions are the net-delay jitter distributions. An empty one means
-// the first one.
-var Distributions = []string{"uniform", "normal"}
 
 // ServiceTypes lists the known service types in the seed's order.
 var ServiceTypes = service.Types
@@ -78,7 +65,7 @@ func (c *checker) kind(v string, want Kind) {
 		c.add("kind", "this is %s; %s (kind: %s) is wanted here", k.Describe(), want.Describe(), want.Name())
 		return
 	}
-	c.add("kind", "unknown kind %q%s; want %s (or no kind)", v, didYouMean(v, kindNames), want.Name())
+	c.add("kind", "unknown kind %q%s; want %s (or no kind)", v, behavior.DidYouMean(v, kindNames), want.Name())
 }
 
 // dnsLabel checks that name can be part of a Kubernetes object name.
@@ -152,7 +139,7 @@ func (s *System) problems() ErrorList {
 			case seen[callee]:
 				c.add(p, "%q is called twice", callee)
 			case s.Service(callee) == nil:
-				c.add(p, "unknown service %q%s", callee, didYouMean(callee, names))
+				c.add(p, "unknown service %q%s", callee, behavior.DidYouMean(callee, names))
 			}
 			seen[callee] = true
 		}
@@ -169,7 +156,7 @@ func (s *System) checkService(c *checker, svc *Service, p string) {
 		for i, t := range ServiceTypes {
 			types[i] = string(t)
 		}
-		c.add(p+".type", "unknown type %q%s; want one of %s", svc.Type, didYouMean(string(svc.Type), types), strings.Join(types, ", "))
+		c.add(p+".type", "unknown type %q%s; want one of %s", svc.Type, behavior.DidYouMean(string(svc.Type), types), strings.Join(types, ", "))
 	}
 	if c.set(p+".replicas", svc.Replicas != 0) && svc.Replicas < 1 {
 		c.add(p+".replicas", "replicas is %d; want at least 1", svc.Replicas)
@@ -425,89 +412,21 @@ func checkMode(c *checker, p string, m Mode) {
 	}
 }
 
-// checkPercent wants x in (0, 100]: a behaviour at 0% would do nothing,
-// and the agent refuses it.
-func checkPercent(c *checker, p, what string, x Percent) {
-	if !(x > 0 && x <= 100) { // also catches NaN
-		c.add(p, "%s is %v; want more than 0 and at most 100", what, float64(x))
-	}
-}
-
-// Limits on stress workers, as the agent enforces them.
-const (
-	MaxCPUWorkers = 1024
-	MaxIOWorkers  = 64
-)
-
-func checkLink(c *checker, p string, l Link) {
-	switch l {
-	case "", LinkIngress, LinkDB:
-	default:
-		c.add(p, "unknown link %q; want %s (the service's own port) or %s (a storage service's database link)", l, LinkIngress, LinkDB)
-	}
-}
-
-func checkMethod(c *checker, p, behavior, m string, known []string) {
-	if m != "" && !slices.Contains(known, m) {
-		c.add(p, "unknown %s method %q%s; want one of %s", behavior, m, didYouMean(m, known), strings.Join(known, ", "))
-	}
-}
-
 func checkBehaviors(c *checker, p string, b *Behaviors) {
-	if len(b.List()) == 0 {
+	list := b.List()
+	if len(list) == 0 {
 		c.add(p, "no behaviour: set one of net-delay, net-loss, net-rate, cpu-stress, io-stress, mem-stress, http-abort")
 	}
-	if x := b.NetDelay; x != nil {
-		q := p + ".net-delay"
-		if x.Time <= 0 {
-			c.add(q+".time", "delay time is %s; want more than 0", x.Time)
+	for _, x := range list {
+		q := p + "." + x.Kind()
+		for _, pr := range x.Validate() {
+			c.add(joinPath(q, pr.Field), "%s", pr.Msg)
 		}
-		if x.Jitter < 0 {
-			c.add(q+".jitter", "jitter is negative")
-		}
-		// A uniform draw spans time ± jitter: past time it would ask for a
-		// negative delay, which the agent refuses at inject time; say so now.
-		if (x.Distribution == "" || x.Distribution == Distributions[0]) && x.Time > 0 && x.Jitter > x.Time {
-			c.add(q+".jitter", "jitter %s exceeds time %s: a uniform delay would go negative (use distribution: normal, or a smaller jitter)", x.Jitter, x.Time)
-		}
-		if x.Distribution != "" && !slices.Contains(Distributions, x.Distribution) {
-			c.add(q+".distribution", "unknown distribution %q%s; want one of %s", x.Distribution, didYouMean(x.Distribution, Distributions), strings.Join(Distributions, ", "))
-		}
-		checkLink(c, q+".on", x.On)
 	}
-	if x := b.NetLoss; x != nil {
-		checkPercent(c, p+".net-loss.percent", "percent", x.Percent)
-		checkLink(c, p+".net-loss.on", x.On)
-	}
-	if x := b.NetRate; x != nil {
-		if !(x.Rate >= 1) {
-			c.add(p+".net-rate.rate", "rate is %s; want at least 1 byte/s (8bit)", x.Rate)
-		}
-		checkLink(c, p+".net-rate.on", x.On)
-	}
-	if x := b.CPUStress; x != nil {
-		q := p + ".cpu-stress"
-		checkPercent(c, q+".load", "load", x.Load)
-		if x.Workers < 0 || x.Workers > MaxCPUWorkers {
-			c.add(q+".workers", "workers is %d; want 0 (one per core) to %d", x.Workers, MaxCPUWorkers)
-		}
-		checkMethod(c, q+".method", "cpu-stress", x.Method, CPUMethods)
-	}
-	if x := b.IOStress; x != nil {
-		q := p + ".io-stress"
-		if x.Workers < 0 || x.Workers > MaxIOWorkers {
-			c.add(q+".workers", "workers is %d; want 0 (one) to %d", x.Workers, MaxIOWorkers)
-		}
-		checkMethod(c, q+".method", "io-stress", x.Method, IOMethods)
-	}
-	if x := b.MemStress; x != nil && x.Size <= 0 {
-		c.add(p+".mem-stress.size", "size is %s; want more than 0", x.Size)
-	}
-	if x := b.HTTPAbort; x != nil {
-		checkPercent(c, p+".http-abort.percent", "percent", x.Percent)
-		if c.set(p+".http-abort.status", x.Status != 0) && (x.Status < 400 || x.Status > 599) {
-			c.add(p+".http-abort.status", "status is %d; want an error status from 400 to 599", x.Status)
-		}
+	// Validate reads status 0 as unset (StatusCode's 503); only the file
+	// can tell that "status: 0" was written, which is surely a mistake.
+	if x := b.HTTPAbort; x != nil && x.Status == 0 && c.meta.present(p+".http-abort.status") {
+		c.add(p+".http-abort.status", "status is %d; want an error status from 400 to 599", x.Status)
 	}
 }
 
@@ -576,7 +495,7 @@ func CheckFaults(ff *FaultFile, sys *System) error {
 	}
 	c := &checker{file: ff.File, meta: ff.meta}
 	if ff.Namespace != "" && ff.Namespace != sys.EffectiveNamespace() {
-		c.add("namespace", "namespace %q differs from namespace %q of system %s%s", ff.Namespace, sys.EffectiveNamespace(), sys.Name, didYouMean(ff.Namespace, []string{sys.EffectiveNamespace()}))
+		c.add("namespace", "namespace %q differs from namespace %q of system %s%s", ff.Namespace, sys.EffectiveNamespace(), sys.Name, behavior.DidYouMean(ff.Namespace, []string{sys.EffectiveNamespace()}))
 	}
 	names := make([]string, len(sys.Services))
 	for i, s := range sys.Services {
@@ -587,7 +506,7 @@ func CheckFaults(ff *FaultFile, sys *System) error {
 		p := fmt.Sprintf("faults[%d]", i)
 		target := sys.Service(f.Target)
 		if target == nil {
-			c.add(p+".target", "target %q is not a service of system %q%s", f.Target, sys.Name, didYouMean(f.Target, names))
+			c.add(p+".target", "target %q is not a service of system %q%s", f.Target, sys.Name, behavior.DidYouMean(f.Target, names))
 			continue
 		}
 		for _, b := range f.Behaviors.List() {
@@ -597,41 +516,6 @@ func CheckFaults(ff *FaultFile, sys *System) error {
 		}
 	}
 	return c.errs.err()
-}
-
-// Networked is a behaviour that acts on a network link.
-type Networked interface {
-	Behavior
-	// Link returns where the behaviour acts; LinkIngress when unset.
-	Link() Link
-}
-
-func linkOrDefault(l Link) Link {
-	if l == "" {
-		return LinkIngress
-	}
-	return l
-}
-
-// Link implements Networked.
-func (n *NetDelay) Link() Link { return linkOrDefault(n.On) }
-
-// Link implements Networked.
-func (n *NetLoss) Link() Link { return linkOrDefault(n.On) }
-
-// Link implements Networked.
-func (n *NetRate) Link() Link { return linkOrDefault(n.On) }
-
-// DefaultAbortStatus is the status http-abort answers with when none is
-// set: 503 Service Unavailable, what an overloaded or draining service says.
-const DefaultAbortStatus = 503
-
-// StatusCode returns the status to answer with, DefaultAbortStatus when unset.
-func (h *HTTPAbort) StatusCode() int {
-	if h.Status == 0 {
-		return DefaultAbortStatus
-	}
-	return h.Status
 }
 
 // End returns the fault's end as an offset from t0.
