@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 func mustJSON(t testing.TB, v any) []byte {
@@ -27,7 +27,7 @@ func TestTokenRefusal(t *testing.T) {
 	r := newRig(t)
 	open := newRig(t, withToken(""))
 	now := time.Now()
-	body := mustJSON(t, fault(t, "x.http-abort", "http-abort", spec.HTTPAbort{Percent: 10}, now.Add(time.Hour), now.Add(2*time.Hour)))
+	body := mustJSON(t, fault(t, "x.http-abort", "http-abort", behavior.HTTPAbort{Percent: 10}, now.Add(time.Hour), now.Add(2*time.Hour)))
 	calls := []struct{ method, path string }{
 		{"GET", "/faults"}, {"DELETE", "/faults"}, {"PUT", "/faults/x.http-abort"},
 		{"GET", "/faults/x.http-abort"}, {"DELETE", "/faults/x.http-abort"},
@@ -87,7 +87,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	r := newRig(t)
 	now := time.Now()
 	start, end := now.Add(time.Hour), now.Add(2*time.Hour)
-	existing := fault(t, "slow.net-delay", "net-delay", spec.NetDelay{Time: spec.Duration(100 * time.Millisecond)}, start, end)
+	existing := fault(t, "slow.net-delay", "net-delay", behavior.NetDelay{Time: behavior.Duration(100 * time.Millisecond)}, start, end)
 	r.put(t, existing)
 	snapshot := func() string {
 		code, body := r.call(t, "GET", "/faults", testToken, nil)
@@ -103,7 +103,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			`,"start":"` + start.Format(time.RFC3339Nano) + `","end":"` + end.Format(time.RFC3339Nano) + `","seed":1}`)
 	}
 	f := func(mod func(*agent.Fault)) []byte {
-		x := fault(t, "new.http-abort", "http-abort", spec.HTTPAbort{Percent: 10}, now.Add(3*time.Hour), now.Add(4*time.Hour))
+		x := fault(t, "new.http-abort", "http-abort", behavior.HTTPAbort{Percent: 10}, now.Add(3*time.Hour), now.Add(4*time.Hour))
 		mod(&x)
 		return mustJSON(t, x)
 	}
@@ -127,12 +127,12 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"end in the past", "new.http-abort", f(func(x *agent.Fault) { x.Start, x.End = now.Add(-time.Hour), now.Add(-time.Minute) }), 400, "in the past"},
 		{"params not an object", "a", withParams("a", "http-abort", `5`), 400, "want a JSON object"},
 		{"unknown param", "a", withParams("a", "net-delay", `{"time":"1s","jiter":"1ms"}`), 400, "unknown field"},
-		{"negative delay", "a", withParams("a", "net-delay", mustString(t, spec.NetDelay{Time: spec.Duration(-time.Second)})), 400, "must not be negative"},
-		{"zero delay", "a", withParams("a", "net-delay", `{}`), 400, "both zero"},
-		{"jitter above time", "a", withParams("a", "net-delay", mustString(t, spec.NetDelay{Time: spec.Duration(time.Millisecond), Jitter: spec.Duration(time.Second)})), 400, "exceeds time"},
-		{"bad distribution", "a", withParams("a", "net-delay", mustString(t, spec.NetDelay{Time: spec.Duration(time.Second), Distribution: "pareto"})), 400, "distribution"},
-		{"unknown link", "a", withParams("a", "net-delay", mustString(t, spec.NetDelay{Time: spec.Duration(time.Second), On: "egress"})), 400, "unknown link"},
-		{"no db link", "a", withParams("a", "net-delay", mustString(t, spec.NetDelay{Time: spec.Duration(time.Second), On: spec.LinkDB})), 400, "no database link"},
+		{"negative delay", "a", withParams("a", "net-delay", mustString(t, behavior.NetDelay{Time: behavior.Duration(-time.Second)})), 400, "delay time is -1s"},
+		{"zero delay", "a", withParams("a", "net-delay", `{}`), 400, "delay time is 0s"},
+		{"jitter above time", "a", withParams("a", "net-delay", mustString(t, behavior.NetDelay{Time: behavior.Duration(time.Millisecond), Jitter: behavior.Duration(time.Second)})), 400, "exceeds time"},
+		{"bad distribution", "a", withParams("a", "net-delay", mustString(t, behavior.NetDelay{Time: behavior.Duration(time.Second), Distribution: "pareto"})), 400, "distribution"},
+		{"unknown link", "a", withParams("a", "net-delay", mustString(t, behavior.NetDelay{Time: behavior.Duration(time.Second), On: "egress"})), 400, "unknown link"},
+		{"no db link", "a", withParams("a", "net-delay", mustString(t, behavior.NetDelay{Time: behavior.Duration(time.Second), On: behavior.LinkDB})), 400, "no database link"},
 		{"loss 0%", "a", withParams("a", "net-loss", `{"percent":0}`), 400, "percent"},
 		{"loss 150%", "a", withParams("a", "net-loss", `{"percent":150}`), 400, "percent"},
 		{"rate 0", "a", withParams("a", "net-rate", `{"rate":0}`), 400, "rate"},
@@ -144,9 +144,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"mem size above RAM", "a", withParams("a", "mem-stress", `{"size":9000000000000000}`), 400, "exceeds"},
 		{"abort status 200", "a", withParams("a", "http-abort", `{"percent":5,"status":200}`), 400, "status"},
 		{"overlap, same behaviour and link", "other.net-delay",
-			mustJSON(t, fault(t, "other.net-delay", "net-delay", spec.NetDelay{Time: spec.Duration(time.Second)}, start.Add(30*time.Minute), end.Add(time.Hour))), 409, "overlaps"},
+			mustJSON(t, fault(t, "other.net-delay", "net-delay", behavior.NetDelay{Time: behavior.Duration(time.Second)}, start.Add(30*time.Minute), end.Add(time.Hour))), 409, "overlaps"},
 		{"same id, different body", "slow.net-delay",
-			mustJSON(t, fault(t, "slow.net-delay", "net-delay", spec.NetDelay{Time: spec.Duration(time.Second)}, start, end)), 409, "different body"},
+			mustJSON(t, fault(t, "slow.net-delay", "net-delay", behavior.NetDelay{Time: behavior.Duration(time.Second)}, start, end)), 409, "different body"},
 	}
 	for _, c := range cases {
 		code, body := r.call(t, "PUT", "/faults/"+c.id, testToken, c.body)
@@ -171,8 +171,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Errorf("identical push changed the state:\nbefore %s\nafter  %s", before, after)
 	}
 	// Adjacent windows do not overlap, and other behaviours may overlap.
-	r.put(t, fault(t, "next.net-delay", "net-delay", spec.NetDelay{Time: spec.Duration(time.Second)}, end, end.Add(time.Hour)))
-	r.put(t, fault(t, "same-time.net-loss", "net-loss", spec.NetLoss{Percent: 5}, start, end))
+	r.put(t, fault(t, "next.net-delay", "net-delay", behavior.NetDelay{Time: behavior.Duration(time.Second)}, end, end.Add(time.Hour)))
+	r.put(t, fault(t, "same-time.net-loss", "net-loss", behavior.NetLoss{Percent: 5}, start, end))
 	// Unknown ids are 404.
 	if code, _ := r.call(t, "DELETE", "/faults/nope", testToken, nil); code != http.StatusNotFound {
 		t.Errorf("DELETE unknown: %d, want 404", code)
@@ -189,8 +189,8 @@ func TestDeleteAndClear(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	now := time.Now()
-	on := fault(t, "on.http-abort", "http-abort", spec.HTTPAbort{Percent: 100}, now, now.Add(time.Hour))
-	later := fault(t, "later.cpu-stress", "cpu-stress", spec.CPUStress{Load: 10, Workers: 1}, now.Add(time.Hour), now.Add(2*time.Hour))
+	on := fault(t, "on.http-abort", "http-abort", behavior.HTTPAbort{Percent: 100}, now, now.Add(time.Hour))
+	later := fault(t, "later.cpu-stress", "cpu-stress", behavior.CPUStress{Load: 10, Workers: 1}, now.Add(time.Hour), now.Add(2*time.Hour))
 	r.put(t, on)
 	r.put(t, later)
 	r.waitPhase(t, on.ID, agent.PhaseActive, pollLimit)
@@ -227,7 +227,7 @@ func TestClientErrors(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	now := time.Now()
-	_, err := r.client.Put(context.Background(), fault(t, "bad.net-loss", "net-loss", spec.NetLoss{Percent: 500}, now, now.Add(time.Minute)))
+	_, err := r.client.Put(context.Background(), fault(t, "bad.net-loss", "net-loss", behavior.NetLoss{Percent: 500}, now, now.Add(time.Minute)))
 	var ae *agent.Error
 	if !errors.As(err, &ae) || ae.StatusCode != 400 || !strings.Contains(ae.Message, "percent") || ae.Instance != "svc-0" {
 		t.Fatalf("error %v (%#v), want *agent.Error 400 naming percent and svc-0", err, ae)
@@ -256,7 +256,7 @@ func TestPushAll(t *testing.T) {
 	}
 	now := time.Now()
 	good := func(id string) agent.Fault {
-		return fault(t, id, "cpu-stress", spec.CPUStress{Load: 5, Workers: 1}, now.Add(time.Hour), now.Add(2*time.Hour))
+		return fault(t, id, "cpu-stress", behavior.CPUStress{Load: 5, Workers: 1}, now.Add(time.Hour), now.Add(2*time.Hour))
 	}
 	assign := func(fs ...agent.Fault) []agent.Assignment {
 		var as []agent.Assignment
@@ -277,7 +277,7 @@ func TestPushAll(t *testing.T) {
 		return n
 	}
 
-	other := fault(t, "d.http-abort", "http-abort", spec.HTTPAbort{Percent: 5}, now.Add(time.Hour), now.Add(2*time.Hour))
+	other := fault(t, "d.http-abort", "http-abort", behavior.HTTPAbort{Percent: 5}, now.Add(time.Hour), now.Add(2*time.Hour))
 	sts, err := agent.PushAll(ctx, assign(good("a.cpu-stress"), good("b.cpu-stress"), good("c.cpu-stress"), other))
 	if err != nil || len(sts) != 4 || total() != 4 {
 		t.Fatalf("push all good: %v, %d statuses, %d on agents; want 4", err, len(sts), total())
@@ -287,7 +287,7 @@ func TestPushAll(t *testing.T) {
 	}
 
 	// One bad fault (agent svc-c) and one unreachable agent: nothing stays.
-	badFault := fault(t, "z.net-loss", "net-loss", spec.NetLoss{Percent: 0}, now.Add(time.Hour), now.Add(2*time.Hour))
+	badFault := fault(t, "z.net-loss", "net-loss", behavior.NetLoss{Percent: 0}, now.Add(time.Hour), now.Add(2*time.Hour))
 	as := assign(good("a.cpu-stress"), good("b.cpu-stress"), badFault, other)
 	as = append(as, agent.Assignment{Endpoint: agent.Endpoint{Instance: "gone-0", URL: "http://" + freeAddr(t), Token: "x"}, Fault: good("e.cpu-stress")})
 	_, err = agent.PushAll(ctx, as)
@@ -325,9 +325,9 @@ func TestFrontDB(t *testing.T) {
 	}
 	now := time.Now()
 	const delay = 300 * time.Millisecond
-	r.put(t, fault(t, "deep.net-delay", "net-delay", spec.NetDelay{Time: spec.Duration(delay), On: spec.LinkDB}, now, now.Add(time.Minute)))
+	r.put(t, fault(t, "deep.net-delay", "net-delay", behavior.NetDelay{Time: behavior.Duration(delay), On: behavior.LinkDB}, now, now.Add(time.Minute)))
 	// An ingress delay at the same time is another link: allowed.
-	r.put(t, fault(t, "front.net-delay", "net-delay", spec.NetDelay{Time: spec.Duration(time.Millisecond)}, now, now.Add(time.Minute)))
+	r.put(t, fault(t, "front.net-delay", "net-delay", behavior.NetDelay{Time: behavior.Duration(time.Millisecond)}, now, now.Add(time.Minute)))
 	r.waitPhase(t, "deep.net-delay", agent.PhaseActive, pollLimit)
 	for range 3 {
 		if rt := conn.roundTrip(t); rt < delay {
@@ -357,14 +357,14 @@ func TestToxicSurvivesRewiring(t *testing.T) {
 	conn.roundTrip(t)
 	now := time.Now()
 	const delay = 800 * time.Millisecond
-	r.put(t, fault(t, "deep.net-delay", "net-delay", spec.NetDelay{Time: spec.Duration(delay), On: spec.LinkDB}, now, now.Add(time.Minute)))
+	r.put(t, fault(t, "deep.net-delay", "net-delay", behavior.NetDelay{Time: behavior.Duration(delay), On: behavior.LinkDB}, now, now.Add(time.Minute)))
 	r.waitPhase(t, "deep.net-delay", agent.PhaseActive, pollLimit)
 	done := make(chan time.Duration)
 	go func() { done <- conn.roundTrip(t) }()
 	time.Sleep(delay / 4)
 	n := time.Now()
-	r.put(t, fault(t, "deep.net-rate", "net-rate", spec.NetRate{Rate: 1e9, On: spec.LinkDB}, n, n.Add(time.Minute)))
-	r.put(t, fault(t, "deep.net-loss", "net-loss", spec.NetLoss{Percent: 0.001, On: spec.LinkDB}, n, n.Add(time.Minute)))
+	r.put(t, fault(t, "deep.net-rate", "net-rate", behavior.NetRate{Rate: 1e9, On: behavior.LinkDB}, n, n.Add(time.Minute)))
+	r.put(t, fault(t, "deep.net-loss", "net-loss", behavior.NetLoss{Percent: 0.001, On: behavior.LinkDB}, n, n.Add(time.Minute)))
 	if rt := <-done; rt < delay {
 		t.Errorf("held request took %s, want ≥ %s: rewiring the chain released it early", rt, delay)
 	}
@@ -374,8 +374,8 @@ func TestCloseCancelsEverything(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	now := time.Now()
-	r.put(t, fault(t, "hot.cpu-stress", "cpu-stress", spec.CPUStress{Load: 20, Workers: 1}, now, now.Add(time.Hour)))
-	r.put(t, fault(t, "later.http-abort", "http-abort", spec.HTTPAbort{Percent: 20}, now.Add(time.Hour), now.Add(2*time.Hour)))
+	r.put(t, fault(t, "hot.cpu-stress", "cpu-stress", behavior.CPUStress{Load: 20, Workers: 1}, now, now.Add(time.Hour)))
+	r.put(t, fault(t, "later.http-abort", "http-abort", behavior.HTTPAbort{Percent: 20}, now.Add(time.Hour), now.Add(2*time.Hour)))
 	r.waitPhase(t, "hot.cpu-stress", agent.PhaseActive, pollLimit)
 	if err := r.agent.Close(); err != nil {
 		t.Fatal(err)
@@ -389,7 +389,7 @@ func TestCloseCancelsEverything(t *testing.T) {
 			t.Errorf("%s is %s after Close, want cancelled", st.ID, st.Phase)
 		}
 	}
-	if code, _ := r.call(t, "PUT", "/faults/x", testToken, mustJSON(t, fault(t, "x", "http-abort", spec.HTTPAbort{Percent: 1}, now, now.Add(time.Hour)))); code != http.StatusConflict {
+	if code, _ := r.call(t, "PUT", "/faults/x", testToken, mustJSON(t, fault(t, "x", "http-abort", behavior.HTTPAbort{Percent: 1}, now, now.Add(time.Hour)))); code != http.StatusConflict {
 		t.Errorf("PUT after Close: %d, want 409", code)
 	}
 	if _, err := http.Get(r.service); err == nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/vecrosim/vecro/framework/agent"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // behaviour is one fault behaviour, parsed and ready to be switched on. The
@@ -36,13 +37,13 @@ type kind struct {
 
 // kinds are the behaviours an agent knows, by their name in fault files.
 var kinds = map[string]kind{
-	"net-delay":  {parse: parseNetDelay},
-	"net-loss":   {parse: parseNetLoss},
-	"net-rate":   {parse: parseNetRate},
-	"cpu-stress": {parse: parseCPUStress},
-	"io-stress":  {parse: parseIOStress},
-	"mem-stress": {parse: parseMemStress},
-	"http-abort": {parse: parseHTTPAbort},
+	new(behavior.NetDelay).Kind():  {parse: parseNetDelay},
+	new(behavior.NetLoss).Kind():   {parse: parseNetLoss},
+	new(behavior.NetRate).Kind():   {parse: parseNetRate},
+	new(behavior.CPUStress).Kind(): {parse: parseCPUStress},
+	new(behavior.IOStress).Kind():  {parse: parseIOStress},
+	new(behavior.MemStress).Kind(): {parse: parseMemStress},
+	new(behavior.HTTPAbort).Kind(): {parse: parseHTTPAbort},
 }
 
 func knownKinds() string {
@@ -71,9 +72,11 @@ func compactParams(raw json.RawMessage) (json.RawMessage, error) {
 	return buf.Bytes(), nil
 }
 
-// decodeParams decodes a behaviour's parameters strictly: an unknown field
-// is an error, so a typo cannot silently become a default.
-func decodeParams(raw json.RawMessage, into any) error {
+// decodeParams decodes a behaviour's parameters strictly (an unknown field
+// is an error, so a typo cannot silently become a default) and checks them
+// with the behaviour's own Validate, the rules spec applied to the fault
+// file: a harness built from other code, or none, gets the same answer.
+func decodeParams(raw json.RawMessage, into behavior.Behavior) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
@@ -82,7 +85,17 @@ func decodeParams(raw json.RawMessage, into any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("params: trailing data after the JSON object")
 	}
-	return nil
+	ps := into.Validate()
+	if len(ps) == 0 {
+		return nil
+	}
+	// Spec's messages contain "; " themselves, so the problems are
+	// joined with something a reader can tell apart.
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.String()
+	}
+	return errors.New(strings.Join(msgs, "; also "))
 }
 
 // lockedRand is a seeded generator shared by the goroutines of one fault.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // BenchmarkNetRatePrecision downloads through a net-rate fault of 500 kB/s
@@ -37,7 +37,7 @@ func BenchmarkNetRatePrecision(b *testing.B) {
 				go func() { _ = srv.Serve(l) }()
 				b.Cleanup(func() { _ = srv.Close() })
 				a, addr := newBenchAgent(b, l.Addr().String())
-				params, _ := json.Marshal(spec.NetRate{Rate: rate})
+				params, _ := json.Marshal(behavior.NetRate{Rate: rate})
 				now := time.Now()
 				if _, _, err := a.put(agent.Fault{ID: "bench.net-rate", Behavior: "net-rate", Params: params,
 					Start: now, End: now.Add(10 * time.Minute), Seed: 1}); err != nil {

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // BenchmarkNetDelayPrecision measures net-delay 300ms ± 50ms (uniform) on
@@ -67,7 +67,7 @@ func benchNetDelay(b *testing.B, runtimeTimer bool) {
 				mu.Unlock()
 			}
 		}
-		params, _ := json.Marshal(spec.NetDelay{Time: spec.Duration(mean), Jitter: spec.Duration(jitter)})
+		params, _ := json.Marshal(behavior.NetDelay{Time: behavior.Duration(mean), Jitter: behavior.Duration(jitter)})
 		now := time.Now()
 		if _, _, err := a.put(agent.Fault{ID: "bench.net-delay", Behavior: "net-delay", Params: params,
 			Start: now, End: now.Add(10 * time.Minute), Seed: 1}); err != nil {

@@ -39,7 +39,10 @@
 //
 // http-abort acts in the HTTP middleware; cpu-stress, io-stress and mem-stress
 // act inside the process. Each behaviour is one file with its model and units
-// in its doc comment.
+// in its doc comment. Its parameters and their rules are framework/behavior's,
+// the same Validate spec runs on the fault file, so a fault the harness
+// accepted is not refused here for a rule spec does not know; the file adds
+// only what is this agent's (its kernels, the data dir, the link's proxy).
 //
 // # Ground truth
 //

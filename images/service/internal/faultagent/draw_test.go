@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // ksStatistic is the Kolmogorov–Smirnov distance between the sample and a
@@ -106,19 +106,20 @@ func TestDrawDelayClampsAtZero(t *testing.T) {
 }
 
 // TestSpecListsImplemented keeps the agent and the definition format in
-// step: every method and distribution that spec accepts is implemented here.
+// step: every method and distribution that Validate (and so spec) accepts is
+// implemented here.
 func TestSpecListsImplemented(t *testing.T) {
-	for _, m := range spec.CPUMethods {
+	for _, m := range behavior.CPUMethods {
 		if _, ok := cpuKernels[m]; !ok {
 			t.Errorf("spec accepts cpu-stress method %q, the agent has no kernel for it", m)
 		}
 	}
-	for _, m := range spec.IOMethods {
+	for _, m := range behavior.IOMethods {
 		if _, ok := ioMethods[m]; !ok {
 			t.Errorf("spec accepts io-stress method %q, the agent does not implement it", m)
 		}
 	}
-	for _, d := range spec.Distributions {
+	for _, d := range behavior.Distributions {
 		if d != distUniform && d != distNormal {
 			t.Errorf("spec accepts distribution %q, the agent does not implement it", d)
 		}

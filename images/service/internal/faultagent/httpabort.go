@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // http-abort: percent of requests answered with status without being served.
@@ -33,21 +33,11 @@ type httpAbort struct {
 }
 
 func parseHTTPAbort(a *Agent, f agent.Fault) (behaviour, string, error) {
-	var p spec.HTTPAbort
+	var p behavior.HTTPAbort
 	if err := decodeParams(f.Params, &p); err != nil {
 		return nil, "", err
 	}
-	if !(p.Percent > 0 && p.Percent <= 100) {
-		return nil, "", fmt.Errorf("percent %v: want more than 0 and at most 100", float64(p.Percent))
-	}
-	status := p.Status
-	if status == 0 {
-		status = http.StatusServiceUnavailable
-	}
-	if status < 400 || status > 599 {
-		return nil, "", fmt.Errorf("status %d: want an error status, 400 to 599", p.Status)
-	}
-	return &httpAbort{id: f.ID, p: float64(p.Percent) / 100, status: status,
+	return &httpAbort{id: f.ID, p: p.Percent.Fraction(), status: p.StatusCode(),
 		rng: newLockedRand(a.seedFor(f)), agent: a}, f.Behavior, nil
 }
 

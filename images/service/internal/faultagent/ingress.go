@@ -15,7 +15,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/Shopify/toxiproxy/v2/stream"
 
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // The service port without a proxy hop.
@@ -90,11 +90,11 @@ func (a *Agent) WrapIngress(l net.Listener) (net.Listener, error) {
 // the agent is closed.
 func (a *Agent) ServeIngress(ctx context.Context, listenAddr, upstreamAddr string) (net.Addr, error) {
 	if upstreamAddr == "" {
-		return nil, fmt.Errorf("%s proxy: no upstream address", spec.LinkIngress)
+		return nil, fmt.Errorf("%s proxy: no upstream address", behavior.LinkIngress)
 	}
 	l, err := net.Listen("tcp", listenAddr)
 	if err != nil {
-		return nil, fmt.Errorf("%s proxy: listen on %s for %s: %w", spec.LinkIngress, listenAddr, upstreamAddr, err)
+		return nil, fmt.Errorf("%s proxy: listen on %s for %s: %w", behavior.LinkIngress, listenAddr, upstreamAddr, err)
 	}
 	wl, err := a.WrapIngress(l)
 	if err != nil {
@@ -105,7 +105,7 @@ func (a *Agent) ServeIngress(ctx context.Context, listenAddr, upstreamAddr strin
 	stop := func() { once.Do(func() { _ = l.Close() }) }
 	context.AfterFunc(ctx, stop)
 	a.mu.Lock()
-	if pl := a.proxies[spec.LinkIngress]; pl != nil && pl.in != nil {
+	if pl := a.proxies[behavior.LinkIngress]; pl != nil && pl.in != nil {
 		pl.in.mu.Lock()
 		pl.in.stopListen = stop
 		pl.in.mu.Unlock()
@@ -144,19 +144,19 @@ func (a *Agent) newIngress(listen string) (*ingress, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
-		return nil, fmt.Errorf("%s proxy: agent is closed", spec.LinkIngress)
+		return nil, fmt.Errorf("%s proxy: agent is closed", behavior.LinkIngress)
 	}
-	if _, ok := a.proxies[spec.LinkIngress]; ok {
-		return nil, fmt.Errorf("%s proxy: already started", spec.LinkIngress)
+	if _, ok := a.proxies[behavior.LinkIngress]; ok {
+		return nil, fmt.Errorf("%s proxy: already started", behavior.LinkIngress)
 	}
 	// The proxy is never started: only its toxic collection is used, and
 	// its links are started by the connections themselves.
 	in := &ingress{
 		tp:    a.tp,
-		proxy: toxiproxy.NewProxy(a.tp, string(spec.LinkIngress), listen, ""),
+		proxy: toxiproxy.NewProxy(a.tp, string(behavior.LinkIngress), listen, ""),
 		conns: map[*ingressConn]struct{}{},
 	}
-	a.proxies[spec.LinkIngress] = &proxyLink{name: spec.LinkIngress, proxy: in.proxy, in: in}
+	a.proxies[behavior.LinkIngress] = &proxyLink{name: behavior.LinkIngress, proxy: in.proxy, in: in}
 	a.log.Info("ingress wrapped", "listen", listen)
 	return in, nil
 }

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 	"github.com/vecrosim/vecro/images/service/internal/faultagent"
 )
 
@@ -77,13 +77,13 @@ func TestWrapIngressByteExact(t *testing.T) {
 	for k := range 4 {
 		start := t0.Add(time.Duration(k) * 2 * window)
 		f := fault(t, fmt.Sprintf("d%d.net-delay", k), "net-delay",
-			spec.NetDelay{Time: spec.Duration(3 * time.Millisecond), Jitter: spec.Duration(2 * time.Millisecond)}, start, start.Add(window))
+			behavior.NetDelay{Time: behavior.Duration(3 * time.Millisecond), Jitter: behavior.Duration(2 * time.Millisecond)}, start, start.Add(window))
 		if _, err := client.Put(context.Background(), f); err != nil {
 			t.Fatalf("put %s: %v", f.ID, err)
 		}
 		ids = append(ids, f.ID)
 	}
-	rate := fault(t, "r.net-rate", "net-rate", spec.NetRate{Rate: spec.Rate(20 << 20)}, t0.Add(window/2), t0.Add(3*window))
+	rate := fault(t, "r.net-rate", "net-rate", behavior.NetRate{Rate: behavior.Rate(20 << 20)}, t0.Add(window/2), t0.Add(3*window))
 	if _, err := client.Put(context.Background(), rate); err != nil {
 		t.Fatalf("put %s: %v", rate.ID, err)
 	}

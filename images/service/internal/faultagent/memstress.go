@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // mem-stress: size bytes allocated, touched and kept live while the fault is
@@ -20,7 +20,7 @@ import (
 // dropped and debug.FreeOSMemory returns them to the kernel at once instead
 // of when the scavenger gets to them. The applied start is taken after the
 // last page is touched. Sizes above the machine's RAM are refused. Units:
-// size in bytes (spec.Size; the fault file may write "64MiB").
+// size in bytes (behavior.Size; the fault file may write "64MiB").
 //
 // Effect: memory_bytes_held, the bytes touched while the fault was on.
 type memStress struct {
@@ -32,12 +32,9 @@ type memStress struct {
 const memBlock = 16 << 20
 
 func parseMemStress(_ *Agent, f agent.Fault) (behaviour, string, error) {
-	var p spec.MemStress
+	var p behavior.MemStress
 	if err := decodeParams(f.Params, &p); err != nil {
 		return nil, "", err
-	}
-	if p.Size <= 0 {
-		return nil, "", fmt.Errorf("size %d bytes: want more than 0", int64(p.Size))
 	}
 	if total := totalMemory(); total > 0 && int64(p.Size) > total {
 		return nil, "", fmt.Errorf("size %d bytes exceeds the machine's memory (%d bytes)", int64(p.Size), total)

@@ -2,11 +2,8 @@ package faultagent
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +11,7 @@ import (
 	"github.com/Shopify/toxiproxy/v2/toxics"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // net-delay: time ± jitter added to the request direction of a link.
@@ -68,28 +65,21 @@ const (
 )
 
 func parseNetDelay(a *Agent, f agent.Fault) (behaviour, string, error) {
-	var p spec.NetDelay
+	var p behavior.NetDelay
 	if err := decodeParams(f.Params, &p); err != nil {
 		return nil, "", err
 	}
-	d := &netDelay{id: f.ID, clock: a.clock, time: p.Time.D(), jitter: p.Jitter.D(), dist: cmp.Or(p.Distribution, spec.Distributions[0]), trace: a.traceDelay}
-	switch {
-	case d.time < 0 || d.jitter < 0:
-		return nil, "", fmt.Errorf("time %s and jitter %s must not be negative", d.time, d.jitter)
-	case d.time == 0 && d.jitter == 0:
-		return nil, "", errors.New("time and jitter are both zero: the fault would do nothing")
-	case !slices.Contains(spec.Distributions, d.dist) || (d.dist != distUniform && d.dist != distNormal):
-		return nil, "", fmt.Errorf("distribution %q: want one of %s", d.dist, strings.Join(spec.Distributions, ", "))
-	case d.dist == distUniform && d.jitter > d.time:
-		return nil, "", fmt.Errorf("jitter %s exceeds time %s: a uniform delay would go negative", d.jitter, d.time)
+	d := &netDelay{id: f.ID, clock: a.clock, time: p.Time.D(), jitter: p.Jitter.D(), dist: cmp.Or(p.Distribution, behavior.Distributions[0]), trace: a.traceDelay}
+	if d.dist != distUniform && d.dist != distNormal {
+		// Validate knows the distribution; this agent has no draw for it.
+		return nil, "", fmt.Errorf("distribution %q: this agent does not implement it", d.dist)
 	}
-	link, err := parseLink(p.On)
+	link := p.Link()
+	proxy, err := a.proxyFor(link)
 	if err != nil {
 		return nil, "", err
 	}
-	if d.link, err = a.proxyFor(link); err != nil {
-		return nil, "", err
-	}
+	d.link = proxy
 	d.rng = newLockedRand(a.seedFor(f))
 	return d, f.Behavior + "/" + string(link), nil
 }

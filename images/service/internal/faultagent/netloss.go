@@ -1,7 +1,6 @@
 package faultagent
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -10,7 +9,7 @@ import (
 	"github.com/Shopify/toxiproxy/v2/toxics"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // net-loss: percent of segments lost, shown as TCP shows it — retransmission
@@ -66,21 +65,16 @@ const (
 )
 
 func parseNetLoss(a *Agent, f agent.Fault) (behaviour, string, error) {
-	var p spec.NetLoss
+	var p behavior.NetLoss
 	if err := decodeParams(f.Params, &p); err != nil {
 		return nil, "", err
 	}
-	if !(p.Percent > 0 && p.Percent <= 100) {
-		return nil, "", fmt.Errorf("percent %v: want more than 0 and at most 100", float64(p.Percent))
-	}
-	link, err := parseLink(p.On)
+	link := p.Link()
+	proxy, err := a.proxyFor(link)
 	if err != nil {
 		return nil, "", err
 	}
-	l := &netLoss{id: f.ID, p: float64(p.Percent) / 100, clock: a.clock}
-	if l.link, err = a.proxyFor(link); err != nil {
-		return nil, "", err
-	}
+	l := &netLoss{id: f.ID, p: p.Percent.Fraction(), clock: a.clock, link: proxy}
 	l.rng = newLockedRand(a.seedFor(f))
 	return l, f.Behavior + "/" + string(link), nil
 }

@@ -1,8 +1,6 @@
 package faultagent
 
 import (
-	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,7 +9,7 @@ import (
 	"github.com/Shopify/toxiproxy/v2/toxics"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // net-rate: a bandwidth limit of rate bytes per second on each direction of
@@ -30,7 +28,7 @@ import (
 // time is saved up to one piece only (a burst allowance of 10 ms of
 // transmission, like a token bucket of that depth): over any interval of T
 // seconds at most rate·T + one piece passes. Units: rate in bytes/s
-// (spec.Rate; the fault file may write "1mbit").
+// (behavior.Rate; the fault file may write "1mbit").
 //
 // Effect: bytes_throttled (bytes that passed the limiter),
 // throttle_wait_seconds (total time pieces waited for the transmitter and
@@ -54,22 +52,16 @@ type netRate struct {
 const pieceTime = 10 * time.Millisecond
 
 func parseNetRate(a *Agent, f agent.Fault) (behaviour, string, error) {
-	var p spec.NetRate
+	var p behavior.NetRate
 	if err := decodeParams(f.Params, &p); err != nil {
 		return nil, "", err
 	}
-	rate := float64(p.Rate)
-	if !(rate >= 1) || math.IsInf(rate, 0) {
-		return nil, "", fmt.Errorf("rate %v bytes/s: want at least 1 byte/s", rate)
-	}
-	link, err := parseLink(p.On)
+	link := p.Link()
+	proxy, err := a.proxyFor(link)
 	if err != nil {
 		return nil, "", err
 	}
-	r := &netRate{id: f.ID, rate: rate, clock: a.clock}
-	if r.link, err = a.proxyFor(link); err != nil {
-		return nil, "", err
-	}
+	r := &netRate{id: f.ID, rate: p.Rate.BytesPerSecond(), clock: a.clock, link: proxy}
 	return r, f.Behavior + "/" + string(link), nil
 }
 

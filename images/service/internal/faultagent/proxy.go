@@ -14,11 +14,11 @@ import (
 	"github.com/Shopify/toxiproxy/v2/stream"
 	"github.com/Shopify/toxiproxy/v2/toxics"
 
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
-// linkName is where a network behaviour acts (spec.Link).
-type linkName = spec.Link
+// linkName is where a network behaviour acts (behavior.Link).
+type linkName = behavior.Link
 
 // proxyLink is one embedded Toxiproxy proxy: a TCP proxy (on: db) or the
 // toxic collection of the service port's own connections (on: ingress, in
@@ -47,7 +47,7 @@ func (p *proxyLink) stop() {
 // service's database at dbAddr and returns the proxy's address, which the
 // service must dial instead of the database. Faults "on: db" act here.
 func (a *Agent) FrontDB(ctx context.Context, dbAddr string) (string, error) {
-	return a.startProxy(ctx, spec.LinkDB, "127.0.0.1:0", dbAddr)
+	return a.startProxy(ctx, behavior.LinkDB, "127.0.0.1:0", dbAddr)
 }
 
 func (a *Agent) startProxy(ctx context.Context, link linkName, listen, upstream string) (string, error) {
@@ -79,23 +79,12 @@ func (a *Agent) proxyFor(link linkName) (*proxyLink, error) {
 	defer a.mu.Unlock()
 	p, ok := a.proxies[link]
 	if !ok {
-		if link == spec.LinkDB {
+		if link == behavior.LinkDB {
 			return nil, errors.New(`this instance has no database link (on: db is for storage types)`)
 		}
 		return nil, fmt.Errorf("this instance has no %s proxy", link)
 	}
 	return p, nil
-}
-
-// parseLink reads a network behaviour's "on", defaulting to ingress.
-func parseLink(on spec.Link) (linkName, error) {
-	switch on {
-	case "", spec.LinkIngress:
-		return spec.LinkIngress, nil
-	case spec.LinkDB:
-		return spec.LinkDB, nil
-	}
-	return "", fmt.Errorf("on: unknown link %q (want %q or %q)", on, spec.LinkIngress, spec.LinkDB)
 }
 
 // Toxic type names in Toxiproxy's registry.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // Bounds on the agent's clock. A timer fires no earlier than planned; it
@@ -151,7 +151,7 @@ func TestNetDelayOnSchedule(t *testing.T) {
 	r := newRig(t)
 	const delay, jitter = 300 * time.Millisecond, 50 * time.Millisecond
 	start := time.Now().Add(leadTime)
-	f := fault(t, "slow.net-delay", "net-delay", spec.NetDelay{Time: spec.Duration(delay), Jitter: spec.Duration(jitter)}, start, start.Add(2*time.Second))
+	f := fault(t, "slow.net-delay", "net-delay", behavior.NetDelay{Time: behavior.Duration(delay), Jitter: behavior.Duration(jitter)}, start, start.Add(2*time.Second))
 	st, ss := runWindow(t, r, f, 700*time.Millisecond, func(stop time.Time) []sample {
 		return hammer(r.service+"/", 3, 30*time.Millisecond, stop)
 	})
@@ -190,7 +190,7 @@ func TestNetLossOnSchedule(t *testing.T) {
 		t.Parallel()
 		r := newRig(t)
 		start := time.Now().Add(leadTime)
-		f := fault(t, "blackhole.net-loss", "net-loss", spec.NetLoss{Percent: 100}, start, start.Add(1500*time.Millisecond))
+		f := fault(t, "blackhole.net-loss", "net-loss", behavior.NetLoss{Percent: 100}, start, start.Add(1500*time.Millisecond))
 		// A client's request sent while the toxic is on is held to the end,
 		// so fresh clients are started once the fault is on.
 		st, ss := runWindow(t, r, f, 0, func(stop time.Time) []sample {
@@ -224,7 +224,7 @@ func TestNetLossOnSchedule(t *testing.T) {
 		r := newRig(t)
 		const p = 0.3
 		start := time.Now().Add(leadTime)
-		f := fault(t, "lossy.net-loss", "net-loss", spec.NetLoss{Percent: 100 * p}, start, start.Add(3*time.Second))
+		f := fault(t, "lossy.net-loss", "net-loss", behavior.NetLoss{Percent: 100 * p}, start, start.Add(3*time.Second))
 		st, ss := runWindow(t, r, f, 300*time.Millisecond, func(stop time.Time) []sample {
 			return hammer(r.service+"/", 8, 10*time.Millisecond, stop)
 		})
@@ -265,7 +265,7 @@ func TestNetRateOnSchedule(t *testing.T) {
 	r := newRig(t)
 	const rate, size = 200_000, 100_000 // bytes/s, bytes per response
 	start := time.Now().Add(leadTime)
-	f := fault(t, "thin.net-rate", "net-rate", spec.NetRate{Rate: rate}, start, start.Add(2500*time.Millisecond))
+	f := fault(t, "thin.net-rate", "net-rate", behavior.NetRate{Rate: rate}, start, start.Add(2500*time.Millisecond))
 	st, ss := runWindow(t, r, f, 700*time.Millisecond, func(stop time.Time) []sample {
 		return hammer(r.service+"/bytes?n="+strconv.Itoa(size), 2, 20*time.Millisecond, stop)
 	})
@@ -310,7 +310,7 @@ func TestHTTPAbortOnSchedule(t *testing.T) {
 		t.Parallel()
 		r := newRig(t)
 		start := time.Now().Add(leadTime)
-		f := fault(t, "down.http-abort", "http-abort", spec.HTTPAbort{Percent: 100, Status: 503}, start, start.Add(1500*time.Millisecond))
+		f := fault(t, "down.http-abort", "http-abort", behavior.HTTPAbort{Percent: 100, Status: 503}, start, start.Add(1500*time.Millisecond))
 		st, ss := runWindow(t, r, f, 500*time.Millisecond, func(stop time.Time) []sample {
 			return hammer(r.service+"/", 2, 20*time.Millisecond, stop)
 		})
@@ -344,7 +344,7 @@ func TestHTTPAbortOnSchedule(t *testing.T) {
 		r := newRig(t)
 		const p = 0.3
 		start := time.Now().Add(leadTime)
-		f := fault(t, "flaky.http-abort", "http-abort", spec.HTTPAbort{Percent: 100 * p, Status: 500}, start, start.Add(1500*time.Millisecond))
+		f := fault(t, "flaky.http-abort", "http-abort", behavior.HTTPAbort{Percent: 100 * p, Status: 500}, start, start.Add(1500*time.Millisecond))
 		st, ss := runWindow(t, r, f, 0, func(stop time.Time) []sample {
 			return hammer(r.service+"/", 4, 5*time.Millisecond, stop)
 		})
@@ -373,7 +373,7 @@ func TestCPUStressOnSchedule(t *testing.T) {
 			r := newRig(t)
 			const load, workers, window = 50, 2, 1500 * time.Millisecond
 			start := time.Now().Add(leadTime)
-			f := fault(t, "hot-"+method+".cpu-stress", "cpu-stress", spec.CPUStress{Load: load, Workers: workers, Method: method}, start, start.Add(window))
+			f := fault(t, "hot-"+method+".cpu-stress", "cpu-stress", behavior.CPUStress{Load: load, Workers: workers, Method: method}, start, start.Add(window))
 			st, _ := runWindow(t, r, f, 0, nil)
 			// Nominal CPU: workers × load × window. The threads get less
 			// when the machine is busy: with R runnable threads per core a
@@ -406,7 +406,7 @@ func TestIOStressOnSchedule(t *testing.T) {
 		t.Run(method, func(t *testing.T) {
 			r := newRig(t)
 			start := time.Now().Add(leadTime)
-			f := fault(t, "disk-"+method+".io-stress", "io-stress", spec.IOStress{Method: method, Workers: 2}, start, start.Add(time.Second))
+			f := fault(t, "disk-"+method+".io-stress", "io-stress", behavior.IOStress{Method: method, Workers: 2}, start, start.Add(time.Second))
 			files := func() []string {
 				m, _ := filepath.Glob(filepath.Join(r.dataDir, ".vecro-io-stress-*"))
 				return m
@@ -453,7 +453,7 @@ func TestMemStressOnSchedule(t *testing.T) {
 	const size = 64 << 20
 	rss0 := rss(t)
 	start := time.Now().Add(leadTime)
-	f := fault(t, "fat.mem-stress", "mem-stress", spec.MemStress{Size: size}, start, start.Add(2*time.Second))
+	f := fault(t, "fat.mem-stress", "mem-stress", behavior.MemStress{Size: size}, start, start.Add(2*time.Second))
 	var rssOn int64
 	// The applied start comes after the last page is touched: 16,384 page
 	// faults, about 100 ms here and several times that when the machine is
@@ -499,7 +499,7 @@ func TestTTLExpiry(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, withLog(t))
 	now := time.Now()
-	f := fault(t, "ttl.http-abort", "http-abort", spec.HTTPAbort{Percent: 100}, now, now.Add(700*time.Millisecond))
+	f := fault(t, "ttl.http-abort", "http-abort", behavior.HTTPAbort{Percent: 100}, now, now.Add(700*time.Millisecond))
 	r.put(t, f)
 	// Only the service is called from here on.
 	deadline := now.Add(pollLimit)

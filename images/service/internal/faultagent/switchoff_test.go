@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/behavior"
 )
 
 // Switch-off error is the applied end minus the planned end, as the agent
@@ -38,15 +38,15 @@ type switchOff struct{ late, control time.Duration }
 
 // switchOffErrors pushes switchOffRuns back-to-back windows of one behaviour,
 // each with its control, and returns how late each was switched off.
-func switchOffErrors(t *testing.T, behavior string, params func(i int) any) []switchOff {
+func switchOffErrors(t *testing.T, kind string, params func(i int) any) []switchOff {
 	t.Helper()
 	r := newRig(t)
 	first := time.Now().Add(leadTime)
 	var ids [][2]string
 	for i := range switchOffRuns {
 		start := first.Add(time.Duration(i) * (switchOffWindow + switchOffGap))
-		f := fault(t, fmt.Sprintf("off%d.%s", i, behavior), behavior, params(i), start, start.Add(switchOffWindow))
-		c := fault(t, fmt.Sprintf("ctl%d.http-abort", i), "http-abort", spec.HTTPAbort{Percent: 1}, start, start.Add(switchOffWindow))
+		f := fault(t, fmt.Sprintf("off%d.%s", i, kind), kind, params(i), start, start.Add(switchOffWindow))
+		c := fault(t, fmt.Sprintf("ctl%d.http-abort", i), "http-abort", behavior.HTTPAbort{Percent: 1}, start, start.Add(switchOffWindow))
 		r.put(t, f)
 		r.put(t, c)
 		ids = append(ids, [2]string{f.ID, c.ID})
@@ -111,7 +111,7 @@ func checkSwitchOff(t *testing.T, runs []switchOff, target time.Duration) {
 // fault, where a worker spends 90 ms of every 100 ms slice computing.
 func TestCPUStressSwitchOff(t *testing.T) {
 	checkSwitchOff(t, switchOffErrors(t, "cpu-stress", func(int) any {
-		return spec.CPUStress{Load: 90, Workers: 2}
+		return behavior.CPUStress{Load: 90, Workers: 2}
 	}), 10*time.Millisecond)
 }
 
@@ -124,6 +124,6 @@ func TestCPUStressSwitchOff(t *testing.T) {
 // pages before its applied end: 43–63 ms medians.
 func TestIOStressSwitchOff(t *testing.T) {
 	checkSwitchOff(t, switchOffErrors(t, "io-stress", func(i int) any {
-		return spec.IOStress{Method: spec.IOMethods[i%len(spec.IOMethods)], Workers: 2}
+		return behavior.IOStress{Method: behavior.IOMethods[i%len(behavior.IOMethods)], Workers: 2}
 	}), 10*time.Millisecond)
 }
