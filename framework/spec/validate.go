@@ -3,6 +3,7 @@ package spec
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -415,7 +416,8 @@ func checkMode(c *checker, p string, m Mode) {
 func checkBehaviors(c *checker, p string, b *Behaviors) {
 	list := b.List()
 	if len(list) == 0 {
-		c.add(p, "no behaviour: set one of net-delay, net-loss, net-rate, cpu-stress, io-stress, mem-stress, http-abort")
+		// Named from Behaviors' fields, so a new behaviour needs no edit here.
+		c.add(p, "no behaviour: set one of %s", fieldNames(reflect.TypeFor[Behaviors]()))
 	}
 	for _, x := range list {
 		q := p + "." + x.Kind()
