@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -21,6 +20,8 @@ import (
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vecrosim/vecro/framework/runtime"
+	"github.com/vecrosim/vecro/framework/service"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -443,56 +444,33 @@ func (b *builder) service(s spec.Service) {
 	b.m.Deployments = append(b.m.Deployments, ServiceDeployment{Service: s.Name, Type: s.Type, Deployment: name, Replicas: replicas})
 }
 
-// agentContainer is the service binary: config by VECRO_* env (the service
-// contract), calls as --call flags so that their order is visible.
+// agentContainer is the service binary: the service contract as VECRO_*
+// env, but the calls as --call flags so that their order is visible in the
+// pod spec.
 func (b *builder) agentContainer(s spec.Service) *corev1ac.ContainerApplyConfiguration {
-	typ := s.Type
-	if typ == "" {
-		typ = spec.TypeBase
+	if s.Type == "" {
+		s.Type = spec.TypeBase
 	}
-	env := []*corev1ac.EnvVarApplyConfiguration{
-		envVar("VECRO_SYSTEM", b.sys.Name),
-		envVar("VECRO_SERVICE", s.Name),
-		envVar("VECRO_TYPE", string(typ)),
-		corev1ac.EnvVar().WithName("VECRO_INSTANCE").WithValueFrom(corev1ac.EnvVarSource().
-			WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))),
-		envVar("VECRO_LISTEN", ":"+strconv.Itoa(ServicePort)),
-		envVar("VECRO_ADMIN_LISTEN", ":"+strconv.Itoa(AdminPort)),
-		envVar("VECRO_TOKEN_FILE", tokenDir+"/"+secretToken),
-		envVar("VECRO_DATA_DIR", scratch),
-		envVar("VECRO_SEED", strconv.FormatInt(serviceSeed(b.o.Seed, s.Name), 10)),
-	}
-	if s.CallMode != "" {
-		env = append(env, envVar("VECRO_CALL_MODE", string(s.CallMode)))
-	}
-	if b.o.LegacyMetrics {
-		env = append(env, envVar("VECRO_LEGACY_METRICS", "true"))
-	}
-	w := s.Workload
-	for _, kv := range []struct {
-		name string
-		v    int
-	}{{"VECRO_CPU", w.CPU}, {"VECRO_IO", w.IO}, {"VECRO_NET", w.Net}, {"VECRO_MEMORY", mib(w.Memory)}, {"VECRO_READ", w.Read}, {"VECRO_WRITE", w.Write}} {
-		if kv.v != 0 {
-			env = append(env, envVar(kv.name, strconv.Itoa(kv.v)))
-		}
-	}
-	if w.Delay != nil {
-		env = append(env, envVar("VECRO_DELAY", w.Delay.Time.D().String()))
-		if w.Delay.Jitter != 0 {
-			env = append(env, envVar("VECRO_JITTER", w.Delay.Jitter.D().String()))
-		}
-	}
+	// Instance stays empty: the binary takes its pod's name (from the
+	// downward API below), and mixes it into the run's seed, so replicas
+	// draw differently.
+	in := runtime.Contract(b.sys.Name, &s, b.o.Seed, b.o.LegacyMetrics)
+	in.Listen, in.AdminListen = ":"+strconv.Itoa(ServicePort), ":"+strconv.Itoa(AdminPort)
+	in.TokenFile, in.DataDir = tokenDir+"/"+secretToken, scratch
+	var env []*corev1ac.EnvVarApplyConfiguration
 	if s.Type.IsStorage() {
 		db, _ := dbImage(b.o, s.Type)
-		url := dbURL(s.Type, db.Port)
+		in.DB = dbURL(s.Type, db.Port)
 		if s.Type == spec.TypeMySQL {
 			// Declared first so that $(DB_PASSWORD) expands in VECRO_DB.
 			env = append(env, secretEnv("DB_PASSWORD", secretName(b.sys.Name), secretDBPassword))
 		}
-		env = append(env, envVar("VECRO_DB", url))
 	}
-
+	env = append(env, corev1ac.EnvVar().WithName(service.EnvName("instance")).WithValueFrom(corev1ac.EnvVarSource().
+		WithFieldRef(corev1ac.ObjectFieldSelector().WithFieldPath("metadata.name"))))
+	for _, v := range in.Env() {
+		env = append(env, envVar(v.Name, v.Value))
+	}
 	var args []string
 	for _, callee := range s.Calls {
 		args = append(args, "--call", callee+"=http://"+ObjectName(b.sys.Name, callee))
@@ -639,11 +617,6 @@ func bytesQ(n spec.Size) resource.Quantity {
 	return *resource.NewQuantity(int64(n), resource.BinarySI)
 }
 
-// mib rounds a size up to whole MiB, the service's --memory unit.
-func mib(n spec.Size) int {
-	return int((n + 1<<20 - 1) >> 20)
-}
-
 // replicasOf: the service's own count, else the system's, else one.
 func replicasOf(sys *spec.System, s spec.Service) int {
 	switch {
@@ -665,14 +638,6 @@ func limitsOf(s spec.Service) (spec.MilliCPU, spec.Size) {
 		mem = spec.DefaultMemoryLimit
 	}
 	return cpu, mem
-}
-
-// serviceSeed derives a service's seed from the run's, so that services
-// draw different but replayable sequences.
-func serviceSeed(seed int64, service string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(service))
-	return seed ^ int64(h.Sum64()&(1<<63-1))
 }
 
 // YAML writes the manifest as one multi-document YAML stream, each document

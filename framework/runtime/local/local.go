@@ -23,6 +23,7 @@ import (
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
+	"github.com/vecrosim/vecro/framework/service"
 	"github.com/vecrosim/vecro/framework/spec"
 	"golang.org/x/sync/errgroup"
 )
@@ -405,30 +406,15 @@ func (r *Runtime) startInstance(ctx context.Context, p *plan, in *instancePlan, 
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("instance %s: %w", in.name, err)
 	}
-	args := []string{
-		"--system", p.system,
-		"--service", s.spec.Name,
-		"--type", string(s.spec.Type),
-		"--instance", in.name,
-		"--listen", in.listen,
-		"--admin-listen", in.admin,
-		"--call-mode", string(s.spec.Mode()),
-		"--data-dir", dataDir,
-		"--seed", strconv.FormatInt(in.seed, 10),
-	}
+	contract := runtime.Contract(p.system, &s.spec, p.seed, r.opts.LegacyMetrics)
+	contract.Instance, contract.Listen, contract.AdminListen, contract.DataDir = in.name, in.listen, in.admin, dataDir
 	for _, c := range s.spec.Calls {
-		args = append(args, "--call", c+"="+p.byName[c].url())
+		contract.Calls = append(contract.Calls, service.Call{Name: c, URL: p.byName[c].url()})
 	}
-	args = append(args, workloadArgs(s.spec.Workload)...)
 	if dbURL != "" {
-		args = append(args, "--db", dbURL)
-		if r.opts.Records > 0 {
-			args = append(args, "--records", strconv.Itoa(r.opts.Records))
-		}
+		contract.DB, contract.Records = dbURL, r.opts.Records
 	}
-	if r.opts.LegacyMetrics {
-		args = append(args, "--legacy-metrics")
-	}
+	args := contract.Args()
 	env := childEnv(os.Environ(), "VECRO_TOKEN="+token)
 	if !r.limits.Enforced {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(int(math.Ceil(s.cpu.Cores()))))
@@ -438,31 +424,6 @@ func (r *Runtime) startInstance(ctx context.Context, p *plan, in *instancePlan, 
 		return err
 	}
 	return r.waitReady(ctx, proc, in)
-}
-
-// workloadArgs turns a workload into the service contract's flags.
-func workloadArgs(w spec.Workload) []string {
-	var a []string
-	add := func(flag string, v int) {
-		if v != 0 {
-			a = append(a, "--"+flag, strconv.Itoa(v))
-		}
-	}
-	add("cpu", w.CPU)
-	add("io", w.IO)
-	add("net", w.Net)
-	if w.Memory > 0 {
-		add("memory", int((w.Memory+(1<<20)-1)>>20)) // MiB, rounded up
-	}
-	add("read", w.Read)
-	add("write", w.Write)
-	if w.Delay != nil {
-		a = append(a, "--delay", w.Delay.Time.D().String())
-		if w.Delay.Jitter > 0 {
-			a = append(a, "--jitter", w.Delay.Jitter.D().String())
-		}
-	}
-	return a
 }
 
 // childEnv is the parent's environment without any VECRO_* variable (a

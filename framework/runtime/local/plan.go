@@ -2,7 +2,6 @@ package local
 
 import (
 	"fmt"
-	"hash/fnv"
 	"net"
 	"strconv"
 
@@ -13,6 +12,7 @@ import (
 // and seed, fixed before any process starts.
 type plan struct {
 	system   string
+	seed     int64 // the run's; each instance mixes in its name (service.InstanceSeed)
 	services []*servicePlan // callees before their callers
 	byName   map[string]*servicePlan
 }
@@ -36,7 +36,6 @@ type instancePlan struct {
 	name    string
 	listen  string // 127.0.0.1:P, owned by the agent's ingress proxy
 	admin   string // 127.0.0.1:A
-	seed    int64
 }
 
 // url is the service URL callers use.
@@ -45,7 +44,7 @@ func (s *servicePlan) url() string { return "http://" + s.addr }
 // newPlan lays out sys, which must be valid. It closes any listener it
 // opened when it fails.
 func newPlan(sys *spec.System, seed int64) (p *plan, err error) {
-	p = &plan{system: sys.Name, byName: map[string]*servicePlan{}}
+	p = &plan{system: sys.Name, seed: seed, byName: map[string]*servicePlan{}}
 	defer func() {
 		if err != nil {
 			p.closeFronts()
@@ -84,7 +83,6 @@ func newPlan(sys *spec.System, seed int64) (p *plan, err error) {
 				name:    iname,
 				listen:  ports.addr(),
 				admin:   ports.addr(),
-				seed:    instanceSeed(seed, iname),
 			})
 		}
 		if n > 1 {
@@ -116,13 +114,4 @@ func (p *plan) closeFronts() {
 			s.front.Close()
 		}
 	}
-}
-
-// instanceSeed gives every instance its own stream of random draws,
-// derived from the run's seed and the instance's name, so that replicas do
-// not draw the same jitter and a run replays from its seed.
-func instanceSeed(seed int64, name string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return seed ^ int64(h.Sum64()&(1<<63-1))
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vecrosim/vecro/framework/spec"
 )
@@ -94,39 +93,6 @@ func TestPlanReplicasGetAFront(t *testing.T) {
 	}
 	if b.cpu != 1500 || b.memory != 64<<20 {
 		t.Errorf("b limits %v %v, want 1500m 64Mi", b.cpu, b.memory)
-	}
-	seeds := map[int64]bool{}
-	for _, in := range a.instances {
-		seeds[in.seed] = true
-	}
-	if len(seeds) != 3 {
-		t.Errorf("replicas share seeds: %v", seeds)
-	}
-	if instanceSeed(42, "a-0") != a.instances[0].seed || instanceSeed(43, "a-0") == a.instances[0].seed {
-		t.Error("instance seeds do not follow the run seed")
-	}
-}
-
-func TestWorkloadArgs(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		w    spec.Workload
-		want []string
-	}{
-		{"empty", spec.Workload{}, nil},
-		{"base", spec.Workload{CPU: 2, IO: 3, Net: 512, Memory: 16 << 20},
-			[]string{"--cpu", "2", "--io", "3", "--net", "512", "--memory", "16"}},
-		{"memory rounds up to MiB", spec.Workload{Memory: 1<<20 + 1}, []string{"--memory", "2"}},
-		{"storage", spec.Workload{Read: 1, Write: 2}, []string{"--read", "1", "--write", "2"}},
-		{"delay", spec.Workload{Delay: &spec.Delay{Time: spec.Duration(300 * time.Millisecond), Jitter: spec.Duration(50 * time.Millisecond)}},
-			[]string{"--delay", "300ms", "--jitter", "50ms"}},
-		{"delay without jitter", spec.Workload{Delay: &spec.Delay{Time: spec.Duration(time.Second)}}, []string{"--delay", "1s"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := workloadArgs(tc.w); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("workloadArgs = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }
 

@@ -45,7 +45,9 @@ type Config struct {
 	// DataDir holds the io workload's and the io-stress fault's files.
 	DataDir string
 	// Seed drives every random draw of the service (delay jitter, storage
-	// keys, payload bytes).
+	// keys, payload bytes): the run's seed (--seed) mixed with the
+	// instance's name (service.InstanceSeed), so replicas draw differently
+	// on both runtimes.
 	Seed int64
 	// Records is the size of a storage type's seeded dataset.
 	Records int
@@ -102,22 +104,9 @@ const (
 	maxNet       = 1 << 31 // a 1 GiB payload
 )
 
-// envPrefix prefixes every environment variable the binary reads.
-const envPrefix = "VECRO_"
-
-// envNames are the environment names that do not follow the upper snake
-// case rule.
-var envNames = map[string]string{
-	"call": "VECRO_CALLS",
-}
-
-// EnvName returns the environment variable that sets flag name.
-func EnvName(flagName string) string {
-	if n, ok := envNames[flagName]; ok {
-		return n
-	}
-	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
+// EnvName returns the environment variable that sets flag name (the
+// contract's spelling, service.EnvName).
+func EnvName(flagName string) string { return service.EnvName(flagName) }
 
 // nameRE is what a system, service or instance name may look like: it ends
 // up in label values, file names and the legacy metric names.
@@ -163,7 +152,7 @@ func Parse(args []string, lookupEnv func(string) (string, bool), usage io.Writer
 	fs.Var((*msDuration)(&c.Workload.Delay), "delay", "per request: wait `DUR` (Go duration or ms) before any work")
 	fs.Var((*msDuration)(&c.Workload.Jitter), "jitter", "uniform ± `DUR` (Go duration or ms) around --delay")
 	fs.StringVar(&c.DataDir, "data-dir", "", "`dir` for io workload and io-stress files (default: the temp dir)")
-	fs.Int64Var(&c.Seed, "seed", 0, "`seed` of every random draw")
+	fs.Int64Var(&c.Seed, "seed", 0, "the run's `seed`; every random draw comes from it mixed with the instance name")
 	fs.IntVar(&c.Records, "records", c.Records, "storage dataset size in `rows`")
 	fs.StringVar(&c.DB, "db", "", "storage database `URL` (redis://, mysql://, mongodb://)")
 	fs.BoolVar(&c.LegacyMetrics, "legacy-metrics", false, "also expose the original's vecro_base_<system>_* metrics")
@@ -214,6 +203,7 @@ func Parse(args []string, lookupEnv func(string) (string, bool), usage io.Writer
 	if c.Instance == "" {
 		c.Instance = defaultInstance(c.Service)
 	}
+	c.Seed = service.InstanceSeed(c.Seed, c.Instance)
 	if c.DataDir == "" {
 		c.DataDir = os.TempDir()
 	}

@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/service"
 	"github.com/vecrosim/vecro/framework/spec"
 	"github.com/vecrosim/vecro/images/service/internal/config"
 )
@@ -40,7 +42,7 @@ func TestParseFlags(t *testing.T) {
 	if len(c.Calls) != 2 || c.Calls[0] != (config.Call{Name: "a", URL: "http://127.0.0.1:1/x"}) || c.Calls[1].Name != "b" {
 		t.Errorf("calls = %+v", c.Calls)
 	}
-	if c.CallMode != spec.CallParallel || c.Seed != 42 || !c.LegacyMetrics || c.Type != spec.TypeBase {
+	if c.CallMode != spec.CallParallel || c.Seed != service.InstanceSeed(42, "text-0") || !c.LegacyMetrics || c.Type != spec.TypeBase {
 		t.Errorf("config = %+v", c)
 	}
 	if c.Records != config.DefaultRecords || c.DataDir == "" {
@@ -160,6 +162,76 @@ func TestEnvName(t *testing.T) {
 	for flagName, want := range map[string]string{"admin-listen": "VECRO_ADMIN_LISTEN", "call": "VECRO_CALLS", "token": "VECRO_TOKEN", "token-file": "VECRO_TOKEN_FILE"} {
 		if got := config.EnvName(flagName); got != want {
 			t.Errorf("EnvName(%q) = %q, want %q", flagName, got, want)
+		}
+	}
+}
+
+// TestTheContractReadsBackTheSame: what a runtime writes with
+// service.Instance, as flags (the local runtime) or as environment (a
+// container), is what the binary reads, field by field.
+func TestTheContractReadsBackTheSame(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("t0k\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := service.Instance{
+		System: "social", Service: "posts-storage-db", Instance: "posts-storage-db-1",
+		Type: service.TypeMongoDB, CallMode: service.CallParallel,
+		Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0",
+		Calls:    []service.Call{{Name: "a", URL: "http://127.0.0.1:1/x"}, {Name: "b", URL: "http://127.0.0.1:2"}},
+		Workload: service.Workload{Read: 3, Write: 1},
+		DataDir:  dir, Seed: 7, DB: "mongodb://127.0.0.1:27017/social", Records: 50,
+		TokenFile: token, LegacyMetrics: true,
+	}
+	base := service.Instance{System: "s", Service: "web", Instance: "web-0", Type: service.TypeBase,
+		Workload: service.Workload{CPU: 2, IO: 1, Net: 512, MemoryMiB: 16, Delay: 250 * time.Millisecond, Jitter: 20 * time.Millisecond}}
+	for _, in := range []service.Instance{in, base} {
+		vars := map[string]string{}
+		for _, v := range in.Env() {
+			vars[v.Name] = v.Value
+		}
+		fromArgs, err := config.Parse(in.Args(), env(nil), io.Discard)
+		if err != nil {
+			t.Fatalf("%s as flags %q: %v", in.Instance, in.Args(), err)
+		}
+		fromEnv, err := config.Parse(nil, env(vars), io.Discard)
+		if err != nil {
+			t.Fatalf("%s as environment %v: %v", in.Instance, vars, err)
+		}
+		for how, c := range map[string]*config.Config{"flags": fromArgs, "environment": fromEnv} {
+			var calls []service.Call
+			for _, cl := range c.Calls {
+				calls = append(calls, service.Call{Name: cl.Name, URL: cl.URL})
+			}
+			got := service.Instance{System: c.System, Service: c.Service, Instance: c.Instance, Type: c.Type, CallMode: c.CallMode,
+				Listen: c.Listen, AdminListen: c.AdminListen, Calls: calls, DataDir: c.DataDir, DB: c.DB, Records: c.Records,
+				Workload: service.Workload{CPU: c.Workload.CPU, IO: c.Workload.IO, Net: c.Workload.Net, MemoryMiB: c.Workload.MemoryMiB,
+					Read: c.Workload.Read, Write: c.Workload.Write, Delay: c.Workload.Delay, Jitter: c.Workload.Jitter},
+				LegacyMetrics: c.LegacyMetrics}
+			want := in
+			want.Seed, want.TokenFile = 0, ""
+			if want.CallMode == "" {
+				want.CallMode = service.CallSequential
+			}
+			if want.Listen == "" {
+				want.Listen, want.AdminListen = config.DefaultListen, config.DefaultAdminListen
+			}
+			if want.DataDir == "" {
+				want.DataDir = os.TempDir()
+			}
+			if want.Records == 0 {
+				want.Records = config.DefaultRecords
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s read back from %s:\n got %+v\nwant %+v", in.Instance, how, got, want)
+			}
+			if c.Seed != service.InstanceSeed(in.Seed, in.Instance) {
+				t.Errorf("%s from %s: seed %d, want the run's %d mixed with the instance name", in.Instance, how, c.Seed, in.Seed)
+			}
+			if in.TokenFile != "" && c.Token != "t0k" {
+				t.Errorf("%s from %s: token %q from the token file", in.Instance, how, c.Token)
+			}
 		}
 	}
 }
