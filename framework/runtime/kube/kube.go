@@ -33,6 +33,7 @@ import (
 	"github.com/vecrosim/vecro/framework/image"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
+	"github.com/vecrosim/vecro/framework/runtime/local"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -470,7 +471,7 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 	}
 	ns := r.opts.Namespace
 	if ns == "" {
-		ns = NamespaceOf(sys)
+		ns = sys.EffectiveNamespace()
 	}
 	owns, err := r.ownsNamespace(ctx, ns, sys.Name)
 	if err != nil {
@@ -626,8 +627,10 @@ func (r *Runtime) image(ctx context.Context) (string, error) {
 	}
 	dir := r.opts.ModuleDir
 	if dir == "" {
-		if dir, err = ModuleRoot(); err != nil {
-			return "", err
+		// The same lookup as the local runtime's service build: the
+		// working directory's module, else the one this was compiled in.
+		if dir, err = local.FindModule(); err != nil {
+			return "", fmt.Errorf("service image: %w; or pass an image the cluster can pull (--image)", err)
 		}
 	}
 	built, img, err := ServiceImage(ctx, dir, r.log)
@@ -683,23 +686,6 @@ func ServiceImage(ctx context.Context, moduleDir string, logger *slog.Logger) (s
 		return "", nil, err
 	}
 	return ref, img, nil
-}
-
-// ModuleRoot finds the vecro module containing the working directory.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find the vecro module: %w", err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && bytes.Contains(b, []byte("module github.com/vecrosim/vecro\n")) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("find the vecro module: no go.mod of github.com/vecrosim/vecro above %s (run from the repository, or pass an image)", dir)
-		}
-	}
 }
 
 // reach opens a port-forward to every pod's admin port, to one pod of every
@@ -993,7 +979,7 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 	}
 	ns := r.opts.Namespace
 	if ns == "" {
-		ns = NamespaceOf(sys)
+		ns = sys.EffectiveNamespace()
 	}
 	owns, err := r.ownsNamespace(ctx, ns, sys.Name)
 	if err != nil {

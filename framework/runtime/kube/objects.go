@@ -206,14 +206,6 @@ type ServiceDeployment struct {
 	Replicas   int32
 }
 
-// NamespaceOf is where sys runs: its namespace, else its name.
-func NamespaceOf(sys *spec.System) string {
-	if sys.Namespace != "" {
-		return sys.Namespace
-	}
-	return sys.Name
-}
-
 // ObjectName is the name of a service's Deployment and Service.
 func ObjectName(system, service string) string { return system + "-" + service }
 
@@ -230,7 +222,7 @@ func BuildManifest(sys *spec.System, o ManifestOptions) (*Manifest, error) {
 	}
 	ns := o.Namespace
 	if ns == "" {
-		ns = NamespaceOf(sys)
+		ns = sys.EffectiveNamespace()
 	}
 	where := sys.Name
 	if sys.File != "" {
@@ -411,7 +403,7 @@ func (b *builder) service(s spec.Service) {
 			WithSelector(sel).
 			WithPorts(corev1ac.ServicePort().WithName("http").WithPort(ClusterPort).WithTargetPort(intstr.FromString("http")).WithProtocol(corev1.ProtocolTCP))))
 
-	replicas := int32(replicasOf(b.sys, s))
+	replicas := int32(b.sys.ReplicasOf(s.Name))
 	pod := corev1ac.PodSpec().
 		// 25 services would put ~150 *_SERVICE_* variables in every
 		// container; callers use DNS names.
@@ -476,7 +468,8 @@ func (b *builder) agentContainer(s spec.Service) *corev1ac.ContainerApplyConfigu
 		args = append(args, "--call", callee+"=http://"+ObjectName(b.sys.Name, callee))
 	}
 
-	cpu, mem := limitsOf(s)
+	lim := s.Limits()
+	cpu, mem := lim.CPU, lim.Memory
 	c := corev1ac.Container().
 		WithName("service").
 		WithImage(b.o.Image).
@@ -615,29 +608,6 @@ func milliCPU(m spec.MilliCPU) resource.Quantity {
 
 func bytesQ(n spec.Size) resource.Quantity {
 	return *resource.NewQuantity(int64(n), resource.BinarySI)
-}
-
-// replicasOf: the service's own count, else the system's, else one.
-func replicasOf(sys *spec.System, s spec.Service) int {
-	switch {
-	case s.Replicas > 0:
-		return s.Replicas
-	case sys.Replicas > 0:
-		return sys.Replicas
-	}
-	return 1
-}
-
-// limitsOf fills zero resources with the original's container limits.
-func limitsOf(s spec.Service) (spec.MilliCPU, spec.Size) {
-	cpu, mem := s.Resources.CPU, s.Resources.Memory
-	if cpu <= 0 {
-		cpu = spec.DefaultCPULimit
-	}
-	if mem <= 0 {
-		mem = spec.DefaultMemoryLimit
-	}
-	return cpu, mem
 }
 
 // YAML writes the manifest as one multi-document YAML stream, each document
