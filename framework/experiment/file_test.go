@@ -120,3 +120,18 @@ func TestLoadFileLocatesErrors(t *testing.T) {
 		t.Errorf("fault file as experiment: %v", err)
 	}
 }
+
+// TestInlineDefinitionErrorsNameTheExperimentFilesLines: a system written
+// inline is decoded where it stands, so its problems carry the experiment
+// file's own line numbers, not the offset inside the inline block.
+func TestInlineDefinitionErrorsNameTheExperimentFilesLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "exp.yaml")
+	body := "kind: Experiment\nname: x\nsystem:\n  name: s\n  services:\n    - name: a\n      type: nosuch\n"
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := CheckFile(p)
+	if want := p + " (inline system):7: services[0].type: unknown type"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %v, want it to start %q", err, want)
+	}
+}

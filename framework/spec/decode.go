@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"strconv"
@@ -222,12 +223,7 @@ func (d *decoder) fail(n ast.Node, path, format string, args ...any) {
 // decodeFile parses data as one YAML document and decodes it into out (a
 // pointer to System or FaultFile). ok is false when nothing could be decoded.
 func decodeFile(name string, data []byte, out any) (*decoder, bool) {
-	d := &decoder{
-		file:    name,
-		meta:    &fileMeta{lines: map[string]int{}, bad: map[string]bool{}, written: map[string]string{}},
-		anchors: map[string]ast.Node{},
-		budget:  maxDecodeSteps,
-	}
+	d := newDecoder(name)
 	f, err := parseYAML(data)
 	if err != nil {
 		d.errs = append(d.errs, syntaxError(name, err))
@@ -255,6 +251,26 @@ func decodeFile(name string, data []byte, out any) (*decoder, bool) {
 	}
 	d.decode(body, reflect.ValueOf(out).Elem(), "", fieldOpts{})
 	return d, true
+}
+
+// newDecoder returns a decoder for a file called name.
+func newDecoder(name string) *decoder {
+	return &decoder{
+		file:    name,
+		meta:    &fileMeta{lines: map[string]int{}, bad: map[string]bool{}, written: map[string]string{}},
+		anchors: map[string]ast.Node{},
+		budget:  maxDecodeSteps,
+	}
+}
+
+// decodeNode decodes a mapping written inside another file (an experiment's
+// inline system) into out: its field paths start at the mapping, its lines
+// are the enclosing file's.
+func decodeNode(name string, n ast.Node, out any) *decoder {
+	d := newDecoder(name)
+	ast.Walk(anchorCollector(d.anchors), n)
+	d.decode(n, reflect.ValueOf(out).Elem(), "", fieldOpts{})
+	return d
 }
 
 func topKeys(out any) string {
@@ -449,6 +465,9 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string, opts fieldOpt
 			v.SetFloat(float64(x))
 		}
 		return
+	case typeRef:
+		d.decodeRef(n, v, path)
+		return
 	case typePercent:
 		if s, ok := d.scalar(n, path, "a percentage such as 50"); ok {
 			x, err := ParsePercent(s)
@@ -493,6 +512,24 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string, opts fieldOpt
 	case reflect.String:
 		if s, ok := d.scalar(n, path, "a string"); ok {
 			v.SetString(s)
+		}
+	case reflect.Bool:
+		if s, ok := d.scalar(n, path, "true or false"); ok {
+			x, err := strconv.ParseBool(strings.TrimSpace(s))
+			if err != nil {
+				d.fail(n, path, "want true or false, got %q", s)
+				return
+			}
+			v.SetBool(x)
+		}
+	case reflect.Float64:
+		if s, ok := d.scalar(n, path, "a number"); ok {
+			x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				d.fail(n, path, "want a number, got %q", s)
+				return
+			}
+			v.SetFloat(x)
 		}
 	case reflect.Int, reflect.Int64:
 		if s, ok := d.scalar(n, path, "an integer"); ok {

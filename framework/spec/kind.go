@@ -196,8 +196,12 @@ func wrongKind(name string, data []byte, want Kind) error {
 	if k == KindUnknown || k == want {
 		return nil
 	}
-	return ErrorList{{File: name, Line: topLevelKeys(data)["kind"].line, Field: "kind",
-		Msg: fmt.Sprintf("this is %s; %s (kind: %s) is wanted here", k.Describe(), want.Describe(), want.Name())}}
+	msg := fmt.Sprintf("this is %s; %s (kind: %s) is wanted here", k.Describe(), want.Describe(), want.Name())
+	if want == KindExperiment {
+		// The likely mix-up: a file an experiment refers to given alone.
+		msg += fmt.Sprintf(": name the file in an experiment's %s: key", map[Kind]string{KindSystem: "system", KindFaults: "faults"}[k])
+	}
+	return ErrorList{{File: name, Line: topLevelKeys(data)["kind"].line, Field: "kind", Msg: msg}}
 }
 
 // Describe names the kind with its article: "a system definition", "an
