@@ -32,22 +32,11 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 	if image == "" {
 		image = DryRunImage
 	}
-	kp := o.KubePrometheus
 	dbPassword := ""
 	if slices.ContainsFunc(sys.Services, func(s spec.Service) bool { return s.Type == spec.TypeMySQL }) {
 		dbPassword = DryRunSecret
 	}
-	// Without a cluster, auto cannot tell whether kube-prometheus is
-	// there: it is printed as kube-prometheus (its ServiceMonitor).
-	var standalone *Standalone
-	promImage := ""
-	if o.Monitoring == MonitoringStandalone {
-		standalone, promImage = &o.Standalone, o.Standalone.Image
-		if promImage == "" {
-			promImage = DryRunPrometheusImage
-		}
-	}
-	return BuildManifest(sys, ManifestOptions{
+	mo := ManifestOptions{
 		Namespace:       o.Namespace,
 		Image:           image,
 		PullPolicy:      o.PullPolicy,
@@ -56,12 +45,27 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 		Seed:            o.Seed,
 		DBImages:        o.DBImages,
 		ManageNamespace: true,
-		Monitor:         o.Monitoring != MonitoringNone && o.Monitoring != MonitoringStandalone,
-		Prometheus:      ServiceAccountRef{Namespace: kp.Namespace, Name: kp.ServiceAccount},
-		Standalone:      standalone,
-		PrometheusImage: promImage,
 		CPURequest:      o.CPURequest,
 		MemoryRequest:   o.MemoryRequest,
 		LegacyMetrics:   o.LegacyMetrics,
-	})
+	}
+	dryRunMonitor(o).configure(&mo)
+	return BuildManifest(sys, mo)
+}
+
+// dryRunMonitor is the monitor of o's mode without a cluster: auto cannot
+// tell whether kube-prometheus is there, so it is printed as
+// kube-prometheus (its ServiceMonitor), and existing is kube-prometheus too.
+func dryRunMonitor(o Options) monitor {
+	switch o.Monitoring {
+	case MonitoringNone:
+		return noMonitor{}
+	case MonitoringStandalone:
+		img := o.Standalone.Image
+		if img == "" {
+			img = DryRunPrometheusImage
+		}
+		return standaloneMonitor{cfg: o.Standalone, image: img}
+	}
+	return kubePrometheusMonitor{kp: o.KubePrometheus}
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,48 +38,6 @@ import (
 
 // Name is the runtime's name (runtime.Runtime.Name, metrics.FlavorKube).
 const Name = "kube"
-
-// Monitoring selects how the runtime gets a Prometheus.
-type Monitoring string
-
-// Monitoring modes.
-const (
-	// MonitoringKubePrometheus installs the pinned kube-prometheus release
-	// unless it is there already (the default).
-	MonitoringKubePrometheus Monitoring = "kube-prometheus"
-	// MonitoringExisting uses the prometheus-operator and Prometheus that
-	// are already installed (named as in KubePrometheus) and installs
-	// nothing.
-	MonitoringExisting Monitoring = "existing"
-	// MonitoringStandalone deploys a plain Prometheus (built from the Go
-	// module proxy, see Standalone) into the system's namespace: for
-	// clusters with no internet, where kube-prometheus can be neither
-	// fetched nor pulled.
-	MonitoringStandalone Monitoring = "standalone"
-	// MonitoringAuto (the default) uses kube-prometheus when it is
-	// installed or can be fetched, and the standalone Prometheus otherwise;
-	// it logs which.
-	MonitoringAuto Monitoring = "auto"
-	// MonitoringNone deploys no ServiceMonitor and reads no metrics.
-	MonitoringNone Monitoring = "none"
-)
-
-// MonitoringModes lists the modes, for flags and errors.
-var MonitoringModes = []Monitoring{MonitoringAuto, MonitoringKubePrometheus, MonitoringStandalone, MonitoringExisting, MonitoringNone}
-
-// ParseMonitoring checks a mode's name.
-func ParseMonitoring(s string) (Monitoring, error) {
-	for _, m := range MonitoringModes {
-		if string(m) == s {
-			return m, nil
-		}
-	}
-	names := make([]string, len(MonitoringModes))
-	for i, m := range MonitoringModes {
-		names[i] = string(m)
-	}
-	return "", fmt.Errorf("monitoring mode %q: want one of %s", s, strings.Join(names, ", "))
-}
 
 // Options configure the Kubernetes runtime. The cluster is, in order of
 // precedence, RESTConfig, Kind, or Kubeconfig/Context.
@@ -147,19 +104,20 @@ type Runtime struct {
 
 	mu  sync.Mutex
 	cfg *rest.Config
-	// monitoring is Options.Monitoring resolved (never auto) and promImage
-	// the standalone Prometheus' image, once InstallMonitoring ran.
-	monitoring Monitoring
-	promImage  string
-	kind       *kindCluster
-	dyn        dynamic.Interface
-	cs         kubernetes.Interface
-	manifest   *Manifest
-	ownsNS     bool
-	fwd        forwards
-	dep        *runtime.Deployment
-	stopWatch  context.CancelFunc
-	watchDone  chan struct{}
+	// mon is Options.Monitoring resolved, once InstallMonitoring (or
+	// Deploy) ran; promImage is the standalone Prometheus' image once it
+	// was made available.
+	mon       monitor
+	promImage string
+	kind      *kindCluster
+	dyn       dynamic.Interface
+	cs        kubernetes.Interface
+	manifest  *Manifest
+	ownsNS    bool
+	fwd       forwards
+	dep       *runtime.Deployment
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -295,115 +253,80 @@ func (r *Runtime) InstallMonitoring(ctx context.Context) error {
 	if _, err := r.Connect(ctx); err != nil {
 		return err
 	}
-	if _, err := ParseMonitoring(string(r.opts.Monitoring)); err != nil {
-		return err
-	}
-	mode, err := r.chooseMonitoring(ctx)
+	mon, err := r.resolver().resolve(ctx, true)
 	if err != nil {
 		return err
-	}
-	if err := r.useMonitoring(ctx, mode); err != nil {
-		return err
-	}
-	if mode != MonitoringKubePrometheus {
-		return nil
-	}
-	kp := r.opts.KubePrometheus
-	res, err := r.resourcesIn(kp.Namespace)
-	if err != nil {
-		return err
-	}
-	_, err = WaitPrometheus(ctx, res, kp)
-	return err
-}
-
-// chooseMonitoring resolves the mode, installing kube-prometheus when that
-// is the choice. The result is never MonitoringAuto, and
-// MonitoringExisting becomes MonitoringKubePrometheus (the same Prometheus
-// is read).
-func (r *Runtime) chooseMonitoring(ctx context.Context) (Monitoring, error) {
-	kp := r.opts.KubePrometheus
-	mode := r.opts.Monitoring
-	if mode == MonitoringNone || mode == MonitoringStandalone {
-		r.log.Info("monitoring", "mode", mode)
-		return mode, nil
-	}
-	ok, err := kp.Installed(ctx, r.dyn)
-	if err != nil {
-		return "", err
-	}
-	if ok {
-		r.log.Info("monitoring: kube-prometheus is installed; not installing it", "mode", mode, "namespace", kp.Namespace, "prometheus", kp.Prometheus)
-		return MonitoringKubePrometheus, nil
-	}
-	if mode == MonitoringExisting {
-		return "", errNoKubePrometheus(kp)
-	}
-	fctx, cancel := context.WithTimeout(ctx, min(r.opts.FetchTimeout, kp.Timeout))
-	rel, err := FetchRelease(fctx, kp, r.log)
-	cancel()
-	if err != nil {
-		if mode == MonitoringAuto {
-			r.log.Warn("monitoring: kube-prometheus cannot be fetched; deploying the standalone Prometheus with the system instead", "mode", MonitoringStandalone, "err", err)
-			return MonitoringStandalone, nil
-		}
-		return "", err
-	}
-	r.log.Info("monitoring: installing kube-prometheus", "mode", MonitoringKubePrometheus, "version", kp.Version)
-	ictx, cancel := context.WithTimeout(ctx, kp.Timeout)
-	defer cancel()
-	if err := InstallRelease(ictx, r.cfg, rel, r.log); err != nil {
-		return "", err
-	}
-	return MonitoringKubePrometheus, nil
-}
-
-func errNoKubePrometheus(kp KubePrometheus) error {
-	return fmt.Errorf("monitoring: no Prometheus %s/%s (prometheus-operator) in the cluster; install kube-prometheus or use --monitoring=%s or %s", kp.Namespace, kp.Prometheus, MonitoringKubePrometheus, MonitoringStandalone)
-}
-
-// useMonitoring records the resolved mode, once the standalone
-// Prometheus' image (if that is the mode) is available.
-func (r *Runtime) useMonitoring(ctx context.Context, mode Monitoring) error {
-	if mode == MonitoringStandalone {
-		if err := r.standaloneImage(ctx); err != nil {
-			return err
-		}
 	}
 	r.mu.Lock()
-	r.monitoring = mode
+	r.mon = mon
 	r.mu.Unlock()
-	return nil
+	return mon.ready(ctx)
+}
+
+// monitor is the monitor InstallMonitoring resolved, or (Deploy or Apply
+// alone) the one resolved without installing anything.
+func (r *Runtime) monitor(ctx context.Context) (monitor, error) {
+	r.mu.Lock()
+	mon := r.mon
+	r.mu.Unlock()
+	if mon != nil {
+		return mon, nil
+	}
+	mon, err := r.resolver().resolve(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.mon = mon
+	r.mu.Unlock()
+	return mon, nil
+}
+
+// resolver resolves Options.Monitoring against the connected cluster.
+func (r *Runtime) resolver() monitorResolver {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return monitorResolver{
+		mode:         r.opts.Monitoring,
+		kp:           r.opts.KubePrometheus,
+		standalone:   r.opts.Standalone,
+		fetchTimeout: r.opts.FetchTimeout,
+		cfg:          r.cfg,
+		dyn:          r.dyn,
+		pods:         r.resourcesIn,
+		log:          r.log,
+		promImage:    r.standaloneImage,
+	}
 }
 
 // standaloneImage makes the standalone Prometheus' image available: the
 // given one, or the tool cache's binary packed and handed to the loader.
-func (r *Runtime) standaloneImage(ctx context.Context) error {
+func (r *Runtime) standaloneImage(ctx context.Context) (string, error) {
 	r.mu.Lock()
-	done := r.promImage != ""
+	done := r.promImage
 	r.mu.Unlock()
-	if done {
-		return nil
+	if done != "" {
+		return done, nil
 	}
 	ref := r.opts.Standalone.Image
 	if ref == "" {
 		loader, err := r.loader()
 		if err != nil {
-			return fmt.Errorf("standalone prometheus image: %w; or pass one the cluster can pull (--prometheus-image)", err)
+			return "", fmt.Errorf("standalone prometheus image: %w; or pass one the cluster can pull (--prometheus-image)", err)
 		}
 		built, img, err := PrometheusImage(ctx, r.opts.Standalone.Binary, r.log)
 		if err != nil {
-			return err
+			return "", err
 		}
 		r.log.Info("loading the standalone prometheus image", "image", built)
 		if ref, err = loader.Load(ctx, built, img); err != nil {
-			return err
+			return "", err
 		}
 	}
 	r.mu.Lock()
 	r.promImage = ref
 	r.mu.Unlock()
-	return nil
+	return ref, nil
 }
 
 // loader is Options.Loader, or the kind cluster's.
@@ -485,19 +408,11 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 	if err != nil {
 		return nil, nil, err
 	}
-	kp := r.opts.KubePrometheus
-	mode, err := r.resolvedMonitoring(ctx)
+	mon, err := r.monitor(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	var standalone *Standalone
-	if mode == MonitoringStandalone {
-		standalone = &r.opts.Standalone
-	}
-	r.mu.Lock()
-	promImage := r.promImage
-	r.mu.Unlock()
-	m, err := BuildManifest(sys, ManifestOptions{
+	mo := ManifestOptions{
 		Namespace:       ns,
 		Image:           image,
 		PullPolicy:      r.opts.PullPolicy,
@@ -506,14 +421,12 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 		Seed:            r.opts.Seed,
 		DBImages:        r.opts.DBImages,
 		ManageNamespace: owns,
-		Monitor:         mode == MonitoringKubePrometheus,
-		Prometheus:      ServiceAccountRef{Namespace: kp.Namespace, Name: kp.ServiceAccount},
-		Standalone:      standalone,
-		PrometheusImage: promImage,
 		CPURequest:      r.opts.CPURequest,
 		MemoryRequest:   r.opts.MemoryRequest,
 		LegacyMetrics:   r.opts.LegacyMetrics,
-	})
+	}
+	mon.configure(&mo)
+	m, err := BuildManifest(sys, mo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -526,37 +439,6 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 	}
 	r.log.Info("applied", "system", sys.Name, "namespace", ns, "objects", len(applied))
 	return m, applied, nil
-}
-
-// resolvedMonitoring is the mode InstallMonitoring chose. Without it (Deploy
-// or Apply alone), nothing is installed: auto and existing read an
-// installed kube-prometheus, and auto otherwise gets the standalone
-// Prometheus.
-func (r *Runtime) resolvedMonitoring(ctx context.Context) (Monitoring, error) {
-	r.mu.Lock()
-	mode := r.monitoring
-	r.mu.Unlock()
-	if mode != "" {
-		return mode, nil
-	}
-	mode, err := ParseMonitoring(string(r.opts.Monitoring))
-	if err != nil {
-		return "", err
-	}
-	if mode == MonitoringAuto || mode == MonitoringExisting {
-		ok, err := r.opts.KubePrometheus.Installed(ctx, r.dyn)
-		switch {
-		case err != nil:
-			return "", err
-		case ok:
-			mode = MonitoringKubePrometheus
-		case mode == MonitoringExisting:
-			return "", errNoKubePrometheus(r.opts.KubePrometheus)
-		default:
-			mode = MonitoringStandalone
-		}
-	}
-	return mode, r.useMonitoring(ctx, mode)
 }
 
 // ownsNamespace: vecro manages the namespace (creates it, deletes it at
@@ -699,7 +581,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	if err != nil {
 		return nil, err
 	}
-	mode, err := r.resolvedMonitoring(ctx)
+	mon, err := r.monitor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -758,21 +640,19 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 			return nil
 		})
 	}
-	if mode != MonitoringNone {
-		g.Go(func() error {
-			ns, pod, err := r.prometheusPod(gctx, m)
-			if err != nil {
-				return err
-			}
-			f, err := ForwardPort(live, r.cfg, ns, pod, PrometheusPort, r.log)
-			if err != nil {
-				return fmt.Errorf("reach prometheus: %w", err)
-			}
-			r.fwd.add(f)
-			dep.PrometheusURL = f.URL()
-			return nil
-		})
-	}
+	g.Go(func() error {
+		ns, pod, err := mon.prometheus(gctx, m)
+		if err != nil || pod == "" {
+			return err
+		}
+		f, err := ForwardPort(live, r.cfg, ns, pod, PrometheusPort, r.log)
+		if err != nil {
+			return fmt.Errorf("reach prometheus: %w", err)
+		}
+		r.fwd.add(f)
+		dep.PrometheusURL = f.URL()
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		r.fwd.closeAll()
 		return nil, err
@@ -783,7 +663,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 			r.fwd.closeAll()
 			return nil, err
 		}
-		dep.Metrics, dep.Monitoring = src, string(mode)
+		dep.Metrics, dep.Monitoring = src, string(mon.mode())
 	}
 	failures := make(chan error, 64)
 	dep.Failures = failures
@@ -797,30 +677,6 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		r.watch(wctx, m, failures)
 	}()
 	return dep, nil
-}
-
-// prometheusPod waits for the Prometheus the mode reads and returns its
-// namespace and pod.
-func (r *Runtime) prometheusPod(ctx context.Context, m *Manifest) (ns, pod string, err error) {
-	mode, err := r.resolvedMonitoring(ctx)
-	if err != nil {
-		return "", "", err
-	}
-	if mode == MonitoringStandalone {
-		res, err := r.resourcesIn(m.Namespace)
-		if err != nil {
-			return "", "", err
-		}
-		pod, err := WaitStandalonePrometheus(ctx, res, m.System, r.opts.Standalone.Timeout)
-		return m.Namespace, pod, err
-	}
-	kp := r.opts.KubePrometheus
-	res, err := r.resourcesIn(kp.Namespace)
-	if err != nil {
-		return "", "", err
-	}
-	pod, err = WaitPrometheus(ctx, res, kp)
-	return kp.Namespace, pod, err
 }
 
 // watchInterval is how often the pods are checked for restarts.
@@ -986,23 +842,25 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 		return err
 	}
 	kp := r.opts.KubePrometheus
-	// Only the objects' names matter here; a ServiceMonitor is listed only
-	// where its kind exists.
-	monitor, err := kp.Installed(ctx, r.dyn)
+	// Only the objects' names matter here: whatever mode deployed the
+	// system, its objects are among the standalone Prometheus' and, where
+	// the kind exists, kube-prometheus' ServiceMonitor.
+	installed, err := kp.Installed(ctx, r.dyn)
 	if err != nil {
 		return err
 	}
-	m, err := BuildManifest(sys, ManifestOptions{
+	mo := ManifestOptions{
 		Namespace:       ns,
 		Image:           DryRunImage,
 		Token:           DryRunSecret,
 		DBPassword:      DryRunSecret,
 		ManageNamespace: owns,
-		Monitor:         monitor,
-		Prometheus:      ServiceAccountRef{Namespace: kp.Namespace, Name: kp.ServiceAccount},
-		Standalone:      &r.opts.Standalone,
-		PrometheusImage: DryRunPrometheusImage,
-	})
+	}
+	standaloneMonitor{cfg: r.opts.Standalone, image: DryRunPrometheusImage}.configure(&mo)
+	if installed {
+		kubePrometheusMonitor{kp: kp}.configure(&mo)
+	}
+	m, err := BuildManifest(sys, mo)
 	if err != nil {
 		return err
 	}
