@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
+	"github.com/vecrosim/vecro/framework/runtime/local/dbserver/dbservertest"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -19,7 +19,7 @@ import (
 // through the agent's db proxy, an "on: db" delay slows requests, and a
 // dead database makes requests fail with 500 instead of 200.
 func TestRedisType(t *testing.T) {
-	db := dbserver.StartT(t, spec.TypeRedis)
+	db := dbservertest.StartT(t, spec.TypeRedis)
 	c := startService(t, "cache-db", "--type", "redis", "--db", db.URL(), "--records", "300", "--read", "2", "--write", "1", "--seed", "5")
 	if !strings.Contains(c.log.String(), "database fronted by the agent") {
 		t.Errorf("the database link is not fronted by the agent:\n%s", c.log)
@@ -85,7 +85,7 @@ func TestRedisType(t *testing.T) {
 // TestMySQLType runs the binary as a mysql storage service beside a real
 // MariaDB server.
 func TestMySQLType(t *testing.T) {
-	db := dbserver.StartT(t, spec.TypeMySQL)
+	db := dbservertest.StartT(t, spec.TypeMySQL)
 	c := startService(t, "posts-db", "--type", "mysql", "--db", db.URL(), "--records", "200", "--read", "3", "--write", "2")
 	hc := newHTTPClient(t)
 	if err := hammer(hc, c.url, 30, 3); err != nil {

@@ -12,7 +12,7 @@ import (
 // and seed, fixed before any process starts.
 type plan struct {
 	system   string
-	seed     int64 // the run's; each instance mixes in its name (service.InstanceSeed)
+	seed     int64          // the run's; each instance mixes in its name (service.InstanceSeed)
 	services []*servicePlan // callees before their callers
 	byName   map[string]*servicePlan
 }

@@ -172,6 +172,9 @@ func (s *Server) Err() error {
 // Output is the last part of the server's stdout and stderr.
 func (s *Server) Output() string { return s.proc.out.String() }
 
+// Tail returns the last n lines of the server's output so far.
+func (s *Server) Tail(n int) string { return lastLines(s.Output(), n) }
+
 // Stop ends the server's whole process group (SIGTERM, then SIGKILL after
 // Options.StopGrace) and removes its directory. It also cleans up after a
 // server that already died. Safe to call more than once and concurrently;

@@ -27,6 +27,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
+	"github.com/vecrosim/vecro/framework/runtime/local/dbserver/dbservertest"
 	"github.com/vecrosim/vecro/framework/spec"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
@@ -40,7 +41,7 @@ func TestStartServesAndStopLeavesNothing(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
-			s := dbserver.StartT(t, kind)
+			s := dbservertest.StartT(t, kind)
 			t.Logf("%s ready in %v at %s", s.Program(), s.StartupTime(), s.URL())
 			wantPrefix := map[spec.ServiceType]string{
 				spec.TypeRedis:   "redis://127.0.0.1:",
@@ -84,7 +85,7 @@ func TestStopCleansUpAfterSIGKILL(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
-			s := dbserver.StartT(t, kind)
+			s := dbservertest.StartT(t, kind)
 			pgid, dir := s.Pid(), s.Dir()
 			if err := syscall.Kill(s.Pid(), syscall.SIGKILL); err != nil {
 				t.Fatalf("kill %d: %v", s.Pid(), err)
@@ -259,7 +260,7 @@ func BenchmarkStart(b *testing.B) {
 		b.Run(string(kind), func(b *testing.B) {
 			var startup time.Duration
 			for b.Loop() {
-				s := dbserver.StartTWith(b, kind, dbserver.Options{Dir: b.TempDir()})
+				s := dbservertest.StartTWith(b, kind, dbserver.Options{Dir: b.TempDir()})
 				startup += s.StartupTime()
 				if err := s.Stop(); err != nil {
 					b.Fatal(err)

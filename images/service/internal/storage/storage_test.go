@@ -19,7 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
+	"github.com/vecrosim/vecro/framework/runtime/local/dbserver/dbservertest"
 	"github.com/vecrosim/vecro/framework/service"
 )
 
@@ -57,7 +57,7 @@ func TestDoAgainstRealServers(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
-			srv := dbserver.StartT(t, kind)
+			srv := dbservertest.StartT(t, kind)
 			const records = 300
 			in := newInspector(t, kind, srv.URL(), records)
 			d := dataset{records: records, seed: 7}
@@ -140,7 +140,7 @@ func TestDoRespectsContext(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
-			srv := dbserver.StartT(t, kind)
+			srv := dbservertest.StartT(t, kind)
 			st := newStore(t, Config{Type: kind, URL: srv.URL(), Records: 10, Seed: 1})
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
@@ -158,7 +158,7 @@ func TestOpenThroughProxy(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
-			srv := dbserver.StartT(t, kind)
+			srv := dbservertest.StartT(t, kind)
 			dbAddr, err := HostPort(srv.URL())
 			if err != nil {
 				t.Fatal(err)
@@ -316,7 +316,7 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 //	go test -run '^$' -bench . ./images/service/internal/storage/
 func BenchmarkDo(b *testing.B) {
 	for _, kind := range kinds {
-		srv := dbserver.StartT(b, kind)
+		srv := dbservertest.StartT(b, kind)
 		for _, records := range []int{1000, 10000} {
 			st, err := Open(b.Context(), Config{Type: kind, URL: srv.URL(), Records: records, Seed: 1})
 			if err != nil {
@@ -345,7 +345,7 @@ func BenchmarkDo(b *testing.B) {
 // default) each time: a new seed makes Open replace the previous one.
 func BenchmarkSeed(b *testing.B) {
 	for _, kind := range kinds {
-		srv := dbserver.StartT(b, kind)
+		srv := dbservertest.StartT(b, kind)
 		b.Run(string(kind), func(b *testing.B) {
 			seed := int64(0)
 			for b.Loop() {

@@ -1,10 +1,13 @@
-package dbserver
+// Package dbservertest starts real database servers for tests: apart from
+// package dbserver so that production code does not link package testing.
+package dbservertest
 
 import (
 	"errors"
 	"os"
 	"testing"
 
+	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -12,21 +15,21 @@ import (
 // program skips the test with the install command, or fails it when the
 // environment has CI=true (CI must have every server). The server's output
 // is logged through t when the test fails.
-func StartT(t testing.TB, kind spec.ServiceType) *Server {
+func StartT(t testing.TB, kind spec.ServiceType) *dbserver.Server {
 	t.Helper()
-	return StartTWith(t, kind, Options{})
+	return StartTWith(t, kind, dbserver.Options{})
 }
 
 // StartTWith is StartT with options. Options.Dir defaults to a directory of
 // t.TempDir(), so that even a crashed test leaves nothing outside it.
-func StartTWith(t testing.TB, kind spec.ServiceType, opts Options) *Server {
+func StartTWith(t testing.TB, kind spec.ServiceType, opts dbserver.Options) *dbserver.Server {
 	t.Helper()
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
 	ctx := t.Context()
-	s, err := Start(ctx, kind, opts)
-	if errors.Is(err, ErrNotInstalled) {
+	s, err := dbserver.Start(ctx, kind, opts)
+	if errors.Is(err, dbserver.ErrNotInstalled) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true requires every database server: %v", err)
 		}
@@ -37,7 +40,7 @@ func StartTWith(t testing.TB, kind spec.ServiceType, opts Options) *Server {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s (%s) output:\n%s", s.Program(), s.Addr(), lastLines(s.Output(), 40))
+			t.Logf("%s (%s) output:\n%s", s.Program(), s.Addr(), s.Tail(40))
 		}
 		if err := s.Stop(); err != nil {
 			t.Errorf("stop %s database server: %v", kind, err)
