@@ -42,7 +42,8 @@ runtime's processes die with vecro, so it needs no delete.`,
 				level = slog.LevelInfo
 			}
 			rt := kube.New(kube.Options{
-				Kubeconfig: kubeconfig, Context: kubeContext, Namespace: namespace,
+				Cluster:       &kube.Cluster{Kubeconfig: kubeconfig, Context: kubeContext},
+				Namespace:     namespace,
 				DeleteTimeout: timeout,
 				Logger:        slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level})),
 			})

@@ -73,9 +73,12 @@ func kubeOptions(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger
 	if k.kind && (kubeconfig != "" || k.context != "") {
 		return kube.Options{}, errors.New("--kind provisions its own cluster: drop --kubeconfig/--context, or drop --kind to use that cluster")
 	}
+	cl := &kube.Cluster{Kubeconfig: kubeconfig, Context: k.context, Logger: logger}
+	if k.kind {
+		cl = &kube.Cluster{Kind: &kube.Kind{Name: k.kindName, Config: k.kindConfig, Keep: k.keepCluster}, Logger: logger}
+	}
 	o := kube.Options{
-		Kubeconfig:     kubeconfig,
-		Context:        k.context,
+		Cluster:        cl,
 		Namespace:      k.namespace,
 		Image:          k.image,
 		Seed:           seed,
@@ -113,9 +116,6 @@ func kubeOptions(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger
 	case k.containerd != "":
 		o.Loader = kube.Containerd{Address: k.containerd}
 	}
-	if k.kind {
-		o.Kind = &kube.Kind{Name: k.kindName, Config: k.kindConfig, Keep: k.keepCluster}
-	}
 	return o, nil
 }
 
@@ -127,13 +127,15 @@ func because(err error) string {
 	return ": " + err.Error()
 }
 
-// newKubeRuntime is the kube runtime for deploy and run.
-func newKubeRuntime(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger) (*kube.Runtime, error) {
+// newKubeRuntime is the kube runtime for deploy and run, and its cluster:
+// the runtime provisions a kind cluster on Start, and the caller deletes it
+// (Cluster.Delete) once the system is gone.
+func newKubeRuntime(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger) (*kube.Runtime, *kube.Cluster, error) {
 	o, err := kubeOptions(k, kubeconfig, seed, logger)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return kube.New(o), nil
+	return kube.New(o), o.Cluster, nil
 }
 
 // printKubeManifest writes what deploy would apply, as YAML.
@@ -211,13 +213,13 @@ func runDeployKube(ctx context.Context, st streams, path string, sys *spec.Syste
 	if o.verbose {
 		level = slog.LevelInfo
 	}
-	rt, err := newKubeRuntime(k, o.kubeconfig, o.seed, slog.New(slog.NewTextHandler(st.Err, &slog.HandlerOptions{Level: level})))
+	rt, cluster, err := newKubeRuntime(k, o.kubeconfig, o.seed, slog.New(slog.NewTextHandler(st.Err, &slog.HandlerOptions{Level: level})))
 	if err != nil {
 		return err
 	}
 	if !k.kind {
 		// An unreachable cluster is reported before there is anything to
-		// delete (a kind cluster is made here, so it goes through Stop).
+		// delete (a kind cluster is made by Start, and deleted below).
 		if _, err := rt.Connect(ctx); err != nil {
 			if o.kubeconfig != "" {
 				return fmt.Errorf("--kubeconfig %s: %w", o.kubeconfig, err)
@@ -230,7 +232,8 @@ func runDeployKube(ctx context.Context, st streams, path string, sys *spec.Syste
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
 		fmt.Fprintf(st.Err, "deleting %s …\n", sys.Name)
-		if serr := rt.Stop(sctx); serr != nil {
+		// The system first, then a kind cluster this command created.
+		if serr := errors.Join(rt.Stop(sctx), cluster.Delete(sctx)); serr != nil {
 			err = errors.Join(err, fmt.Errorf("stop system %s: %w", sys.Name, serr))
 		}
 	}()

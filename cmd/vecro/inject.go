@@ -160,7 +160,7 @@ func injectTargets(ctx context.Context, path string, ff *spec.FaultFile, o injec
 		if ns == "" {
 			return nil, nil, nil, fmt.Errorf("%s: no namespace: with --kubeconfig, name the system's namespace in the file or with --namespace", path)
 		}
-		rt := kube.New(kube.Options{Kubeconfig: o.kubeconfig, Context: o.context})
+		rt := kube.New(kube.Options{Cluster: &kube.Cluster{Kubeconfig: o.kubeconfig, Context: o.context}})
 		_, agents, err := rt.Agents(ctx, ns)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("inject through --kubeconfig %s: %w", o.kubeconfig, err)

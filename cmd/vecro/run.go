@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/fault"
+	"github.com/vecrosim/vecro/framework/runtime/kube"
 )
 
 func newRunCmd(s streams) *cobra.Command {
@@ -77,6 +80,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 				if verbose {
 					e.Logger = slog.New(slog.NewTextHandler(s.Err, nil))
 				}
+				var cluster *kube.Cluster
 				switch rt {
 				case "local":
 				case "kube":
@@ -90,7 +94,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 					if logger == nil {
 						logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 					}
-					if e.Runtime, err = newKubeRuntime(k, kcfg, s0, logger); err != nil {
+					if e.Runtime, cluster, err = newKubeRuntime(k, kcfg, s0, logger); err != nil {
 						return err
 					}
 				default:
@@ -100,6 +104,16 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 					fmt.Fprintf(s.Out, "run %d of %d\n", i+1, repeat)
 				}
 				res, err := e.Run(cmd.Context())
+				if cluster != nil {
+					// The run's Stop removed the system; a kind cluster
+					// its Start created goes now, as it went with Stop
+					// before clusters had their own lifecycle.
+					dctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 5*time.Minute)
+					if derr := cluster.Delete(dctx); derr != nil {
+						err = errors.Join(err, fmt.Errorf("experiment %s: stop runtime: %w", e.Name, derr))
+					}
+					cancel()
+				}
 				if err != nil {
 					return err
 				}

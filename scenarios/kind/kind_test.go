@@ -44,12 +44,16 @@ func clusterOptions() kube.Options {
 	if name == "" {
 		name = kube.DefaultKindName
 	}
+	logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 	return kube.Options{
-		Kind:      &kube.Kind{Name: name, Config: "../../kind-config.yaml", Keep: os.Getenv("VECRO_KEEP_CLUSTER") == "1"},
+		Cluster: &kube.Cluster{
+			Kind:   &kube.Kind{Name: name, Config: "../../kind-config.yaml", Keep: os.Getenv("VECRO_KEEP_CLUSTER") == "1"},
+			Logger: logger,
+		},
 		ModuleDir: "../..",
 		// Pulling mongo:4.2 and the kube-prometheus images on fresh nodes.
 		RolloutTimeout: 10 * time.Minute,
-		Logger:         slog.New(slog.NewTextHandler(GinkgoWriter, nil)),
+		Logger:         logger,
 	}
 }
 
@@ -108,7 +112,8 @@ var _ = Describe("social on kind", Ordered, Label("runtime:kind"), func() {
 		// The experiment deploys again through the same runtime (applying
 		// changes nothing), drives load through the port-forwards and
 		// reads the kube flavour of the metric families from Prometheus.
-		Expect(env.Runtime.DeleteSystem(ctx)).To(Succeed())
+		_, err := env.DeleteSystem()(ctx, cfg)
+		Expect(err).NotTo(HaveOccurred())
 		e := experiment.FromFiles(socialSystem, socialDelay)
 		Expect(e.Err()).NotTo(HaveOccurred())
 		seed := int64(20261125)
@@ -118,8 +123,9 @@ var _ = Describe("social on kind", Ordered, Label("runtime:kind"), func() {
 		e.Phases = experiment.Phases{WarmUp: 20 * time.Second, Recovery: 20 * time.Second}
 		e.Logger = slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 		// The experiment ends with the runtime's Stop: the system goes,
-		// and so does a cluster this suite created (this is the last spec)
-		// unless VECRO_KEEP_CLUSTER=1.
+		// the cluster stays; a cluster this suite created goes with the
+		// Teardown registered in BeforeAll (this is the last spec) unless
+		// VECRO_KEEP_CLUSTER=1.
 		res := ginkgorun.MustRun(ctx, e)
 		Expect(res.Runtime).To(Equal(kube.Name))
 		Expect(res.Windows).To(HaveLen(1))

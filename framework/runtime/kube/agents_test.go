@@ -22,7 +22,7 @@ func TestAgentsOfARunningSystem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := kube.New(kube.Options{RESTConfig: cp.cfg, Image: testImage, Monitoring: kube.MonitoringNone, Namespace: "agents-test", RolloutTimeout: 2 * time.Minute, Logger: testLogger(t)})
+	r := kube.New(kube.Options{Cluster: &kube.Cluster{RESTConfig: cp.cfg}, Image: testImage, Monitoring: kube.MonitoringNone, Namespace: "agents-test", RolloutTimeout: 2 * time.Minute, Logger: testLogger(t)})
 	t.Cleanup(func() { r.Stop(context.Background()) })
 	dep, err := r.Start(ctx, sys)
 	if err != nil {
@@ -38,7 +38,7 @@ func TestAgentsOfARunningSystem(t *testing.T) {
 		}
 	}
 
-	other := kube.New(kube.Options{RESTConfig: cp.cfg, Logger: testLogger(t)})
+	other := kube.New(kube.Options{Cluster: &kube.Cluster{RESTConfig: cp.cfg}, Logger: testLogger(t)})
 	defer other.Detach()
 	system, agents, err := other.Agents(ctx, dep.Namespace)
 	if err != nil {

@@ -3,6 +3,13 @@
 // any cluster named by a kubeconfig, with the same service binary as the
 // local runtime.
 //
+// # Cluster and system
+//
+// A Cluster (kind, a kubeconfig, a REST config) has its own lifecycle:
+// Provision and Delete. A Runtime deploys a system into it and its Stop
+// removes only what Start applied, so that several systems, or several
+// runs, can share one cluster; whoever made the Cluster deletes it.
+//
 // # What it applies
 //
 // BuildManifest lays a system out as objects, a pure function so that
@@ -47,7 +54,7 @@
 //
 // # e2e-framework
 //
-// Env exposes the steps (CreateCluster, InstallMonitoring, Deploy, Teardown)
-// as e2e-framework env funcs, for a TestMain or a Ginkgo suite alike; the
+// Env exposes the steps (CreateCluster, InstallMonitoring, Deploy,
+// DeleteSystem, DeleteCluster, Teardown) as e2e-framework env funcs, for a TestMain or a Ginkgo suite alike; the
 // waits use e2e-framework's klient and wait.For.
 package kube

@@ -15,19 +15,27 @@ import (
 // values of it go straight into env.Setup and env.Finish.
 type EnvFunc = func(context.Context, *envconf.Config) (context.Context, error)
 
-// Env drives a Runtime step by step in e2e-framework's env-func shape,
-// func(ctx, *envconf.Config) (context.Context, error), so that a plain
-// TestMain (env.Setup/Finish) and a Ginkgo suite (BeforeSuite,
+// Env drives a Cluster and a Runtime on it step by step in e2e-framework's
+// env-func shape, func(ctx, *envconf.Config) (context.Context, error), so
+// that a plain TestMain (env.Setup/Finish) and a Ginkgo suite (BeforeSuite,
 // DeferCleanup) provision a cluster the same way. Its state is typed
-// fields, not context values.
+// fields, not context values. The cluster's steps (CreateCluster,
+// DeleteCluster) and the system's (InstallMonitoring, Deploy,
+// DeleteSystem) are separate, as a suite that deploys several systems on
+// one cluster needs; Teardown is both.
 type Env struct {
+	Cluster *Cluster
 	Runtime *Runtime
 	// Deployment is set by Deploy.
 	Deployment *runtime.Deployment
 }
 
-// NewEnv returns an Env over a new Runtime.
-func NewEnv(opts Options) *Env { return &Env{Runtime: New(opts)} }
+// NewEnv returns an Env over opts.Cluster (kubectl's current cluster when
+// nil) and a new Runtime on it.
+func NewEnv(opts Options) *Env {
+	rt := New(opts)
+	return &Env{Cluster: rt.opts.Cluster, Runtime: rt}
+}
 
 // CreateCluster provisions the cluster (kind) or opens it (kubeconfig,
 // REST config) and hands its client to cfg.
@@ -72,15 +80,32 @@ func (e *Env) Deploy(sys *spec.System) EnvFunc {
 	}
 }
 
-// Teardown clears faults, deletes the system and waits for it, and deletes
-// a kind cluster this Env created (unless Kind.Keep). Safe to run twice,
-// and after the system was deleted otherwise (Runtime.Stop).
-func (e *Env) Teardown() EnvFunc {
+// DeleteSystem clears faults, deletes the system and waits for it
+// (Runtime.Stop), and leaves the cluster. Safe to run twice.
+func (e *Env) DeleteSystem() EnvFunc {
 	return func(ctx context.Context, _ *envconf.Config) (context.Context, error) {
 		if d := e.Deployment; d != nil && d.Metrics != nil {
 			d.Metrics.Close()
 		}
 		e.Deployment = nil
 		return ctx, e.Runtime.Stop(ctx)
+	}
+}
+
+// DeleteCluster deletes a kind cluster this Env created, unless Kind.Keep
+// (Cluster.Delete). Safe to run twice.
+func (e *Env) DeleteCluster() EnvFunc {
+	return func(ctx context.Context, _ *envconf.Config) (context.Context, error) {
+		return ctx, e.Cluster.Delete(ctx)
+	}
+}
+
+// Teardown is DeleteSystem, then DeleteCluster even when that failed. Safe
+// to run twice, and after the system was deleted otherwise (Runtime.Stop).
+func (e *Env) Teardown() EnvFunc {
+	return func(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
+		_, serr := e.DeleteSystem()(ctx, cfg)
+		_, cerr := e.DeleteCluster()(ctx, cfg)
+		return ctx, errors.Join(serr, cerr)
 	}
 }

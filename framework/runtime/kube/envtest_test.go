@@ -54,7 +54,7 @@ func TestSocialOnEnvtest(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := kube.New(kube.Options{
-		RESTConfig:     cp.cfg,
+		Cluster:        &kube.Cluster{RESTConfig: cp.cfg},
 		Image:          testImage,
 		Monitoring:     kube.MonitoringKubePrometheus,
 		RolloutTimeout: 2 * time.Minute,
@@ -342,7 +342,7 @@ func TestRolloutFailsClearly(t *testing.T) {
 	t.Cleanup(func() { setTaint(context.Background(), t, cp, nil) })
 
 	sys := &spec.System{Name: "broken", Services: []spec.Service{{Name: "front", Type: spec.TypeBase, Calls: []string{"back"}}, {Name: "back", Type: spec.TypeBase}}}
-	r := kube.New(kube.Options{RESTConfig: cp.cfg, Image: testImage, Monitoring: kube.MonitoringNone, RolloutTimeout: 8 * time.Second, Logger: testLogger(t)})
+	r := kube.New(kube.Options{Cluster: &kube.Cluster{RESTConfig: cp.cfg}, Image: testImage, Monitoring: kube.MonitoringNone, RolloutTimeout: 8 * time.Second, Logger: testLogger(t)})
 	_, err := r.Start(ctx, sys)
 	if err == nil {
 		r.Stop(ctx)
@@ -494,7 +494,7 @@ func TestAutoMonitoringFallsBack(t *testing.T) {
 	var logs testutil.SyncBuffer
 	sys := &spec.System{Name: "offline", Services: []spec.Service{{Name: "front", Type: spec.TypeBase, Calls: []string{"back"}}, {Name: "back", Type: spec.TypeBase}}}
 	r := kube.New(kube.Options{
-		RESTConfig: cp.cfg, Image: testImage, Monitoring: kube.MonitoringAuto,
+		Cluster: &kube.Cluster{RESTConfig: cp.cfg}, Image: testImage, Monitoring: kube.MonitoringAuto,
 		// Names no other test's stand-in uses, so that Installed is false
 		// whatever ran before on the shared control plane.
 		KubePrometheus: kube.KubePrometheus{URL: url + "/{version}.tar.gz", CacheDir: t.TempDir(), Namespace: "no-monitoring", Prometheus: "none"},
@@ -532,12 +532,12 @@ func TestAutoMonitoringFallsBack(t *testing.T) {
 	}
 	// The deploying process is gone (SIGKILL): a new runtime, as `vecro
 	// delete` makes, finds and removes what it left.
-	r2 := kube.New(kube.Options{RESTConfig: cp.cfg, Logger: testLogger(t)})
+	r2 := kube.New(kube.Options{Cluster: &kube.Cluster{RESTConfig: cp.cfg}, Logger: testLogger(t)})
 	if err := r2.Delete(ctx, sys); err != nil {
 		t.Fatalf("delete leftovers: %v", err)
 	}
 	// The first runtime's own teardown still works on nothing.
-	if err := r.DeleteSystem(ctx); err != nil {
+	if err := r.Stop(ctx); err != nil {
 		t.Fatalf("delete after delete: %v", err)
 	}
 	if _, err := cp.cs.RbacV1().ClusterRoles().Get(ctx, "vecro-prometheus-offline", metav1.GetOptions{}); !apierrors.IsNotFound(err) {

@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 	"sigs.k8s.io/e2e-framework/klient/wait"
@@ -39,16 +38,12 @@ import (
 // Name is the runtime's name (runtime.Runtime.Name, metrics.FlavorKube).
 const Name = "kube"
 
-// Options configure the Kubernetes runtime. The cluster is, in order of
-// precedence, RESTConfig, Kind, or Kubeconfig/Context.
+// Options configure the Kubernetes runtime.
 type Options struct {
-	// RESTConfig is a cluster at hand (an envtest control plane).
-	RESTConfig *rest.Config
-	// Kind provisions (or reuses) a kind cluster.
-	Kind *Kind
-	// Kubeconfig and Context name an existing cluster; empty means
-	// kubectl's defaults ($KUBECONFIG, ~/.kube/config, its current context).
-	Kubeconfig, Context string
+	// Cluster is where the system runs; nil is kubectl's current cluster.
+	// The runtime provisions it if that was not done, but never deletes
+	// it: see Cluster.Delete.
+	Cluster *Cluster
 
 	// Namespace overrides the system's namespace.
 	Namespace string
@@ -62,7 +57,7 @@ type Options struct {
 	// Loader makes the images the runtime builds (the service image unless
 	// Image is set, the standalone Prometheus unless its Image is set)
 	// available to the cluster: Registry, Containerd, or nil for a kind
-	// cluster's own.
+	// Cluster's own.
 	Loader ImageLoader
 	// Seed seeds the services' random draws.
 	Seed int64
@@ -109,7 +104,6 @@ type Runtime struct {
 	// was made available.
 	mon       monitor
 	promImage string
-	kind      *kindCluster
 	dyn       dynamic.Interface
 	cs        kubernetes.Interface
 	manifest  *Manifest
@@ -126,6 +120,9 @@ var _ runtime.Runtime = (*Runtime)(nil)
 func New(opts Options) *Runtime {
 	if opts.Logger == nil {
 		opts.Logger = discardLogger
+	}
+	if opts.Cluster == nil {
+		opts.Cluster = &Cluster{Logger: opts.Logger}
 	}
 	if opts.Monitoring == "" {
 		opts.Monitoring = MonitoringAuto
@@ -160,34 +157,17 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (*runtime.Deploym
 	return r.Deploy(ctx, sys)
 }
 
-// Connect provisions or opens the cluster and returns its REST config. It
-// is idempotent.
+// Connect provisions or opens the cluster (Cluster.Provision) and returns
+// its REST config. It is idempotent.
 func (r *Runtime) Connect(ctx context.Context) (*rest.Config, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cfg != nil {
 		return r.cfg, nil
 	}
-	var cfg *rest.Config
-	switch {
-	case r.opts.RESTConfig != nil:
-		cfg = rest.CopyConfig(r.opts.RESTConfig)
-	case r.opts.Kind != nil:
-		kc, err := provisionKind(ctx, *r.opts.Kind, r.log)
-		if err != nil {
-			return nil, err
-		}
-		r.kind, cfg = kc, kc.cfg
-	default:
-		rules := clientcmd.NewDefaultClientConfigLoadingRules()
-		if r.opts.Kubeconfig != "" {
-			rules.ExplicitPath = r.opts.Kubeconfig
-		}
-		cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: r.opts.Context})
-		var err error
-		if cfg, err = cc.ClientConfig(); err != nil {
-			return nil, fmt.Errorf("kubeconfig %s (context %q): %w", describeKubeconfig(r.opts.Kubeconfig), r.opts.Context, err)
-		}
+	cfg, err := r.opts.Cluster.Provision(ctx)
+	if err != nil {
+		return nil, err
 	}
 	// Deploying 25 services is ~60 requests at once; client-go's default
 	// 5 QPS would take seconds for nothing.
@@ -223,13 +203,6 @@ func (r *Runtime) resourcesIn(ns string) (*resources.Resources, error) {
 		return nil, fmt.Errorf("client for namespace %s: %w", ns, err)
 	}
 	return res.WithNamespace(ns), nil
-}
-
-func describeKubeconfig(p string) string {
-	if p == "" {
-		return "(default: $KUBECONFIG or ~/.kube/config)"
-	}
-	return p
 }
 
 // Client is an e2e-framework client of the connected cluster.
@@ -334,8 +307,8 @@ func (r *Runtime) loader() (ImageLoader, error) {
 	if r.opts.Loader != nil {
 		return r.opts.Loader, nil
 	}
-	if r.kind != nil {
-		return kindLoader{r.kind}, nil
+	if l := r.opts.Cluster.loader(); l != nil {
+		return l, nil
 	}
 	return nil, errors.New("no way to hand a built image to this cluster: name a registry it pulls from (--registry) or, for a single node on this machine, its containerd (--containerd-socket)")
 }
@@ -779,19 +752,12 @@ func (r *Runtime) restartError(ctx context.Context, p *corev1.Pod, cs corev1.Con
 	return fmt.Errorf("pod %s/%s container %s %s (restart %d); last log lines:\n%s", p.Namespace, p.Name, cs.Name, how, cs.RestartCount, last)
 }
 
-// Stop clears every agent's faults, closes the port-forwards, deletes what
-// Deploy applied (the namespace when vecro owns it) and waits until it is
-// gone (DeleteSystem), then deletes a kind cluster it created unless told to
-// keep it (DeleteCluster). It is safe to call twice and after a failed
-// Start.
+// Stop undoes Deploy and leaves the cluster (and monitoring) as it was:
+// every agent's faults cleared first, then the port-forwards closed and
+// what Deploy applied deleted (the namespace when vecro owns it), waiting
+// until it is gone. A cluster Start provisioned stays: it is the
+// Cluster's (Cluster.Delete). Safe to call twice and after a failed Start.
 func (r *Runtime) Stop(ctx context.Context) error {
-	return errors.Join(r.DeleteSystem(ctx), r.DeleteCluster())
-}
-
-// DeleteSystem undoes Deploy and leaves the cluster (and monitoring) as it
-// was: faults cleared first, then the port-forwards closed and the system
-// deleted. Safe to call twice.
-func (r *Runtime) DeleteSystem(ctx context.Context) error {
 	r.mu.Lock()
 	dep, m, owns := r.dep, r.manifest, r.ownsNS
 	stopWatch, watchDone := r.stopWatch, r.watchDone
@@ -865,24 +831,6 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 		return err
 	}
 	return r.delete(ctx, m, owns)
-}
-
-// DeleteCluster deletes the kind cluster this runtime created, unless
-// Kind.Keep; a cluster it found is left alone. Safe to call twice.
-func (r *Runtime) DeleteCluster() error {
-	r.mu.Lock()
-	kc := r.kind
-	r.mu.Unlock()
-	if kc == nil || !kc.created || r.opts.Kind.Keep {
-		return nil
-	}
-	if err := kc.delete(); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.kind, r.cfg = nil, nil
-	r.mu.Unlock()
-	return nil
 }
 
 // delete removes the system and waits until it is gone.
