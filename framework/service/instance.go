@@ -41,6 +41,13 @@ type Instance struct {
 	TokenFile string
 	// LegacyMetrics adds the original's vecro_base_<system>_* series.
 	LegacyMetrics bool
+	// OTLPEndpoint is the OTLP/HTTP base URL (http://host:4318) the
+	// instance exports its spans to; empty turns tracing off.
+	OTLPEndpoint string
+	// TraceSampleRatio is the share of new traces an instance keeps; a
+	// request with a traceparent follows its caller's decision. 0 keeps
+	// the binary's default (all).
+	TraceSampleRatio float64
 }
 
 // Call is one downstream service: its name and the URL requested.
@@ -124,6 +131,10 @@ func (in Instance) settings() []setting {
 	str("token-file", in.TokenFile)
 	if in.LegacyMetrics {
 		out = append(out, setting{"legacy-metrics", "true"})
+	}
+	str("otlp-endpoint", in.OTLPEndpoint)
+	if in.TraceSampleRatio != 0 {
+		out = append(out, setting{"trace-sample", strconv.FormatFloat(in.TraceSampleRatio, 'g', -1, 64)})
 	}
 	return out
 }

@@ -19,6 +19,16 @@
 //   - for storage types, a connection to a real database server (--db) that
 //     the agent fronts with a second proxy, so that "on: db" faults act on it.
 //
+// Every request leaves a JSON line on stdout (the request log: trace and
+// span ids, method, path, status, duration, and an error line with the
+// cause of every failure), capped at --log-rate lines per second, the
+// dropped ones counted in vecro_log_lines_dropped_total; the instance's own
+// events go to stderr as text. With --otlp-endpoint every request is also a
+// server span that continues the caller's W3C traceparent, every downstream
+// call a client span whose context the callee receives, and every database
+// operation a span with db.system, exported in batches over OTLP/HTTP;
+// without it no request pays for tracing.
+//
 // SIGTERM or SIGINT drains it: /healthz turns 503, the HTTP server stops
 // accepting and lets in-flight requests finish (--shutdown-timeout), then the
 // agent switches every fault off and the database proxy closes.

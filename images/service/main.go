@@ -9,19 +9,23 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/traces"
 	"github.com/vecrosim/vecro/images/service/internal/calls"
 	"github.com/vecrosim/vecro/images/service/internal/config"
 	"github.com/vecrosim/vecro/images/service/internal/faultagent"
 	"github.com/vecrosim/vecro/images/service/internal/server"
 	"github.com/vecrosim/vecro/images/service/internal/storage"
 	"github.com/vecrosim/vecro/images/service/internal/svcmetrics"
+	"github.com/vecrosim/vecro/images/service/internal/telemetry"
 	"github.com/vecrosim/vecro/images/service/internal/workload"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func main() {
@@ -29,14 +33,15 @@ func main() {
 	// The first signal starts the drain; restoring the default handling then
 	// lets a second one end the process at once.
 	context.AfterFunc(ctx, stop)
-	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr)
+	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run is the whole program: 0 after a clean shutdown, 2 on a configuration
-// error, 1 on any other failure.
-func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) int {
+// error, 1 on any other failure. The request log goes to stdout as JSON
+// lines; the instance's own events go to stderr.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
 	cfg, err := config.Parse(args, lookupEnv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -47,7 +52,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).
 		With("system", cfg.System, "service", cfg.Service, "instance", cfg.Instance)
-	if err := serve(ctx, cfg, log); err != nil {
+	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("service failed", "error", err)
 		return 1
 	}
@@ -56,7 +61,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 }
 
 // serve builds the instance, serves until ctx ends and shuts down.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error) {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -66,6 +71,23 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	})
 	if err != nil {
 		return err
+	}
+	// Registered first, so it runs last: the spans of the requests that
+	// the drain below lets finish are flushed too.
+	tracer, shutdownTracing, err := startTracing(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := shutdownTracing(); err != nil {
+			log.Warn("flush spans", "error", err)
+		}
+	}()
+	var reqLog *slog.Logger
+	if cfg.LogRate != 0 {
+		reqLog = slog.New(telemetry.NewLogHandler(stdout, telemetry.LogOptions{
+			Rate: cfg.LogRate, Dropped: m.DroppedLogLine, Level: cfg.LogLevel,
+		})).With("service", cfg.Service, "instance", cfg.Instance)
 	}
 	wl, err := workload.New(workload.Params{
 		CPU: cfg.Workload.CPU, IO: cfg.Workload.IO, Net: cfg.Workload.Net, MemoryMiB: cfg.Workload.MemoryMiB,
@@ -93,7 +115,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 
 	var store server.Store
 	if cfg.Type.IsStorage() {
-		st, err := openStore(ctx, proxyCtx, cfg, agent, log)
+		st, err := openStore(ctx, proxyCtx, cfg, agent, log, tracer)
 		if err != nil {
 			return err
 		}
@@ -109,16 +131,21 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	caller, err := calls.New(calls.Options{
 		Callees: callees, Mode: cfg.CallMode,
 		Dial: m.WrapDialer(dialer.DialContext), Observe: m.ObserveDownstream,
-		UserAgent: "vecro-service/" + cfg.Service,
+		UserAgent: "vecro-service/" + cfg.Service, Tracer: tracer,
 	})
 	if err != nil {
 		return err
 	}
 	defer caller.CloseIdleConnections()
 
+	// The span and the log line sit outside the agent's http-abort, so
+	// that they see its answers; inside the metrics, as before.
+	observe := telemetry.Options{Tracer: tracer, Log: reqLog, Faults: agent.Active}
 	handler, err := server.Handler(server.Options{
 		Workload: wl, Store: store, Reads: cfg.Workload.Read, Writes: cfg.Workload.Write,
-		Caller: caller, Instrument: m.Instrument, Middleware: agent.Middleware, Logger: log,
+		Caller: caller, Instrument: m.Instrument,
+		Middleware: func(h http.Handler) http.Handler { return telemetry.Middleware(observe, agent.Middleware(h)) },
+		Logger:     log, RequestLog: reqLog,
 	})
 	if err != nil {
 		return err
@@ -192,6 +219,28 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	return errors.Join(failed, svcErr, adminErr)
 }
 
+// startTracing starts the span exporter when the contract names an OTLP
+// endpoint; without one it returns a nil tracer, and no request pays for
+// tracing. The returned function flushes and stops the exporter.
+func startTracing(cfg *config.Config) (trace.Tracer, func() error, error) {
+	if cfg.OTLPEndpoint == "" {
+		return nil, func() error { return nil }, nil
+	}
+	tp, err := traces.NewProvider(traces.ExportOptions{
+		Endpoint: cfg.OTLPEndpoint, SampleRatio: cfg.TraceSampleRatio,
+		System: cfg.System, Service: cfg.Service, Instance: cfg.Instance,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("tracing: %w", err)
+	}
+	shutdown := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return tp.Shutdown(ctx)
+	}
+	return tp.Tracer("github.com/vecrosim/vecro/images/service"), shutdown, nil
+}
+
 // addrs is the --addr-file content.
 type addrs struct {
 	Listen string `json:"listen"`
@@ -225,7 +274,7 @@ func writeAddrFile(path, listen, admin string) error {
 // openStore connects a storage type to its database through the agent's
 // db proxy, so that "on: db" faults act on that link, and seeds the
 // dataset. ctx (the signal) bounds the seeding; proxyCtx the proxy's life.
-func openStore(ctx, proxyCtx context.Context, cfg *config.Config, agent *faultagent.Agent, log *slog.Logger) (storage.Store, error) {
+func openStore(ctx, proxyCtx context.Context, cfg *config.Config, agent *faultagent.Agent, log *slog.Logger, tracer trace.Tracer) (storage.Store, error) {
 	dbAddr, err := storage.HostPort(cfg.DB)
 	if err != nil {
 		return nil, fmt.Errorf("--db: %w", err)
@@ -240,7 +289,7 @@ func openStore(ctx, proxyCtx context.Context, cfg *config.Config, agent *faultag
 	}
 	st, err := storage.Open(ctx, storage.Config{
 		Type: cfg.Type, URL: url, Records: cfg.Records, Seed: cfg.Seed,
-		Logger: log.With("component", "storage"),
+		Logger: log.With("component", "storage"), Tracer: tracer,
 	})
 	if err != nil {
 		return nil, err

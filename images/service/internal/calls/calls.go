@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/service"
+	"github.com/vecrosim/vecro/framework/traces"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultTimeout is the ceiling of one call, the original's per-call
@@ -50,6 +54,9 @@ type Options struct {
 	Observe func(callee string, status int, d time.Duration)
 	// UserAgent is sent with every call; empty means Go's default.
 	UserAgent string
+	// Tracer, if set, makes a client span per call, whose context the call
+	// carries to the callee (traceparent).
+	Tracer trace.Tracer
 }
 
 // Caller makes the downstream calls of one service. It is safe for
@@ -60,6 +67,7 @@ type Caller struct {
 	timeout   time.Duration
 	observe   func(string, int, time.Duration)
 	userAgent string
+	tracer    trace.Tracer
 	transport *http.Transport
 	client    *http.Client
 }
@@ -71,6 +79,7 @@ func New(o Options) (*Caller, error) {
 		timeout:   o.Timeout,
 		observe:   o.Observe,
 		userAgent: o.UserAgent,
+		tracer:    o.Tracer,
 	}
 	switch o.Mode {
 	case "", service.CallSequential:
@@ -195,9 +204,17 @@ func (c *Caller) call(ctx context.Context, ce Callee) (err error) {
 	defer cancel()
 	start := time.Now()
 	status := 0
+	var span trace.Span
+	if c.tracer != nil {
+		ctx, span = c.tracer.Start(ctx, "GET "+ce.Name, trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(start))
+	}
 	defer func() {
+		end := time.Now()
 		if c.observe != nil {
-			c.observe(ce.Name, status, time.Since(start))
+			c.observe(ce.Name, status, end.Sub(start))
+		}
+		if span != nil {
+			endSpan(span, ce, status, err, end)
 		}
 	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ce.URL, nil)
@@ -206,6 +223,9 @@ func (c *Caller) call(ctx context.Context, ce Callee) (err error) {
 	}
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if span != nil {
+		traces.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
@@ -225,6 +245,21 @@ func (c *Caller) call(ctx context.Context, ce Callee) (err error) {
 	}
 	status = resp.StatusCode
 	return nil
+}
+
+// endSpan completes a call's client span: the callee, the status it
+// answered (0: none came) and, for a failed call, the cause.
+func endSpan(span trace.Span, ce Callee, status int, err error, end time.Time) {
+	if span.IsRecording() {
+		span.SetAttributes(traces.AttrPeerService.String(ce.Name), traces.AttrHTTPMethod.String(http.MethodGet))
+		if status != 0 {
+			span.SetAttributes(traces.AttrHTTPStatus.Int(status))
+		}
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+	}
+	span.End(trace.WithTimestamp(end))
 }
 
 // unwrapURLError drops the *url.Error wrapper: Error already names the

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/service"
+	"github.com/vecrosim/vecro/framework/traces"
 )
 
 // Config is the validated configuration of one service instance.
@@ -55,6 +56,15 @@ type Config struct {
 	DB string
 	// LegacyMetrics adds the original's vecro_base_<system>_* series.
 	LegacyMetrics bool
+	// OTLPEndpoint is the OTLP/HTTP base URL spans are exported to; empty
+	// turns tracing off.
+	OTLPEndpoint string
+	// TraceSampleRatio is the share of new traces kept (0 < r ≤ 1);
+	// requests that arrive with a traceparent follow their caller.
+	TraceSampleRatio float64
+	// LogRate caps the request log's JSON lines per second on stdout; 0
+	// turns the request log off, a negative rate lifts the cap.
+	LogRate float64
 
 	// AddrFile, when set, receives the bound addresses as JSON once the
 	// instance is ready, so that a parent process can use ":0" ports.
@@ -96,6 +106,9 @@ const (
 	DefaultAdminListen     = ":8081"
 	DefaultRecords         = 1000
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultLogRate caps the request log: far above the scenario rates,
+	// well below what would cost the service its throughput.
+	DefaultLogRate = 1000
 )
 
 // Upper bounds that catch typos before they exhaust the machine.
@@ -117,12 +130,14 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // flag errors are written to usage; -h yields flag.ErrHelp.
 func Parse(args []string, lookupEnv func(string) (string, bool), usage io.Writer) (*Config, error) {
 	c := &Config{
-		Listen:          DefaultListen,
-		AdminListen:     DefaultAdminListen,
-		Type:            service.TypeBase,
-		CallMode:        service.CallSequential,
-		Records:         DefaultRecords,
-		ShutdownTimeout: DefaultShutdownTimeout,
+		Listen:           DefaultListen,
+		AdminListen:      DefaultAdminListen,
+		Type:             service.TypeBase,
+		CallMode:         service.CallSequential,
+		Records:          DefaultRecords,
+		ShutdownTimeout:  DefaultShutdownTimeout,
+		TraceSampleRatio: 1,
+		LogRate:          DefaultLogRate,
 	}
 	var (
 		typ       = string(service.TypeBase)
@@ -156,6 +171,9 @@ func Parse(args []string, lookupEnv func(string) (string, bool), usage io.Writer
 	fs.IntVar(&c.Records, "records", c.Records, "storage dataset size in `rows`")
 	fs.StringVar(&c.DB, "db", "", "storage database `URL` (redis://, mysql://, mongodb://)")
 	fs.BoolVar(&c.LegacyMetrics, "legacy-metrics", false, "also expose the original's vecro_base_<system>_* metrics")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "export spans over OTLP/HTTP to this base `URL` (http://host:4318); none: no tracing")
+	fs.Float64Var(&c.TraceSampleRatio, "trace-sample", c.TraceSampleRatio, "share of new traces kept, 0 < `ratio` ≤ 1 (a request with a traceparent follows its caller)")
+	fs.Float64Var(&c.LogRate, "log-rate", c.LogRate, "request log cap in JSON `lines` per second on stdout (0: no request log, negative: no cap)")
 	fs.StringVar(&c.AddrFile, "addr-file", "", "write the bound addresses as JSON to `file` once ready")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "grace `period` for in-flight requests on SIGTERM")
 	fs.StringVar(&logLevel, "log-level", logLevel, "`level`: debug, info, warn or error")
@@ -323,6 +341,14 @@ func (c *Config) Validate() error {
 		if c.DB != "" {
 			bad("--db is only for storage types, not --type %s", c.Type)
 		}
+	}
+	if c.OTLPEndpoint != "" {
+		if _, err := traces.TracesURL(c.OTLPEndpoint); err != nil {
+			bad("--otlp-endpoint: %w", err)
+		}
+	}
+	if !(c.TraceSampleRatio > 0 && c.TraceSampleRatio <= 1) {
+		bad("--trace-sample %g: want a ratio 0 < r ≤ 1", c.TraceSampleRatio)
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("--shutdown-timeout %s: must not be negative", c.ShutdownTimeout)

@@ -112,6 +112,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad call", append(base, "--call", "nourl"), nil, `call "nourl": want NAME=URL`},
 		{"bad call scheme", append(base, "--call", "a=ftp://x"), nil, "want an http:// or https:// URL"},
 		{"call no host", append(base, "--call", "a=http://"), nil, "has no host"},
+		{"otlp endpoint not a URL", append(base, "--otlp-endpoint", "127.0.0.1:4318"), nil, "--otlp-endpoint: OTLP endpoint"},
+		{"trace sample zero", append(base, "--trace-sample", "0"), nil, "--trace-sample 0: want a ratio 0 < r ≤ 1"},
+		{"trace sample above one", nil, map[string]string{"VECRO_SYSTEM": "s", "VECRO_SERVICE": "x", "VECRO_TRACE_SAMPLE": "1.5"}, "--trace-sample 1.5"},
 		{"duplicate callee", append(base, "--call", "a=http://x", "--call", "a=http://y"), nil, "--call a: callee named twice"},
 		{"bad call mode", append(base, "--call-mode", "random"), nil, `--call-mode "random"`},
 		{"negative cpu", append(base, "--cpu", "-1"), nil, "--cpu -1: must not be negative"},
@@ -183,6 +186,7 @@ func TestTheContractReadsBackTheSame(t *testing.T) {
 		Workload: service.Workload{Read: 3, Write: 1},
 		DataDir:  dir, Seed: 7, DB: "mongodb://127.0.0.1:27017/social", Records: 50,
 		TokenFile: token, LegacyMetrics: true,
+		OTLPEndpoint: "http://127.0.0.1:4318", TraceSampleRatio: 0.25,
 	}
 	base := service.Instance{System: "s", Service: "web", Instance: "web-0", Type: service.TypeBase,
 		Workload: service.Workload{CPU: 2, IO: 1, Net: 512, MemoryMiB: 16, Delay: 250 * time.Millisecond, Jitter: 20 * time.Millisecond}}
@@ -208,8 +212,11 @@ func TestTheContractReadsBackTheSame(t *testing.T) {
 				Listen: c.Listen, AdminListen: c.AdminListen, Calls: calls, DataDir: c.DataDir, DB: c.DB, Records: c.Records,
 				Workload: service.Workload{CPU: c.Workload.CPU, IO: c.Workload.IO, Net: c.Workload.Net, MemoryMiB: c.Workload.MemoryMiB,
 					Read: c.Workload.Read, Write: c.Workload.Write, Delay: c.Workload.Delay, Jitter: c.Workload.Jitter},
-				LegacyMetrics: c.LegacyMetrics}
+				LegacyMetrics: c.LegacyMetrics, OTLPEndpoint: c.OTLPEndpoint, TraceSampleRatio: c.TraceSampleRatio}
 			want := in
+			if want.TraceSampleRatio == 0 {
+				want.TraceSampleRatio = 1
+			}
 			want.Seed, want.TokenFile = 0, ""
 			if want.CallMode == "" {
 				want.CallMode = service.CallSequential

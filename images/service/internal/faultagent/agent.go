@@ -68,6 +68,10 @@ type Agent struct {
 	// fault is active.
 	aborts atomic.Pointer[[]*httpAbort]
 
+	// active names the faults switched on (their definitions' names,
+	// sorted, each once), read lock-free by every request's server span.
+	active atomic.Pointer[[]string]
+
 	// traceDelay, when set (by tests, before the fault is pushed), sees the
 	// first chunk of every burst a net-delay fault delayed, the delay drawn
 	// for it and the delay it really got, so that a benchmark can pair
@@ -281,6 +285,7 @@ func (a *Agent) activate(e *entry) {
 	}
 	e.phase = agent.PhaseActive
 	e.appliedStart = &now
+	a.publishActiveLocked()
 	a.log.Info("fault on", "id", e.fault.ID, "behavior", e.fault.Behavior,
 		"timer_late", fired.Sub(e.fault.Start), "switch_on", now.Sub(fired))
 }
@@ -311,9 +316,42 @@ func (a *Agent) finish(e *entry, phase agent.Phase) {
 	a.mu.Lock()
 	e.phase = phase
 	e.appliedEnd = &now
+	a.publishActiveLocked()
 	a.mu.Unlock()
 	a.log.Info("fault off", "id", e.fault.ID, "behavior", e.fault.Behavior, "phase", phase,
 		"timer_late", fired.Sub(e.fault.End), "switch_off", now.Sub(fired))
+}
+
+// Active returns the names of the faults that are on, sorted; nil when
+// none is. The slice is shared: do not modify it.
+func (a *Agent) Active() []string {
+	if p := a.active.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// publishActiveLocked recomputes Active's list; a.mu is held.
+func (a *Agent) publishActiveLocked() {
+	var names []string
+	for _, e := range a.faults {
+		if e.phase != agent.PhaseActive {
+			continue
+		}
+		name := e.fault.Fault
+		if name == "" {
+			name = e.fault.ID
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		a.active.Store(nil)
+		return
+	}
+	slices.Sort(names)
+	a.active.Store(&names)
 }
 
 // remove cancels a fault and forgets it, returning its final status.

@@ -48,6 +48,10 @@ type Options struct {
 	// http-abort; nil means none.
 	Middleware func(http.Handler) http.Handler
 	Logger     *slog.Logger
+	// RequestLog receives an error line with the cause of every failed
+	// request (a downstream call, the storage, the workload), in the
+	// request's context so that it carries the trace; nil writes none.
+	RequestLog *slog.Logger
 }
 
 // FailedCalleeHeader names the callee whose failure made a 502.
@@ -135,6 +139,17 @@ func (s *service) fail(w http.ResponseWriter, r *http.Request, code int, step st
 	msg := step + ": " + err.Error()
 	if code != StatusClientClosed {
 		s.log.Debug("request failed", "method", r.Method, "path", r.URL.Path, "status", code, "error", msg)
+	}
+	if s.o.RequestLog != nil {
+		// A caller that left is still a failed call in the log (its
+		// timeout, usually), at a lower level than a failure of our own.
+		level := slog.LevelError
+		if code == StatusClientClosed {
+			level = slog.LevelWarn
+		}
+		s.o.RequestLog.LogAttrs(r.Context(), level, "request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", code),
+			slog.String("step", step), slog.String("error", msg))
 	}
 	w.Header().Del("Content-Length")
 	http.Error(w, msg, code)

@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/service"
+	"github.com/vecrosim/vecro/framework/traces"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of Config.
@@ -47,6 +50,9 @@ type Config struct {
 	PoolSize int
 	// Logger receives the seeding; nil discards it.
 	Logger *slog.Logger
+	// Tracer, if set, makes a client span per read and insert, with the
+	// database in db.system.
+	Tracer trace.Tracer
 }
 
 // Store is a connected, seeded database.
@@ -104,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 		"records", cfg.Records, "seed", cfg.Seed, "took", time.Since(begin))
 	return &store{
 		kind: cfg.Type, b: b, d: d, timeout: cfg.OpTimeout,
-		rng: readRand(cfg.Seed),
+		rng: readRand(cfg.Seed), tracer: cfg.Tracer,
 	}, nil
 }
 
@@ -157,6 +163,7 @@ type store struct {
 	d       dataset
 	timeout time.Duration
 	writes  atomic.Int64
+	tracer  trace.Tracer
 
 	mu  sync.Mutex
 	rng *mrand.Rand
@@ -168,27 +175,39 @@ func (s *store) Do(ctx context.Context, reads, writes int) error {
 	}
 	for range reads {
 		id := s.pick()
-		if err := s.op(ctx, func(ctx context.Context) error { return s.b.read(ctx, id) }); err != nil {
+		if err := s.op(ctx, "read", func(ctx context.Context) error { return s.b.read(ctx, id) }); err != nil {
 			return fmt.Errorf("storage %s: read record %d: %w", s.kind, id, err)
 		}
 	}
 	for range writes {
 		n := s.writes.Add(1)
-		if err := s.op(ctx, func(ctx context.Context) error { return s.b.write(ctx, n, s.d.writePayload(n)) }); err != nil {
+		if err := s.op(ctx, "insert", func(ctx context.Context) error { return s.b.write(ctx, n, s.d.writePayload(n)) }); err != nil {
 			return fmt.Errorf("storage %s: insert: %w", s.kind, err)
 		}
 	}
 	return nil
 }
 
-// op runs one operation under the per-operation timeout.
-func (s *store) op(ctx context.Context, f func(context.Context) error) error {
+// op runs one operation under the per-operation timeout, in its own span
+// when the store traces.
+func (s *store) op(ctx context.Context, name string, f func(context.Context) error) error {
+	var span trace.Span
+	if s.tracer != nil {
+		ctx, span = s.tracer.Start(ctx, string(s.kind)+" "+name, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(traces.AttrDBSystem.String(string(s.kind))))
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	err := f(ctx)
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		// Drivers report a deadline as their own I/O error; say which.
 		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+	}
+	if span != nil {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 	}
 	return err
 }

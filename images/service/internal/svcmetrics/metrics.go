@@ -87,6 +87,7 @@ type Metrics struct {
 	inFlight   prometheus.Gauge
 	downstream *prometheus.HistogramVec
 	rx, tx     prometheus.Counter
+	logDropped prometheus.Counter
 
 	legacy *legacy
 }
@@ -137,8 +138,12 @@ func New(o Options) (*Metrics, error) {
 		Name: "vecro_net_transmit_bytes_total",
 		Help: "Bytes sent on the service's own sockets (its HTTP listener and its downstream client).",
 	})
+	m.logDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vecro_log_lines_dropped_total",
+		Help: "Request log lines not written because the log's rate cap was reached.",
+	})
 	cs := []prometheus.Collector{
-		m.requests, m.duration, m.respBytes, m.inFlight, m.downstream, m.rx, m.tx,
+		m.requests, m.duration, m.respBytes, m.inFlight, m.downstream, m.rx, m.tx, m.logDropped,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -306,6 +311,9 @@ func (m *Metrics) ObserveDownstream(callee string, status int, d time.Duration) 
 	}
 	m.downstream.WithLabelValues(callee, code).Observe(d.Seconds())
 }
+
+// DroppedLogLine counts one request log line the rate cap dropped.
+func (m *Metrics) DroppedLogLine() { m.logDropped.Inc() }
 
 // WrapListener counts the bytes of every connection l accepts.
 func (m *Metrics) WrapListener(l net.Listener) net.Listener {
