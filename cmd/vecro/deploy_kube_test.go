@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/vecrosim/vecro/framework/runtime/kube"
 )
@@ -41,7 +46,7 @@ func TestDeployKubeDryRun(t *testing.T) {
 	if err != nil || localRan {
 		t.Fatalf("dry run: %v (local ran: %v)", err, localRan)
 	}
-	objs, err := kube.DecodeYAML([]byte(out))
+	objs, err := decodeObjects([]byte(out))
 	if err != nil {
 		t.Fatalf("the dry run's YAML does not parse: %v\n%s", err, out)
 	}
@@ -76,7 +81,7 @@ func TestDeployKubeDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err = kube.DecodeYAML([]byte(out))
+	objs, err = decodeObjects([]byte(out))
 	if err != nil {
 		t.Fatalf("the dry run's YAML does not parse: %v\n%s", err, out)
 	}
@@ -173,5 +178,29 @@ func TestKubeOptions(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "<nil>") {
 			t.Errorf("%+v: %v", tc.k, err)
 		}
+	}
+}
+
+// decodeObjects reads a multi-document YAML stream of Kubernetes objects,
+// as kubectl would read the dry run's output; each must have a kind and an
+// apiVersion.
+func decodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for i := 1; ; i++ {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.GetKind() == "" || u.GetAPIVersion() == "" {
+			return nil, fmt.Errorf("document %d: no kind or apiVersion", i)
+		}
+		out = append(out, u)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -21,7 +23,7 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 	if _, err := r.Connect(ctx); err != nil {
 		return "", nil, err
 	}
-	pods, err := r.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy})
+	pods, err := r.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: manifest.LabelManagedBy + "=" + manifest.ManagedBy})
 	if err != nil {
 		return "", nil, fmt.Errorf("list the pods of namespace %s: %w", ns, err)
 	}
@@ -30,7 +32,7 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 	var ready []target
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		sys, svc := p.Labels[LabelSystem], p.Labels[LabelService]
+		sys, svc := p.Labels[manifest.LabelSystem], p.Labels[manifest.LabelService]
 		if sys == "" || svc == "" {
 			continue // the standalone Prometheus has no agent
 		}
@@ -43,7 +45,7 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 	}
 	switch {
 	case len(systems) == 0:
-		return "", nil, fmt.Errorf("namespace %s: no system deployed by vecro (no pods labelled %s=%s)", ns, LabelManagedBy, ManagedBy)
+		return "", nil, fmt.Errorf("namespace %s: no system deployed by vecro (no pods labelled %s=%s)", ns, manifest.LabelManagedBy, manifest.ManagedBy)
 	case len(systems) > 1:
 		slices.Sort(systems)
 		return "", nil, fmt.Errorf("namespace %s: %d systems (%s): cannot tell which one the faults are for", ns, len(systems), strings.Join(systems, ", "))
@@ -51,13 +53,13 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 		return "", nil, fmt.Errorf("namespace %s: system %s has no ready pod", ns, systems[0])
 	}
 	system = systems[0]
-	s, err := r.cs.CoreV1().Secrets(ns).Get(ctx, secretName(system), metav1.GetOptions{})
+	s, err := r.cs.CoreV1().Secrets(ns).Get(ctx, manifest.SecretName(system), metav1.GetOptions{})
 	if err != nil {
-		return "", nil, fmt.Errorf("read agent secret %s/%s: %w", ns, secretName(system), err)
+		return "", nil, fmt.Errorf("read agent secret %s/%s: %w", ns, manifest.SecretName(system), err)
 	}
-	token := string(s.Data[secretToken])
+	token := string(s.Data[manifest.SecretToken])
 	if token == "" {
-		return "", nil, fmt.Errorf("agent secret %s/%s has no %s", ns, secretName(system), secretToken)
+		return "", nil, fmt.Errorf("agent secret %s/%s has no %s", ns, manifest.SecretName(system), manifest.SecretToken)
 	}
 	slices.SortFunc(ready, func(a, b target) int { return strings.Compare(a.pod, b.pod) })
 	eps := make([]agent.Endpoint, len(ready))
@@ -66,7 +68,7 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 	live := context.WithoutCancel(ctx)
 	for i, t := range ready {
 		g.Go(func() error {
-			f, err := ForwardPort(live, r.cfg, ns, t.pod, AdminPort, r.log)
+			f, err := ForwardPort(live, r.cfg, ns, t.pod, manifest.AdminPort, r.log)
 			if err != nil {
 				return fmt.Errorf("reach the agent of %s: %w", t.pod, err)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/runtime/kube"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -33,7 +34,7 @@ func TestAgentsOfARunningSystem(t *testing.T) {
 		in := s.Instances[0]
 		a := newStandInAgent(t)
 		stands[in.Name] = a
-		if err := cp.forwardPodPorts(ctx, dep.Namespace, in.Name, map[int]string{kube.AdminPort: a.addr}); err != nil {
+		if err := cp.forwardPodPorts(ctx, dep.Namespace, in.Name, map[int]string{manifest.AdminPort: a.addr}); err != nil {
 			t.Fatal(err)
 		}
 	}

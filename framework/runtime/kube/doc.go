@@ -12,8 +12,8 @@
 //
 // # What it applies
 //
-// BuildManifest lays a system out as objects, a pure function so that
-// `vecro deploy --runtime kube --dry-run` prints exactly what Start applies:
+// A system is laid out as objects by a pure function, so that DryRun
+// (`vecro deploy --runtime kube --dry-run`) prints exactly what Start applies:
 // the namespace, a Secret with the agents' token, per service a Deployment
 // <system>-<service> (the original's labels, requests and limits, a
 // readiness probe on the admin port's /healthz, a storage type's real

@@ -3,6 +3,8 @@ package kube
 import (
 	"slices"
 
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -25,7 +27,7 @@ const (
 // namespace is taken to be vecro's.
 func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 	if sys == nil {
-		return BuildManifest(nil, ManifestOptions{})
+		return manifest.Build(nil, manifest.Options{})
 	}
 	o := New(opts).opts
 	image := o.Image
@@ -36,7 +38,7 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 	if slices.ContainsFunc(sys.Services, func(s spec.Service) bool { return s.Type == spec.TypeMySQL }) {
 		dbPassword = DryRunSecret
 	}
-	mo := ManifestOptions{
+	mo := manifest.Options{
 		Namespace:       o.Namespace,
 		Image:           image,
 		PullPolicy:      o.PullPolicy,
@@ -50,7 +52,7 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 		LegacyMetrics:   o.LegacyMetrics,
 	}
 	dryRunMonitor(o).configure(&mo)
-	return BuildManifest(sys, mo)
+	return manifest.Build(sys, mo)
 }
 
 // dryRunMonitor is the monitor of o's mode without a cluster: auto cannot

@@ -23,6 +23,7 @@ import (
 	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/fault"
 	"github.com/vecrosim/vecro/framework/runtime/kube"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 	"github.com/vecrosim/vecro/framework/spec"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
@@ -99,7 +100,7 @@ func TestSocialOnEnvtest(t *testing.T) {
 			t.Errorf("deployment %s: %d available, conditions %v", d.Name, d.Status.AvailableReplicas, d.Status.Conditions)
 		}
 	}
-	pods, err := cp.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.SystemSelector("social")})
+	pods, err := cp.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: manifest.SystemSelector("social")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestSocialOnEnvtest(t *testing.T) {
 		if p.Status.Phase != corev1.PodRunning || p.Spec.NodeName == "" {
 			t.Errorf("pod %s: phase %s on node %q", p.Name, p.Status.Phase, p.Spec.NodeName)
 		}
-		podOf[p.Labels[kube.LabelService]] = p.Name
+		podOf[p.Labels[manifest.LabelService]] = p.Name
 	}
 	// The storage services run MongoDB as a native sidecar.
 	db, err := cp.cs.CoreV1().Pods(ns).Get(ctx, podOf["posts-storage-db"], metav1.GetOptions{})
@@ -136,7 +137,7 @@ func TestSocialOnEnvtest(t *testing.T) {
 	if ep["port"] != "admin" || ep["interval"] != "1s" || ep["scrapeTimeout"] != "1s" || ep["path"] != "/metrics" {
 		t.Errorf("servicemonitor endpoint %v", ep)
 	}
-	if role, _, _ := unstructured.NestedString(sm.Object, "spec", "selector", "matchLabels", kube.LabelRole); role != "agents" {
+	if role, _, _ := unstructured.NestedString(sm.Object, "spec", "selector", "matchLabels", manifest.LabelRole); role != "agents" {
 		t.Errorf("servicemonitor selector %v", sm.Object["spec"])
 	}
 
@@ -183,7 +184,7 @@ func TestSocialOnEnvtest(t *testing.T) {
 		}
 		a := newStandInAgent(t)
 		agents[in.Name] = a
-		if err := cp.forwardPodPorts(ctx, ns, in.Name, map[int]string{kube.AdminPort: a.addr, kube.ServicePort: newStandInService(t, in.Name)}); err != nil {
+		if err := cp.forwardPodPorts(ctx, ns, in.Name, map[int]string{manifest.AdminPort: a.addr, manifest.ServicePort: newStandInService(t, in.Name)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -320,7 +321,7 @@ func TestSocialOnEnvtest(t *testing.T) {
 	if _, err := cp.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("namespace %s after stop: %v", ns, err)
 	}
-	left, err := cp.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: kube.SystemSelector("social")})
+	left, err := cp.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: manifest.SystemSelector("social")})
 	if err != nil || len(left.Items) != 0 {
 		t.Errorf("pods left after stop: %v %v", err, left)
 	}
@@ -431,7 +432,7 @@ func setTaint(ctx context.Context, t testing.TB, cp *controlPlane, taint *corev1
 
 func secretToken(ctx context.Context, t testing.TB, cp *controlPlane, ns string) string {
 	t.Helper()
-	secs, err := cp.cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.SystemSelector("social")})
+	secs, err := cp.cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: manifest.SystemSelector("social")})
 	if err != nil || len(secs.Items) != 1 {
 		t.Fatalf("agent secret: %v %v", err, secs)
 	}

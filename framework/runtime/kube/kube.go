@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
@@ -63,11 +65,15 @@ type Options struct {
 	Seed int64
 	// DBImages override DefaultDBImages.
 	DBImages map[spec.ServiceType]DBImage
-	// CPURequest and MemoryRequest override every container's requests
-	// (see ManifestOptions).
+	// CPURequest and MemoryRequest replace the original's requests of
+	// every container (200m and 50Mi per service, 100m and 128Mi per
+	// database) when set: 25 services ask for 5.5 cores, more than a small
+	// node has. Limits are unchanged.
 	CPURequest    spec.MilliCPU
 	MemoryRequest spec.Size
-	// LegacyMetrics: see ManifestOptions.
+	// LegacyMetrics makes every service also expose the original's
+	// vecro_base_<system>_* series, for the original's dashboards and
+	// scripts.
 	LegacyMetrics bool
 
 	// Monitoring is how a Prometheus is found; default MonitoringAuto.
@@ -128,7 +134,7 @@ func New(opts Options) *Runtime {
 		opts.Monitoring = MonitoringAuto
 	}
 	opts.KubePrometheus = opts.KubePrometheus.withDefaults()
-	opts.Standalone = opts.Standalone.withDefaults()
+	opts.Standalone = opts.Standalone.WithDefaults()
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 30 * time.Second
 	}
@@ -358,7 +364,7 @@ func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deploy
 // Apply builds sys's manifest with this runtime's options and applies it
 // (server-side apply, field manager "vecro"). A second Apply of the same
 // system changes nothing: the token is read back from the cluster.
-func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []Applied, error) {
+func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []manifest.Applied, error) {
 	if _, err := r.Connect(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -385,7 +391,7 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 	if err != nil {
 		return nil, nil, err
 	}
-	mo := ManifestOptions{
+	mo := manifest.Options{
 		Namespace:       ns,
 		Image:           image,
 		PullPolicy:      r.opts.PullPolicy,
@@ -399,14 +405,14 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 		LegacyMetrics:   r.opts.LegacyMetrics,
 	}
 	mon.configure(&mo)
-	m, err := BuildManifest(sys, mo)
+	m, err := manifest.Build(sys, mo)
 	if err != nil {
 		return nil, nil, err
 	}
 	r.mu.Lock()
 	r.manifest, r.ownsNS = m, owns
 	r.mu.Unlock()
-	applied, err := Apply(ctx, r.dyn, m.Objects)
+	applied, err := manifest.Apply(ctx, r.dyn, m.Objects)
 	if err != nil {
 		return m, applied, fmt.Errorf("deploy %s: %w", sys.Name, err)
 	}
@@ -426,7 +432,7 @@ func (r *Runtime) ownsNamespace(ctx context.Context, ns, system string) (bool, e
 		return false, fmt.Errorf("look up namespace %s: %w", ns, err)
 	}
 	l := got.Labels
-	owned := l[LabelManagedBy] == ManagedBy && l[LabelSystem] == system
+	owned := l[manifest.LabelManagedBy] == manifest.ManagedBy && l[manifest.LabelSystem] == system
 	if !owned {
 		r.log.Info("namespace exists and is not vecro's: deploying into it, deleting only vecro's objects at the end", "namespace", ns)
 	}
@@ -436,13 +442,13 @@ func (r *Runtime) ownsNamespace(ctx context.Context, ns, system string) (bool, e
 // secrets reads the token (and MariaDB password) of an earlier deploy, so
 // that applying again changes nothing, or makes new ones.
 func (r *Runtime) secrets(ctx context.Context, ns string, sys *spec.System) (token, dbPassword string, err error) {
-	s, err := r.cs.CoreV1().Secrets(ns).Get(ctx, secretName(sys.Name), metav1.GetOptions{})
+	s, err := r.cs.CoreV1().Secrets(ns).Get(ctx, manifest.SecretName(sys.Name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return "", "", fmt.Errorf("read agent secret %s/%s: %w", ns, secretName(sys.Name), err)
+		return "", "", fmt.Errorf("read agent secret %s/%s: %w", ns, manifest.SecretName(sys.Name), err)
 	default:
-		token, dbPassword = string(s.Data[secretToken]), string(s.Data[secretDBPassword])
+		token, dbPassword = string(s.Data[manifest.SecretToken]), string(s.Data[manifest.SecretDBPassword])
 	}
 	if token == "" {
 		if token, err = randomHex(32); err != nil {
@@ -530,7 +536,7 @@ func ServiceImage(ctx context.Context, moduleDir string, logger *slog.Logger) (s
 		// The default --data-dir, writable when no volume is mounted.
 		Dirs:   []string{"/tmp"},
 		Env:    []string{"VECRO_DATA_DIR=/tmp"},
-		Ports:  []int{ServicePort, AdminPort},
+		Ports:  []int{manifest.ServicePort, manifest.AdminPort},
 		Logger: logger,
 	})
 	if err != nil {
@@ -574,7 +580,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	live := context.WithoutCancel(ctx)
 	for i, d := range m.Deployments {
 		var pods corev1.PodList
-		if err := res.List(ctx, &pods, resources.WithLabelSelector(selectorOf(sys.Name, d.Service))); err != nil {
+		if err := res.List(ctx, &pods, resources.WithLabelSelector(manifest.ServiceSelector(sys.Name, d.Service))); err != nil {
 			return nil, fmt.Errorf("list pods of %s: %w", d.Deployment, err)
 		}
 		var ready []string
@@ -592,7 +598,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		svc.Instances = make([]runtime.Instance, len(ready))
 		for j, pod := range ready {
 			g.Go(func() error {
-				f, err := ForwardPort(live, r.cfg, m.Namespace, pod, AdminPort, r.log)
+				f, err := ForwardPort(live, r.cfg, m.Namespace, pod, manifest.AdminPort, r.log)
 				if err != nil {
 					return fmt.Errorf("reach the agent of %s: %w", pod, err)
 				}
@@ -604,7 +610,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		// The load generator reaches a service through one of its pods,
 		// as `kubectl port-forward svc/...` does.
 		g.Go(func() error {
-			f, err := ForwardPort(live, r.cfg, m.Namespace, ready[0], ServicePort, r.log)
+			f, err := ForwardPort(live, r.cfg, m.Namespace, ready[0], manifest.ServicePort, r.log)
 			if err != nil {
 				return fmt.Errorf("reach service %s: %w", d.Service, err)
 			}
@@ -618,7 +624,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		if err != nil || pod == "" {
 			return err
 		}
-		f, err := ForwardPort(live, r.cfg, ns, pod, PrometheusPort, r.log)
+		f, err := ForwardPort(live, r.cfg, ns, pod, manifest.PrometheusPort, r.log)
 		if err != nil {
 			return fmt.Errorf("reach prometheus: %w", err)
 		}
@@ -672,7 +678,7 @@ func (r *Runtime) watch(ctx context.Context, m *Manifest, failures chan<- error)
 			r.log.Error("deployment failure (channel full)", "err", err)
 		}
 	}
-	sel := SystemSelector(m.System)
+	sel := manifest.SystemSelector(m.System)
 	first := true
 	tick := time.NewTicker(watchInterval)
 	defer tick.Stop()
@@ -815,7 +821,7 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 	if err != nil {
 		return err
 	}
-	mo := ManifestOptions{
+	mo := manifest.Options{
 		Namespace:       ns,
 		Image:           DryRunImage,
 		Token:           DryRunSecret,
@@ -826,7 +832,7 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 	if installed {
 		kubePrometheusMonitor{kp: kp}.configure(&mo)
 	}
-	m, err := BuildManifest(sys, mo)
+	m, err := manifest.Build(sys, mo)
 	if err != nil {
 		return err
 	}
@@ -854,7 +860,7 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 		// standalone Prometheus' access to the nodes) are not in it.
 		var errs []error
 		for _, o := range slices.Backward(m.Objects) {
-			if o.Namespace != "" || o.GVR == gvrNamespace {
+			if o.Namespace != "" || o.Kind == "Namespace" {
 				continue
 			}
 			if err := r.dyn.Resource(o.GVR).Delete(ctx, o.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -880,7 +886,7 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 	}
 	var pods corev1.PodList
 	if err := wait.For(func(ctx context.Context) (bool, error) {
-		if err := client.Resources(m.Namespace).List(ctx, &pods, resources.WithLabelSelector(SystemSelector(m.System))); err != nil {
+		if err := client.Resources(m.Namespace).List(ctx, &pods, resources.WithLabelSelector(manifest.SystemSelector(m.System))); err != nil {
 			return false, nil
 		}
 		return len(pods.Items) == 0, nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
@@ -66,7 +68,7 @@ type monitor interface {
 	// ready waits for what must be there before the system is applied.
 	ready(ctx context.Context) error
 	// configure adds the monitor's objects to a system's manifest.
-	configure(o *ManifestOptions)
+	configure(o *manifest.Options)
 	// prometheus waits for the Prometheus that scrapes the system of m and
 	// returns its namespace and pod; an empty pod when there is none.
 	prometheus(ctx context.Context, m *Manifest) (ns, pod string, err error)
@@ -95,9 +97,9 @@ func (k kubePrometheusMonitor) ready(ctx context.Context) error {
 	return err
 }
 
-func (k kubePrometheusMonitor) configure(o *ManifestOptions) {
+func (k kubePrometheusMonitor) configure(o *manifest.Options) {
 	o.Monitor = true
-	o.Prometheus = ServiceAccountRef{Namespace: k.kp.Namespace, Name: k.kp.ServiceAccount}
+	o.Prometheus = manifest.ServiceAccountRef{Namespace: k.kp.Namespace, Name: k.kp.ServiceAccount}
 }
 
 func (k kubePrometheusMonitor) prometheus(ctx context.Context, _ *Manifest) (string, string, error) {
@@ -122,7 +124,7 @@ func (standaloneMonitor) mode() Monitoring { return MonitoringStandalone }
 // ready has nothing to wait for: the Prometheus comes with the system.
 func (standaloneMonitor) ready(context.Context) error { return nil }
 
-func (s standaloneMonitor) configure(o *ManifestOptions) {
+func (s standaloneMonitor) configure(o *manifest.Options) {
 	cfg := s.cfg
 	o.Standalone, o.PrometheusImage = &cfg, s.image
 }
@@ -141,7 +143,7 @@ type noMonitor struct{}
 
 func (noMonitor) mode() Monitoring                                              { return MonitoringNone }
 func (noMonitor) ready(context.Context) error                                   { return nil }
-func (noMonitor) configure(*ManifestOptions)                                    {}
+func (noMonitor) configure(*manifest.Options)                                   {}
 func (noMonitor) prometheus(context.Context, *Manifest) (string, string, error) { return "", "", nil }
 
 // monitorResolver turns Options.Monitoring into a monitor against one

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,7 +29,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -341,47 +342,13 @@ func decodeFiles(files map[string][]byte) ([]*unstructured.Unstructured, error) 
 	sort.Strings(names)
 	var out []*unstructured.Unstructured
 	for _, n := range names {
-		objs, err := DecodeYAML(files[n])
+		objs, err := manifest.DecodeYAML(files[n])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n, err)
 		}
 		out = append(out, objs...)
 	}
 	return out, nil
-}
-
-// DecodeYAML reads a multi-document YAML (or JSON) stream of Kubernetes
-// objects; a List is flattened into its items.
-func DecodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for i := 1; ; i++ {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if err == io.EOF {
-				return out, nil
-			}
-			return nil, fmt.Errorf("document %d: %w", i, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.IsList() {
-			l, err := u.ToList()
-			if err != nil {
-				return nil, fmt.Errorf("document %d: %w", i, err)
-			}
-			for j := range l.Items {
-				out = append(out, &l.Items[j])
-			}
-			continue
-		}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" {
-			return nil, fmt.Errorf("document %d: no kind or apiVersion", i)
-		}
-		out = append(out, u)
-	}
 }
 
 var gvrCRD = apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")
@@ -467,7 +434,7 @@ func applyUnstructured(ctx context.Context, client dynamic.Interface, mapper met
 				ns = corev1.NamespaceDefault
 			}
 		}
-		if _, err := applyOne(ctx, client, Object{GVR: m.Resource, Kind: gvk.Kind, Namespace: ns, Name: u.GetName(), Body: body}); err != nil {
+		if _, err := manifest.Apply(ctx, client, []manifest.Object{{GVR: m.Resource, Kind: gvk.Kind, Namespace: ns, Name: u.GetName(), Body: body}}); err != nil {
 			return err
 		}
 	}

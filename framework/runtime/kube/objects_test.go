@@ -12,6 +12,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime/kube"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -24,15 +25,15 @@ func loadSystem(t testing.TB, name string) *spec.System {
 	return sys
 }
 
-func manifestOptions() kube.ManifestOptions {
-	return kube.ManifestOptions{
+func manifestOptions() manifest.Options {
+	return manifest.Options{
 		Image:           "vecro.local/service:test",
 		Token:           "t0ken",
 		DBPassword:      "pw",
 		Seed:            7,
 		ManageNamespace: true,
 		Monitor:         true,
-		Prometheus:      kube.ServiceAccountRef{Namespace: "monitoring", Name: "prometheus-k8s"},
+		Prometheus:      manifest.ServiceAccountRef{Namespace: "monitoring", Name: "prometheus-k8s"},
 	}
 }
 
@@ -66,7 +67,7 @@ func envOf(c corev1.Container) map[string]corev1.EnvVar {
 
 func TestManifestSocial(t *testing.T) {
 	sys := loadSystem(t, "social")
-	m, err := kube.BuildManifest(sys, manifestOptions())
+	m, err := manifest.Build(sys, manifestOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestManifestSocial(t *testing.T) {
 	}
 
 	// Pure: the same inputs give the same bytes.
-	again, err := kube.BuildManifest(sys, manifestOptions())
+	again, err := manifest.Build(sys, manifestOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestManifestStorageTypes(t *testing.T) {
 	}}
 	o := manifestOptions()
 	o.Monitor = false
-	m, err := kube.BuildManifest(sys, o)
+	m, err := manifest.Build(sys, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,17 +273,17 @@ func TestManifestRejects(t *testing.T) {
 	cases := []struct {
 		name string
 		sys  func() *spec.System
-		opts func(*kube.ManifestOptions)
+		opts func(*manifest.Options)
 		want string
 	}{
-		{"no image", base, func(o *kube.ManifestOptions) { o.Image = "" }, "no service image"},
-		{"no token", base, func(o *kube.ManifestOptions) { o.Token = "" }, "no agent token"},
-		{"bad namespace", base, func(o *kube.ManifestOptions) { o.Namespace = "Not_OK" }, `namespace "Not_OK"`},
+		{"no image", base, func(o *manifest.Options) { o.Image = "" }, "no service image"},
+		{"no token", base, func(o *manifest.Options) { o.Token = "" }, "no agent token"},
+		{"bad namespace", base, func(o *manifest.Options) { o.Namespace = "Not_OK" }, `namespace "Not_OK"`},
 		{"mysql without password", func() *spec.System {
 			s := base()
 			s.Services = append(s.Services, spec.Service{Name: "db", Type: spec.TypeMySQL})
 			return s
-		}, func(o *kube.ManifestOptions) { o.DBPassword = "" }, `service "db" is mysql but no database password`},
+		}, func(o *manifest.Options) { o.DBPassword = "" }, `service "db" is mysql but no database password`},
 		{"reserved name", func() *spec.System {
 			s := base()
 			s.Services[0].Name = "vecro-agents"
@@ -300,19 +301,19 @@ func TestManifestRejects(t *testing.T) {
 			if tc.opts != nil {
 				tc.opts(&o)
 			}
-			_, err := kube.BuildManifest(tc.sys(), o)
+			_, err := manifest.Build(tc.sys(), o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := kube.BuildManifest(nil, manifestOptions()); err == nil {
+	if _, err := manifest.Build(nil, manifestOptions()); err == nil {
 		t.Error("nil system accepted")
 	}
 }
 
 func TestManifestYAMLRoundTrip(t *testing.T) {
-	m, err := kube.BuildManifest(loadSystem(t, "social"), manifestOptions())
+	m, err := manifest.Build(loadSystem(t, "social"), manifestOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +324,7 @@ func TestManifestYAMLRoundTrip(t *testing.T) {
 	if !bytes.HasPrefix(y, []byte("# namespace/social\napiVersion: v1\nkind: Namespace\n")) {
 		t.Errorf("YAML starts %q", y[:min(len(y), 80)])
 	}
-	objs, err := kube.DecodeYAML(y)
+	objs, err := manifest.DecodeYAML(y)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vecrosim/vecro/framework/runtime/kube"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 )
 
 // TestStandaloneManifest: the standalone Prometheus comes with the system,
@@ -32,7 +33,7 @@ func TestStandaloneManifest(t *testing.T) {
 	o.Monitor = false // the runtime sets one or the other
 	o.Standalone = &kube.Standalone{}
 	o.PrometheusImage = "vecro.local/prometheus:test"
-	m, err := kube.BuildManifest(loadSystem(t, "social"), o)
+	m, err := manifest.Build(loadSystem(t, "social"), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestStandaloneManifest(t *testing.T) {
 	if pod.ServiceAccountName != "social-vecro-prometheus" || len(pod.Containers) != 1 || pod.Containers[0].Image != o.PrometheusImage || pod.Containers[0].ReadinessProbe == nil {
 		t.Errorf("prometheus deployment: %+v", pod)
 	}
-	if d.Spec.Template.Labels[kube.LabelService] != "" {
+	if d.Spec.Template.Labels[manifest.LabelService] != "" {
 		t.Error("the Prometheus pod carries a service label: it would be scraped and counted as a service")
 	}
 
@@ -124,7 +125,7 @@ func TestStandaloneManifest(t *testing.T) {
 
 	// Without an image the manifest is refused, not half-built.
 	o.PrometheusImage = ""
-	if _, err := kube.BuildManifest(loadSystem(t, "social"), o); err == nil || !strings.Contains(err.Error(), "without a Prometheus image") {
+	if _, err := manifest.Build(loadSystem(t, "social"), o); err == nil || !strings.Contains(err.Error(), "without a Prometheus image") {
 		t.Errorf("no prometheus image: %v", err)
 	}
 }
