@@ -32,10 +32,13 @@ import (
 
 // wire is a target's request, serialised once.
 type wire struct {
-	dial string        // host:port
-	tls  *tls.Config   // nil for http
-	raw  []byte        // request head and body
-	req  *http.Request // for ReadResponse: the method decides if a body follows
+	dial string      // host:port
+	tls  *tls.Config // nil for http
+	raw  []byte      // request head and body
+	// headEnd is where the head's closing empty line starts in raw:
+	// per-request header lines (traceparent) go there.
+	headEnd int
+	req     *http.Request // for ReadResponse: the method decides if a body follows
 }
 
 const userAgent = "vecro-load/1"
@@ -98,6 +101,7 @@ func newWire(s *Spec, u *url.URL) (*wire, error) {
 			b.WriteString(k + ": " + v + "\r\n")
 		}
 	}
+	w.headEnd = b.Len()
 	b.WriteString("\r\n")
 	b.WriteString(s.Body)
 	w.raw = []byte(b.String())
@@ -118,7 +122,20 @@ type client struct {
 	conns    map[string]*conn
 	canceled bool
 	stop     func() bool
+
+	// hdr and out are the owner's scratch space for a request with extra
+	// header lines, reused so that tracing allocates no buffers.
+	hdr, out []byte
 }
+
+// Set adds a header line to hdr: the client is the propagator's carrier.
+func (c *client) Set(key, value string) {
+	c.hdr = append(append(append(append(c.hdr, key...), ": "...), value...), "\r\n"...)
+}
+
+// Get and Keys complete propagation.TextMapCarrier; an injection only sets.
+func (c *client) Get(string) string { return "" }
+func (c *client) Keys() []string    { return nil }
 
 type conn struct {
 	net.Conn
@@ -208,11 +225,16 @@ func (c *client) drop(w *wire, cn *conn) {
 	_ = cn.Close() // the connection failed or the server asked to close it
 }
 
-// do sends w's request and reads the whole answer: its status and body
-// size. A connection reused from an earlier request that the server closed
-// meanwhile (it fails before a byte of the answer arrives) is redialled
-// once, as browsers do.
-func (c *client) do(w *wire) (status int, n int64, err error) {
+// do sends w's request, with the header lines in hdr (complete lines, or
+// none), and reads the whole answer: its status and body size. A connection
+// reused from an earlier request that the server closed meanwhile (it fails
+// before a byte of the answer arrives) is redialled once, as browsers do.
+func (c *client) do(w *wire, hdr []byte) (status int, n int64, err error) {
+	raw := w.raw
+	if len(hdr) > 0 {
+		c.out = append(append(append(c.out[:0], w.raw[:w.headEnd]...), hdr...), w.raw[w.headEnd:]...)
+		raw = c.out
+	}
 	for attempt := 0; ; attempt++ {
 		cn, err := c.get(w)
 		if err != nil {
@@ -222,7 +244,7 @@ func (c *client) do(w *wire) (status int, n int64, err error) {
 			c.drop(w, cn)
 			return 0, 0, err
 		}
-		_, err = cn.Write(w.raw)
+		_, err = cn.Write(raw)
 		if err == nil {
 			_, err = cn.br.Peek(1)
 		}

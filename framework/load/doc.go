@@ -38,4 +38,9 @@
 // through its deployment (Resolve); when the user names none it passes the
 // system's entry services, those no other service calls, so every front end
 // gets traffic.
+//
+// With Spec.Tracer every request is the root span of its own trace (a
+// client span from send to answer, its traceparent written into the
+// request's head), so that one load request is one trace through the
+// system.
 package load

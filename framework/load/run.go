@@ -3,9 +3,14 @@ package load
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vecrosim/vecro/framework/traces"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Run is a load in progress. Its methods are safe for concurrent use.
@@ -323,18 +328,45 @@ func (r *Run) send(c *client, t *target, planned, now time.Time, late bool) {
 }
 
 func (r *Run) do(c *client, t *target, planned, sent time.Time) result {
-	status, n, err := c.do(t.w)
+	var span trace.Span
+	c.hdr = c.hdr[:0]
+	if r.spec.Tracer != nil {
+		var ctx context.Context
+		ctx, span = r.spec.Tracer.Start(r.reqCtx, t.spanName, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithTimestamp(sent), trace.WithAttributes(t.spanAttrs...))
+		traces.Propagator.Inject(ctx, c)
+	}
+	status, n, err := c.do(t.w, c.hdr)
 	res := result{planned: planned, sent: sent, done: time.Now(), bytesIn: n}
 	if err != nil {
 		res.kind = classify(r.reqCtx, err)
 		res.err = fmt.Errorf("%s %s: %w", r.spec.Method, t.URL, err)
-		return res
+	} else {
+		res.status = status
+		if k, bad := statusKind(status); bad {
+			res.kind = k
+		}
 	}
-	res.status = status
-	if k, bad := statusKind(status); bad {
-		res.kind = k
+	if span != nil {
+		endSpan(span, res)
 	}
 	return res
+}
+
+// endSpan completes a request's root span with its answer.
+func endSpan(span trace.Span, res result) {
+	if span.IsRecording() {
+		if res.status != 0 {
+			span.SetAttributes(traces.AttrHTTPStatus.Int(res.status))
+		}
+		switch {
+		case res.err != nil:
+			span.SetStatus(codes.Error, res.err.Error())
+		case res.status >= 500:
+			span.SetStatus(codes.Error, http.StatusText(res.status))
+		}
+	}
+	span.End(trace.WithTimestamp(res.done))
 }
 
 func (r *Run) buildReport(end time.Time, seconds []Second) *Report {

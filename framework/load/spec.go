@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vecrosim/vecro/framework/traces"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Spec is what to load and how. The zero values of optional fields are the
@@ -76,6 +81,13 @@ type Spec struct {
 
 	// Logger receives debug records of the run; default none.
 	Logger *slog.Logger
+
+	// Tracer, if set, makes every request the root of a trace: a client
+	// span from send to answer whose context goes out as traceparent, so
+	// that the services' spans hang below it. Which traces are kept is the
+	// tracer provider's sampler (traces.ExportOptions.SampleRatio). Nil
+	// sends no traceparent.
+	Tracer trace.Tracer
 }
 
 // Target is one URL to load. Service names it when it was resolved from a
@@ -137,10 +149,13 @@ const (
 	maxDrain           = 5 * time.Second
 )
 
-// target is a Target with its request serialised once.
+// target is a Target with its request serialised once, and its root
+// spans' name and attributes.
 type target struct {
 	Target
-	w *wire
+	w         *wire
+	spanName  string
+	spanAttrs []attribute.KeyValue
 }
 
 // normalize validates s and fills in its defaults.
@@ -173,6 +188,12 @@ func (s Spec) normalize() (Spec, []target, error) {
 			return s, nil, fmt.Errorf("load spec: %w", err)
 		}
 		ts[i].w = w
+		ts[i].spanName = s.Method + " " + cmp.Or(u.Path, "/")
+		ts[i].spanAttrs = []attribute.KeyValue{traces.AttrHTTPMethod.String(s.Method)}
+		if svc := ts[i].Service; svc != "" {
+			ts[i].spanName = s.Method + " " + svc
+			ts[i].spanAttrs = append(ts[i].spanAttrs, traces.AttrPeerService.String(svc))
+		}
 	}
 	for name, v := range map[string]time.Duration{"timeout": s.Timeout, "duration": s.Duration, "drain": s.Drain, "delay": s.Delay, "late-after": s.LateAfter} {
 		if v < 0 {
