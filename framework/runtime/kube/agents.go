@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
 
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,7 +18,7 @@ import (
 // Agents reaches the fault agents of the system that runs in namespace ns
 // through the API server, one port-forward per ready pod as Deploy's own,
 // for a process that did not deploy it: the seed's `inject -kubeconfig`
-// finds a system by its namespace only. It connects first. The forwards
+// finds a system by its namespace only. It connects first. The portforward.Set
 // stay open until Detach (or Stop); the system is left alone.
 func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents map[string][]agent.Endpoint, err error) {
 	if _, err := r.Connect(ctx); err != nil {
@@ -68,17 +69,17 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 	live := context.WithoutCancel(ctx)
 	for i, t := range ready {
 		g.Go(func() error {
-			f, err := ForwardPort(live, r.cfg, ns, t.pod, manifest.AdminPort, r.log)
+			f, err := portforward.Open(live, r.cfg, ns, t.pod, manifest.AdminPort, r.log)
 			if err != nil {
 				return fmt.Errorf("reach the agent of %s: %w", t.pod, err)
 			}
-			r.fwd.add(f)
+			r.fwd.Add(f)
 			eps[i] = agent.Endpoint{Instance: t.pod, Service: t.service, URL: f.URL(), Token: token}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		r.fwd.closeAll()
+		r.fwd.CloseAll()
 		return "", nil, err
 	}
 	agents = map[string][]agent.Endpoint{}
@@ -88,6 +89,6 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 	return system, agents, nil
 }
 
-// Detach closes the port-forwards Agents opened and leaves the system and
+// Detach closes the port-portforward.Set Agents opened and leaves the system and
 // the cluster as they are.
-func (r *Runtime) Detach() { r.fwd.closeAll() }
+func (r *Runtime) Detach() { r.fwd.CloseAll() }

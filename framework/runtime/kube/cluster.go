@@ -8,6 +8,9 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/kindcluster"
 )
 
 // Cluster is the Kubernetes cluster systems run on, with a lifecycle of its
@@ -30,7 +33,7 @@ type Cluster struct {
 
 	mu   sync.Mutex
 	cfg  *rest.Config
-	kind *kindCluster
+	kind *kindcluster.Cluster
 }
 
 // Provision creates the kind cluster unless it exists, or opens the
@@ -50,11 +53,11 @@ func (c *Cluster) Provision(ctx context.Context) (*rest.Config, error) {
 	case c.RESTConfig != nil:
 		c.cfg = rest.CopyConfig(c.RESTConfig)
 	case c.Kind != nil:
-		kc, err := provisionKind(ctx, *c.Kind, log)
+		kc, err := kindcluster.Provision(ctx, *c.Kind, log)
 		if err != nil {
 			return nil, err
 		}
-		c.kind, c.cfg = kc, kc.cfg
+		c.kind, c.cfg = kc, kc.REST
 	default:
 		rules := clientcmd.NewDefaultClientConfigLoadingRules()
 		if c.Kubeconfig != "" {
@@ -79,10 +82,10 @@ func (c *Cluster) Delete(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	kc := c.kind
-	if kc == nil || !kc.created || c.Kind.Keep {
+	if kc == nil || !kc.Created || c.Kind.Keep {
 		return nil
 	}
-	if err := kc.delete(); err != nil {
+	if err := kc.Delete(); err != nil {
 		return err
 	}
 	c.kind, c.cfg = nil, nil
@@ -91,13 +94,13 @@ func (c *Cluster) Delete(context.Context) error {
 
 // loader is the cluster's own way to take built images: a kind cluster's
 // nodes; nil for any other cluster.
-func (c *Cluster) loader() ImageLoader {
+func (c *Cluster) loader() images.Loader {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.kind == nil {
 		return nil
 	}
-	return kindLoader{c.kind}
+	return c.kind
 }
 
 func describeKubeconfig(p string) string {
@@ -106,3 +109,10 @@ func describeKubeconfig(p string) string {
 	}
 	return p
 }
+
+// Kind is a kind cluster (Kubernetes in Docker containers) for a Cluster to
+// provision through kind's Go API.
+type Kind = kindcluster.Config
+
+// DefaultKindName is the cluster name of `make kind-up` and --kind.
+const DefaultKindName = kindcluster.DefaultName

@@ -30,7 +30,7 @@
 // unfinished Deployment with its conditions, its pods' scheduling and
 // container states and their warning events (RolloutError). The agents (every
 // pod's admin port), one pod of every service and Prometheus are reached by
-// client-go port-forwards through the API server (ForwardPort), so the
+// client-go port-portforward.Set through the API server (ForwardPort), so the
 // cluster needs no Ingress and no exposed port; the Deployment carries the
 // local URLs and a metrics.Source over Prometheus' HTTP API (read with the
 // "kube" flavour of framework/metrics' families, over cAdvisor).
@@ -49,7 +49,7 @@
 // # Images
 //
 // The images the runtime builds (the service, the standalone Prometheus)
-// reach the cluster through an ImageLoader: a kind cluster's nodes, a
+// reach the cluster through an images.Loader: a kind cluster's nodes, a
 // Registry, or a local Containerd.
 //
 // # e2e-framework

@@ -3,6 +3,7 @@ package kube
 import (
 	"slices"
 
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 
 	"github.com/vecrosim/vecro/framework/spec"
@@ -13,13 +14,13 @@ import (
 const (
 	// DryRunImage stands for the image Start would build (kind) when none
 	// is given.
-	DryRunImage = ImageRepository + ":dev"
+	DryRunImage = images.ServiceRepository + ":dev"
 	// DryRunSecret stands for the token and database password that Start
 	// generates (or reads back from the cluster).
 	DryRunSecret = "REDACTED"
 	// DryRunPrometheusImage stands for the standalone Prometheus' image
 	// Start would pack when none is given.
-	DryRunPrometheusImage = PrometheusImageRepository + ":dev"
+	DryRunPrometheusImage = images.PrometheusRepository + ":dev"
 )
 
 // DryRun is the manifest Start would apply for sys with opts, built without

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/vecrosim/vecro/framework/runtime/kube"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
 )
 
 // TestBuildServiceImage builds the real service image as --kind does
@@ -17,11 +17,11 @@ import (
 func TestBuildServiceImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ref, archive, err := kube.BuildServiceImage(ctx, "../../..", t.TempDir(), nil)
+	ref, archive, err := images.BuildService(ctx, "../../..", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(ref, kube.ImageRepository+":") || len(ref) != len(kube.ImageRepository)+1+12 {
+	if !strings.HasPrefix(ref, images.ServiceRepository+":") || len(ref) != len(images.ServiceRepository)+1+12 {
 		t.Errorf("ref %q", ref)
 	}
 	tag, err := name.NewTag(ref)
@@ -47,7 +47,7 @@ func TestBuildServiceImage(t *testing.T) {
 		}
 	}
 	// The same source gives the same image, so re-deploying does not roll.
-	ref2, _, err := kube.BuildServiceImage(ctx, "../../..", t.TempDir(), nil)
+	ref2, _, err := images.BuildService(ctx, "../../..", t.TempDir(), nil)
 	if err != nil || ref2 != ref {
 		t.Errorf("second build: %s %v, first %s", ref2, err, ref)
 	}

@@ -9,14 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
 
 	"github.com/vecrosim/vecro/framework/agent"
-	"github.com/vecrosim/vecro/framework/image"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/runtime/local"
@@ -98,7 +97,7 @@ type Options struct {
 
 // Runtime runs a system on Kubernetes: it applies the system's objects with
 // server-side apply, waits for them, and reaches every agent and Prometheus
-// through port-forwards.
+// through port-portforward.Set.
 type Runtime struct {
 	opts Options
 	log  *slog.Logger
@@ -114,13 +113,17 @@ type Runtime struct {
 	cs        kubernetes.Interface
 	manifest  *Manifest
 	ownsNS    bool
-	fwd       forwards
+	fwd       portforward.Set
 	dep       *runtime.Deployment
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
+
+// discardLogger is the default logger: library code says nothing unless
+// asked.
+var discardLogger = slog.New(slog.DiscardHandler)
 
 // New returns a runtime; nothing is contacted before Start (or Connect).
 func New(opts Options) *Runtime {
@@ -293,7 +296,7 @@ func (r *Runtime) standaloneImage(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("standalone prometheus image: %w; or pass one the cluster can pull (--prometheus-image)", err)
 		}
-		built, img, err := PrometheusImage(ctx, r.opts.Standalone.Binary, r.log)
+		built, img, err := images.Prometheus(ctx, r.opts.Standalone.Binary, r.log)
 		if err != nil {
 			return "", err
 		}
@@ -309,7 +312,7 @@ func (r *Runtime) standaloneImage(ctx context.Context) (string, error) {
 }
 
 // loader is Options.Loader, or the kind cluster's.
-func (r *Runtime) loader() (ImageLoader, error) {
+func (r *Runtime) loader() (images.Loader, error) {
 	if r.opts.Loader != nil {
 		return r.opts.Loader, nil
 	}
@@ -320,7 +323,7 @@ func (r *Runtime) loader() (ImageLoader, error) {
 }
 
 // Deploy applies sys to the connected cluster, waits for its rollout and
-// opens the port-forwards. Call Connect (and InstallMonitoring) first.
+// opens the port-portforward.Set. Call Connect (and InstallMonitoring) first.
 func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deployment, error) {
 	if _, err := r.Connect(ctx); err != nil {
 		return nil, err
@@ -341,7 +344,7 @@ func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deploy
 	if err := WaitRollout(ctx, res, m.Namespace, names, r.opts.RolloutTimeout); err != nil {
 		return nil, err
 	}
-	// A second Deploy replaces the first one's port-forwards and watch.
+	// A second Deploy replaces the first one's port-portforward.Set and watch.
 	r.mu.Lock()
 	stop, done := r.stopWatch, r.watchDone
 	r.stopWatch = nil
@@ -350,7 +353,7 @@ func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deploy
 		stop()
 		<-done
 	}
-	r.fwd.closeAll()
+	r.fwd.CloseAll()
 	dep, err := r.reach(ctx, sys, m)
 	if err != nil {
 		return nil, err
@@ -494,7 +497,7 @@ func (r *Runtime) image(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("service image: %w; or pass an image the cluster can pull (--image)", err)
 		}
 	}
-	built, img, err := ServiceImage(ctx, dir, r.log)
+	built, img, err := images.Service(ctx, dir, r.log)
 	if err != nil {
 		return "", err
 	}
@@ -505,48 +508,6 @@ func (r *Runtime) image(ctx context.Context) (string, error) {
 	}
 	r.opts.Image = ref
 	return ref, nil
-}
-
-// BuildServiceImage builds images/service of the vecro module in moduleDir
-// into an image (framework/image: static, one layer, non-root, no Docker)
-// named ImageRepository:<content digest prefix>, and writes it as an image
-// archive in dir, which kind's nodes and `ctr images import` read.
-func BuildServiceImage(ctx context.Context, moduleDir, dir string, logger *slog.Logger) (ref, archive string, err error) {
-	ref, img, err := ServiceImage(ctx, moduleDir, logger)
-	if err != nil {
-		return "", "", err
-	}
-	archive = filepath.Join(dir, "service.tar")
-	if err := image.WriteTarball(archive, ref, img); err != nil {
-		return "", "", err
-	}
-	return ref, archive, nil
-}
-
-// ServiceImage builds images/service of the vecro module in moduleDir into
-// an image named ImageRepository:<content digest prefix>.
-func ServiceImage(ctx context.Context, moduleDir string, logger *slog.Logger) (string, v1.Image, error) {
-	if logger == nil {
-		logger = discardLogger
-	}
-	logger.Info("building the service image", "module", moduleDir)
-	img, err := image.Build(ctx, image.Spec{
-		Package: "./images/service",
-		Dir:     moduleDir,
-		// The default --data-dir, writable when no volume is mounted.
-		Dirs:   []string{"/tmp"},
-		Env:    []string{"VECRO_DATA_DIR=/tmp"},
-		Ports:  []int{manifest.ServicePort, manifest.AdminPort},
-		Logger: logger,
-	})
-	if err != nil {
-		return "", nil, err
-	}
-	ref, err := image.ContentRef(ImageRepository, img)
-	if err != nil {
-		return "", nil, err
-	}
-	return ref, img, nil
 }
 
 // reach opens a port-forward to every pod's admin port, to one pod of every
@@ -598,11 +559,11 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		svc.Instances = make([]runtime.Instance, len(ready))
 		for j, pod := range ready {
 			g.Go(func() error {
-				f, err := ForwardPort(live, r.cfg, m.Namespace, pod, manifest.AdminPort, r.log)
+				f, err := portforward.Open(live, r.cfg, m.Namespace, pod, manifest.AdminPort, r.log)
 				if err != nil {
 					return fmt.Errorf("reach the agent of %s: %w", pod, err)
 				}
-				r.fwd.add(f)
+				r.fwd.Add(f)
 				svc.Instances[j] = runtime.Instance{Name: pod, Agent: agent.Endpoint{Instance: pod, Service: d.Service, URL: f.URL(), Token: token}}
 				return nil
 			})
@@ -610,11 +571,11 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		// The load generator reaches a service through one of its pods,
 		// as `kubectl port-forward svc/...` does.
 		g.Go(func() error {
-			f, err := ForwardPort(live, r.cfg, m.Namespace, ready[0], manifest.ServicePort, r.log)
+			f, err := portforward.Open(live, r.cfg, m.Namespace, ready[0], manifest.ServicePort, r.log)
 			if err != nil {
 				return fmt.Errorf("reach service %s: %w", d.Service, err)
 			}
-			r.fwd.add(f)
+			r.fwd.Add(f)
 			svc.URL = f.URL()
 			return nil
 		})
@@ -624,22 +585,22 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		if err != nil || pod == "" {
 			return err
 		}
-		f, err := ForwardPort(live, r.cfg, ns, pod, manifest.PrometheusPort, r.log)
+		f, err := portforward.Open(live, r.cfg, ns, pod, manifest.PrometheusPort, r.log)
 		if err != nil {
 			return fmt.Errorf("reach prometheus: %w", err)
 		}
-		r.fwd.add(f)
+		r.fwd.Add(f)
 		dep.PrometheusURL = f.URL()
 		return nil
 	})
 	if err := g.Wait(); err != nil {
-		r.fwd.closeAll()
+		r.fwd.CloseAll()
 		return nil, err
 	}
 	if dep.PrometheusURL != "" {
 		src, err := metrics.NewHTTP(dep.PrometheusURL, metrics.WithLogger(r.log))
 		if err != nil {
-			r.fwd.closeAll()
+			r.fwd.CloseAll()
 			return nil, err
 		}
 		dep.Metrics, dep.Monitoring = src, string(mon.mode())
@@ -665,7 +626,7 @@ const watchInterval = 2 * time.Second
 // failures until ctx ends.
 func (r *Runtime) watch(ctx context.Context, m *Manifest, failures chan<- error) {
 	restarts := map[string]int32{}
-	reported := map[*Forward]bool{}
+	reported := map[*portforward.Forward]bool{}
 	// Pods by name as last listed: a pod that disappears or starts
 	// terminating while the system should run (an eviction, a node lost, a
 	// kubectl delete) is a failure like a restart, although its Deployment
@@ -709,10 +670,7 @@ func (r *Runtime) watch(ctx context.Context, m *Manifest, failures chan<- error)
 			live = listed
 		}
 		first = false
-		r.fwd.mu.Lock()
-		list := slices.Clone(r.fwd.list)
-		r.fwd.mu.Unlock()
-		for _, f := range list {
+		for _, f := range r.fwd.List() {
 			if err := f.Err(); err != nil && !reported[f] {
 				reported[f] = true
 				send(err)
@@ -759,7 +717,7 @@ func (r *Runtime) restartError(ctx context.Context, p *corev1.Pod, cs corev1.Con
 }
 
 // Stop undoes Deploy and leaves the cluster (and monitoring) as it was:
-// every agent's faults cleared first, then the port-forwards closed and
+// every agent's faults cleared first, then the port-portforward.Set closed and
 // what Deploy applied deleted (the namespace when vecro owns it), waiting
 // until it is gone. A cluster Start provisioned stays: it is the
 // Cluster's (Cluster.Delete). Safe to call twice and after a failed Start.
@@ -784,7 +742,7 @@ func (r *Runtime) Stop(ctx context.Context) error {
 		}
 		cancel()
 	}
-	r.fwd.closeAll()
+	r.fwd.CloseAll()
 	if m != nil {
 		if err := r.delete(ctx, m, owns); err != nil {
 			errs = append(errs, err)

@@ -1,4 +1,4 @@
-package kube
+package images
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/vecrosim/vecro/framework/image"
 )
 
-// An ImageLoader makes an image the runtime built (the service image, the
+// A Loader makes an image the runtime built (the service image, the
 // standalone Prometheus) available to the cluster's nodes, without Docker.
-type ImageLoader interface {
+type Loader interface {
 	// Load hands img, named ref, to the cluster and returns the reference
 	// a pod should name.
 	Load(ctx context.Context, ref string, img v1.Image) (string, error)
@@ -31,7 +31,7 @@ type Registry struct {
 	Insecure bool
 }
 
-// Load implements ImageLoader.
+// Load implements Loader.
 func (r Registry) Load(ctx context.Context, ref string, img v1.Image) (string, error) {
 	src, err := name.ParseReference(ref)
 	if err != nil {
@@ -56,24 +56,16 @@ type Containerd struct {
 	Ctr string
 }
 
-// Load implements ImageLoader.
+// Load implements Loader.
 func (c Containerd) Load(ctx context.Context, ref string, img v1.Image) (string, error) {
-	return ref, viaArchive(ref, img, func(archive string) error {
+	return ref, ViaArchive(ref, img, func(archive string) error {
 		return image.ImportContainerd(ctx, archive, image.ContainerdOptions{Address: c.Address, Ctr: c.Ctr})
 	})
 }
 
-// kindLoader loads images into every node of a kind cluster, as `kind load
-// image-archive` does.
-type kindLoader struct{ c *kindCluster }
-
-func (k kindLoader) Load(ctx context.Context, ref string, img v1.Image) (string, error) {
-	return ref, viaArchive(ref, img, k.c.loadImageArchive)
-}
-
-// viaArchive writes img as an image archive (docker save format) to a
+// ViaArchive writes img as an image archive (docker save format) to a
 // temporary file for load, and removes it.
-func viaArchive(ref string, img v1.Image, load func(archive string) error) error {
+func ViaArchive(ref string, img v1.Image, load func(archive string) error) error {
 	dir, err := os.MkdirTemp("", "vecro-image-")
 	if err != nil {
 		return fmt.Errorf("load %s: %w", ref, err)

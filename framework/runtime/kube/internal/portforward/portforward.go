@@ -1,4 +1,4 @@
-package kube
+package portforward
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,7 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/portforward"
+	cgpf "k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 	streamhttp "k8s.io/streaming/pkg/httpstream"
 )
@@ -61,12 +62,12 @@ func (f *Forward) Close() {
 // the pod is dialled before it.
 const forwardReadyTimeout = 30 * time.Second
 
-// ForwardPort forwards a local port on 127.0.0.1 to port of pod. It prefers
+// Open forwards a local port on 127.0.0.1 to port of pod. It prefers
 // WebSockets and falls back to SPDY for API servers without them, as
 // kubectl does. The forward lives until Close or until ctx ends.
-func ForwardPort(ctx context.Context, cfg *rest.Config, namespace, pod string, port int, logger *slog.Logger) (*Forward, error) {
+func Open(ctx context.Context, cfg *rest.Config, namespace, pod string, port int, logger *slog.Logger) (*Forward, error) {
 	if logger == nil {
-		logger = discardLogger
+		logger = slog.New(slog.DiscardHandler)
 	}
 	what := fmt.Sprintf("port-forward to %s/%s:%d", namespace, pod, port)
 	cs, err := kubernetes.NewForConfig(cfg)
@@ -75,7 +76,7 @@ func ForwardPort(ctx context.Context, cfg *rest.Config, namespace, pod string, p
 	}
 	url := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward").URL()
 	klogger := logr.FromSlogHandler(logger.Handler())
-	ws, err := portforward.NewSPDYOverWebsocketDialerForStreamingWithLogger(klogger, url, cfg)
+	ws, err := cgpf.NewSPDYOverWebsocketDialerForStreamingWithLogger(klogger, url, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -84,13 +85,13 @@ func ForwardPort(ctx context.Context, cfg *rest.Config, namespace, pod string, p
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	sp := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: rt}, http.MethodPost, url)
-	dialer := portforward.NewFallbackDialerForStreaming(ws, sp, func(err error) bool {
+	dialer := cgpf.NewFallbackDialerForStreaming(ws, sp, func(err error) bool {
 		return streamhttp.IsUpgradeFailure(err) || streamhttp.IsHTTPSProxyError(err)
 	})
 
 	fctx, cancel := context.WithCancel(ctx)
 	ready := make(chan struct{})
-	pf, err := portforward.NewOnAddressesForStreamingWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, ready, io.Discard, &logWriter{logger: logger, msg: what})
+	pf, err := cgpf.NewOnAddressesForStreamingWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, ready, io.Discard, &logWriter{logger: logger, msg: what})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -140,19 +141,29 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// forwards is a set of port-forwards closed together.
-type forwards struct {
+// Set is a set of port-forwards closed together; its zero value is empty
+// and ready.
+type Set struct {
 	mu   sync.Mutex
 	list []*Forward
 }
 
-func (fs *forwards) add(f *Forward) {
+// Add puts f in the set.
+func (fs *Set) Add(f *Forward) {
 	fs.mu.Lock()
 	fs.list = append(fs.list, f)
 	fs.mu.Unlock()
 }
 
-func (fs *forwards) closeAll() {
+// List is the set's forwards now.
+func (fs *Set) List() []*Forward {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return slices.Clone(fs.list)
+}
+
+// CloseAll closes every forward and empties the set.
+func (fs *Set) CloseAll() {
 	fs.mu.Lock()
 	list := fs.list
 	fs.list = nil
@@ -161,5 +172,3 @@ func (fs *forwards) closeAll() {
 		f.Close()
 	}
 }
-
-var discardLogger = slog.New(slog.DiscardHandler)

@@ -1,4 +1,4 @@
-package kube
+package kindcluster
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
+
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster"
@@ -17,9 +20,9 @@ import (
 	kindlog "sigs.k8s.io/kind/pkg/log"
 )
 
-// Kind provisions a kind cluster (Kubernetes in Docker containers) through
-// kind's Go API.
-type Kind struct {
+// Config is a kind cluster (Kubernetes in Docker containers) to provision
+// through kind's Go API.
+type Config struct {
 	// Name of the cluster; default "vecro" (kubectl context kind-vecro).
 	Name string
 	// Config is the kind config file; default kind-config.yaml (one
@@ -34,29 +37,32 @@ type Kind struct {
 	Wait time.Duration
 }
 
-// DefaultKindName is the cluster name of `make kind-up` and --kind.
-const DefaultKindName = "vecro"
+// DefaultName is the cluster name of `make kind-up` and --kind.
+const DefaultName = "vecro"
 
-// kindCluster is a provisioned (or found) kind cluster.
-type kindCluster struct {
+// Cluster is a provisioned (or found) kind cluster.
+type Cluster struct {
 	provider *cluster.Provider
-	name     string
-	created  bool
-	cfg      *rest.Config
+	// Name is the cluster's name (kubectl context kind-<name>).
+	Name string
+	// Created tells a cluster Provision made from one it found.
+	Created bool
+	// REST reaches the cluster's API server.
+	REST *rest.Config
 }
 
-// provisionKind creates the cluster, or uses it when it already exists.
-func provisionKind(ctx context.Context, k Kind, logger *slog.Logger) (*kindCluster, error) {
+// Provision creates the cluster, or uses it when it already exists.
+func Provision(ctx context.Context, k Config, logger *slog.Logger) (*Cluster, error) {
 	name := k.Name
 	if name == "" {
-		name = DefaultKindName
+		name = DefaultName
 	}
 	opt, err := cluster.DetectNodeProvider()
 	if err != nil {
 		return nil, fmt.Errorf("kind cluster %s: no container runtime found (kind needs Docker, Podman or nerdctl): %w", name, err)
 	}
 	p := cluster.NewProvider(opt, cluster.ProviderWithLogger(kindLogger{logger}))
-	c := &kindCluster{provider: p, name: name}
+	c := &Cluster{provider: p, Name: name}
 	names, err := p.List()
 	if err != nil {
 		return nil, kindError("list kind clusters", err)
@@ -92,25 +98,31 @@ func provisionKind(ctx context.Context, k Kind, logger *slog.Logger) (*kindClust
 		if err := p.Create(name, opts...); err != nil {
 			return nil, kindError("create kind cluster "+name+" from "+cfgPath, err)
 		}
-		c.created = true
+		c.Created = true
 	}
 	kc, err := p.KubeConfig(name, false)
 	if err != nil {
 		return nil, kindError("kubeconfig of kind cluster "+name, err)
 	}
-	c.cfg, err = clientcmd.RESTConfigFromKubeConfig([]byte(kc))
+	c.REST, err = clientcmd.RESTConfigFromKubeConfig([]byte(kc))
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig of kind cluster %s: %w", name, err)
 	}
 	return c, nil
 }
 
+// Load implements images.Loader: img goes to every node's containerd, as
+// `kind load image-archive` does, and pods name it by ref.
+func (c *Cluster) Load(_ context.Context, ref string, img v1.Image) (string, error) {
+	return ref, images.ViaArchive(ref, img, c.loadImageArchive)
+}
+
 // loadImageArchive imports an image archive (docker save format) into every
-// node's containerd, as `kind load image-archive` does.
-func (c *kindCluster) loadImageArchive(path string) error {
-	nodes, err := c.provider.ListInternalNodes(c.name)
+// node's containerd.
+func (c *Cluster) loadImageArchive(path string) error {
+	nodes, err := c.provider.ListInternalNodes(c.Name)
 	if err != nil {
-		return kindError("list nodes of kind cluster "+c.name, err)
+		return kindError("list nodes of kind cluster "+c.Name, err)
 	}
 	for _, n := range nodes {
 		f, err := os.Open(path)
@@ -126,9 +138,10 @@ func (c *kindCluster) loadImageArchive(path string) error {
 	return nil
 }
 
-func (c *kindCluster) delete() error {
-	if err := c.provider.Delete(c.name, ""); err != nil {
-		return kindError("delete kind cluster "+c.name, err)
+// Delete deletes the cluster, whoever made it.
+func (c *Cluster) Delete() error {
+	if err := c.provider.Delete(c.Name, ""); err != nil {
+		return kindError("delete kind cluster "+c.Name, err)
 	}
 	return nil
 }
