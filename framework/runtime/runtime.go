@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
+	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/traces"
 )
 
 // Runtime runs a System somewhere: on this machine (local) or on Kubernetes
@@ -47,9 +49,21 @@ type Deployment struct {
 	// stale state file can be told from a live one.
 	PID int `json:"pid,omitempty"`
 
+	// OTLPEndpoint is the OTLP/HTTP base URL the services export their
+	// spans to, for a load generator's root spans to join them; empty when
+	// nothing collects spans.
+	OTLPEndpoint string `json:"otlp_endpoint,omitempty"`
+
 	// Metrics reads this deployment's metrics; it lives until the dataset is
 	// written (Close). Not saved.
 	Metrics metrics.Source `json:"-"`
+	// Traces reads the spans the services and the load generator exported;
+	// nil when nothing collects them. It is readable until the runtime
+	// stops. Not saved.
+	Traces traces.Source `json:"-"`
+	// Logs reads the instances' request logs; readable until the runtime
+	// stops. Not saved.
+	Logs logs.Source `json:"-"`
 
 	// Failures receives one error for every part of the deployment that
 	// stopped on its own while it should be running (a service process that

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/framework/traces"
 	"github.com/vecrosim/vecro/images/service/internal/calls"
 	"github.com/vecrosim/vecro/images/service/internal/config"
@@ -87,7 +88,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	if cfg.LogRate != 0 {
 		reqLog = slog.New(telemetry.NewLogHandler(stdout, telemetry.LogOptions{
 			Rate: cfg.LogRate, Dropped: m.DroppedLogLine, Level: cfg.LogLevel,
-		})).With("service", cfg.Service, "instance", cfg.Instance)
+		})).With(logs.KeyService, cfg.Service, logs.KeyInstance, cfg.Instance)
 	}
 	wl, err := workload.New(workload.Params{
 		CPU: cfg.Workload.CPU, IO: cfg.Workload.IO, Net: cfg.Workload.Net, MemoryMiB: cfg.Workload.MemoryMiB,

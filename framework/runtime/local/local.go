@@ -20,11 +20,13 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
+	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
 	"github.com/vecrosim/vecro/framework/service"
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/traces"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -85,6 +87,16 @@ type Options struct {
 	// Default metrics.DefaultScrapeInterval (1s).
 	ScrapeInterval time.Duration
 
+	// NoTracing starts no span receiver and gives the instances no OTLP
+	// endpoint: they make no spans (Deployment.Traces is nil).
+	NoTracing bool
+	// TraceSampleRatio is the share of new traces an instance keeps (those
+	// a caller started follow the caller); 0 keeps all.
+	TraceSampleRatio float64
+	// MaxSpans caps the span receiver's store; 0 means
+	// traces.DefaultMaxSpans.
+	MaxSpans int
+
 	// watchdog replaces Pdeathsig by the watchdog process, as on systems
 	// without Pdeathsig; for tests of that path.
 	watchdog bool
@@ -107,6 +119,7 @@ type Runtime struct {
 	dog      *watchdog
 	embedded *ownedSource
 	promSrv  *http.Server
+	spans    *traces.Receiver
 	tmpRun   string // the default RunDir, removed by Stop
 	// handedOver: Start returned the Deployment, whose user now owns the
 	// metrics source (Close).
@@ -240,6 +253,15 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 		return nil, err
 	}
 	r.failures = make(chan error, len(p.instances())*2+1)
+	if !r.opts.NoTracing {
+		rcv, err := traces.StartReceiver("127.0.0.1:0", traces.ReceiverOptions{MaxSpans: r.opts.MaxSpans, Logger: r.log})
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.spans = rcv
+		r.mu.Unlock()
+	}
 
 	// The deployment lives as long as ctx: a cancelled ctx stops it all.
 	go func() {
@@ -279,9 +301,11 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 		Failures:  r.failures,
 	}
 	var targets []metrics.Target
+	var logFiles logs.Files
 	for _, s := range p.services {
 		svc := runtime.Service{Name: s.spec.Name, Type: s.spec.Type, URL: s.url()}
 		for _, in := range s.instances {
+			logFiles = append(logFiles, filepath.Join(logDir, in.name+".log"))
 			svc.Instances = append(svc.Instances, runtime.Instance{
 				Name: in.name,
 				Agent: agent.Endpoint{
@@ -308,6 +332,10 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 		return nil, err
 	}
 	dep.Metrics, dep.PrometheusURL, dep.Monitoring = src, promURL, "embedded"
+	dep.Logs = logFiles
+	if rcv := r.receiver(); rcv != nil {
+		dep.Traces, dep.OTLPEndpoint = rcv, rcv.URL()
+	}
 	dep.Isolation = r.Limits().isolation()
 	r.mu.Lock()
 	r.handedOver = true
@@ -413,6 +441,9 @@ func (r *Runtime) startInstance(ctx context.Context, p *plan, in *instancePlan, 
 	}
 	if dbURL != "" {
 		contract.DB, contract.Records = dbURL, r.opts.Records
+	}
+	if rcv := r.receiver(); rcv != nil {
+		contract.OTLPEndpoint, contract.TraceSampleRatio = rcv.URL(), r.opts.TraceSampleRatio
 	}
 	args := contract.Args()
 	env := childEnv(os.Environ(), "VECRO_TOKEN="+token)
@@ -677,7 +708,7 @@ func (r *Runtime) stop(ctx context.Context) error {
 	r.stopping.Store(true)
 	procs, dbs, fronts := r.procs, r.dbs, r.fronts
 	cg, spawn, dog := r.cg, r.spawn, r.dog
-	e, srv, tmp, handedOver := r.embedded, r.promSrv, r.tmpRun, r.handedOver
+	e, srv, tmp, handedOver, spans := r.embedded, r.promSrv, r.tmpRun, r.handedOver, r.spans
 	r.mu.Unlock()
 
 	var errs []error
@@ -731,6 +762,13 @@ func (r *Runtime) stop(ctx context.Context) error {
 	for _, p := range procs {
 		<-p.done
 	}
+	// After the instances, which flush their last spans as they stop; the
+	// spans stay readable.
+	if spans != nil {
+		if err := spans.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the span receiver: %w", err))
+		}
+	}
 
 	var wg sync.WaitGroup
 	dbErrs := make([]error, len(dbs))
@@ -760,6 +798,13 @@ func (r *Runtime) stop(ctx context.Context) error {
 	}
 	r.log.Info("deployment stopped", "processes", len(procs), "databases", len(dbs))
 	return errors.Join(errs...)
+}
+
+// receiver is the span receiver, nil with tracing off.
+func (r *Runtime) receiver() *traces.Receiver {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.spans
 }
 
 // randomHex returns n random bytes as hex.

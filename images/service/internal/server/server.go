@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/images/service/internal/calls"
 )
 
@@ -148,8 +149,8 @@ func (s *service) fail(w http.ResponseWriter, r *http.Request, code int, step st
 			level = slog.LevelWarn
 		}
 		s.o.RequestLog.LogAttrs(r.Context(), level, "request failed",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", code),
-			slog.String("step", step), slog.String("error", msg))
+			slog.String(logs.KeyMethod, r.Method), slog.String(logs.KeyPath, r.URL.Path), slog.Int(logs.KeyStatus, code),
+			slog.String(logs.KeyStep, step), slog.String(logs.KeyError, msg))
 	}
 	w.Header().Del("Content-Length")
 	http.Error(w, msg, code)

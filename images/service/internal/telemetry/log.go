@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/vecrosim/vecro/framework/logs"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 )
@@ -59,7 +60,7 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 		return nil
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		r.AddAttrs(slog.String(logs.KeyTraceID, sc.TraceID().String()), slog.String(logs.KeySpanID, sc.SpanID().String()))
 	}
 	return h.next.Handle(ctx, r)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/framework/traces"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -110,8 +111,8 @@ func logRequest(ctx context.Context, log *slog.Logger, r *http.Request, status i
 		return
 	}
 	log.LogAttrs(ctx, level, "request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1e3))
+		slog.String(logs.KeyMethod, r.Method), slog.String(logs.KeyPath, r.URL.Path),
+		slog.Int(logs.KeyStatus, status), slog.Float64(logs.KeyDurationMS, float64(d.Microseconds())/1e3))
 }
 
 // recorder notes the status of a response.

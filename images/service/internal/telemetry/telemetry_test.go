@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/framework/traces"
 	"github.com/vecrosim/vecro/images/service/internal/telemetry"
 	"go.opentelemetry.io/otel/attribute"
@@ -163,5 +164,30 @@ func TestTheRateCapDropsAndCountsLines(t *testing.T) {
 	n := len(logLines(t, buf.Bytes()))
 	if n < 5 || n > 8 || int64(n)+dropped.Load() != 50 {
 		t.Errorf("%d lines written and %d dropped of 50, want ~5 written and the rest counted", n, dropped.Load())
+	}
+}
+
+// TestTheLogReadsBackAsLogLines: what the service writes is what the
+// harness's reader (framework/logs) reads.
+func TestTheLogReadsBackAsLogLines(t *testing.T) {
+	tracer, rec := newTracer(t)
+	var buf bytes.Buffer
+	log := slog.New(telemetry.NewLogHandler(&buf, telemetry.LogOptions{})).With(logs.KeyService, "web", logs.KeyInstance, "web-0")
+	h := telemetry.Middleware(telemetry.Options{Tracer: tracer, Log: log}, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/brew", nil))
+	var got []logs.Line
+	if err := logs.Parse(&buf, func(l logs.Line) { got = append(got, l) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	sc := rec.Ended()[0].SpanContext()
+	if len(got) != 1 {
+		t.Fatalf("%d lines read back, want 1", len(got))
+	}
+	l := got[0]
+	if l.Service != "web" || l.Instance != "web-0" || l.Level != "WARN" || l.Method != "POST" || l.Path != "/brew" ||
+		l.Status != http.StatusTeapot || l.TraceID != sc.TraceID().String() || l.SpanID != sc.SpanID().String() || l.Time.IsZero() {
+		t.Errorf("read back %+v", l)
 	}
 }

@@ -1,0 +1,318 @@
+package traces
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// Defaults of ReceiverOptions.
+const (
+	// DefaultMaxSpans bounds the store: about 300 B a span (measured by
+	// TestSpanFootprint), so some 300 MB at most; a 20-minute scenario run
+	// makes a fifth of it.
+	DefaultMaxSpans = 1_000_000
+	// DefaultMaxRequest bounds one export request's body; the SDK's
+	// batches are far smaller.
+	DefaultMaxRequest = 32 << 20
+)
+
+// ReceiverOptions configure a Receiver.
+type ReceiverOptions struct {
+	// MaxSpans is how many spans the store keeps; the ones beyond are
+	// refused (reported to the exporter as rejected) and counted. 0 means
+	// DefaultMaxSpans.
+	MaxSpans int
+	// MaxRequest bounds a request body in bytes (after decompression); 0
+	// means DefaultMaxRequest.
+	MaxRequest int64
+	// Logger receives refused requests; nil discards them.
+	Logger *slog.Logger
+}
+
+// Receiver is an OTLP/HTTP trace endpoint (POST /v1/traces, protobuf or
+// JSON, optionally gzipped) that keeps the spans in memory, up to a cap,
+// for Spans to read back. It is safe for concurrent use.
+type Receiver struct {
+	opts ReceiverOptions
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	spans    []Span
+	received int64
+	dropped  int64
+	// strs interns the strings that repeat across spans (names, services,
+	// instances): the store holds one copy of each.
+	strs map[string]string
+
+	srv *http.Server
+	url string
+}
+
+var _ Source = (*Receiver)(nil)
+
+// NewReceiver returns a receiver to mount as an http.Handler; StartReceiver
+// also serves it.
+func NewReceiver(o ReceiverOptions) *Receiver {
+	if o.MaxSpans <= 0 {
+		o.MaxSpans = DefaultMaxSpans
+	}
+	if o.MaxRequest <= 0 {
+		o.MaxRequest = DefaultMaxRequest
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Receiver{opts: o, log: o.Logger, strs: map[string]string{}}
+}
+
+// StartReceiver serves a new receiver on addr (127.0.0.1:0: a free
+// loopback port) until Close.
+func StartReceiver(addr string, o ReceiverOptions) (*Receiver, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("OTLP receiver: listen on %s: %w", addr, err)
+	}
+	r := NewReceiver(o)
+	mux := http.NewServeMux()
+	mux.Handle("POST "+TracesPath, r)
+	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	r.url = "http://" + l.Addr().String()
+	go func() { _ = r.srv.Serve(l) }() // ends with Close
+	return r, nil
+}
+
+// URL is the OTLP/HTTP base URL of a started receiver (spans go to its
+// /v1/traces), for ExportOptions.Endpoint and the service contract.
+func (r *Receiver) URL() string { return r.url }
+
+// Close stops serving; the spans stay readable.
+func (r *Receiver) Close() error {
+	if r.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return r.srv.Shutdown(ctx)
+}
+
+const (
+	contentProtobuf = "application/x-protobuf"
+	contentJSON     = "application/json"
+)
+
+// ServeHTTP takes one export request, as the OTLP/HTTP specification says:
+// 200 with an ExportTraceServiceResponse in the request's encoding, whose
+// partial success counts the spans the cap refused; 4xx for a request that
+// cannot be read (the exporter does not retry those).
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if ct != contentProtobuf && ct != contentJSON {
+		http.Error(w, "content type "+strconv.Quote(ct)+": want "+contentProtobuf+" or "+contentJSON, http.StatusUnsupportedMediaType)
+		return
+	}
+	body := io.Reader(req.Body)
+	switch enc := req.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip":
+		gz, err := gzip.NewReader(req.Body)
+		if err != nil {
+			r.refuse(w, http.StatusBadRequest, fmt.Errorf("gzip body: %w", err))
+			return
+		}
+		defer gz.Close()
+		body = gz
+	default:
+		r.refuse(w, http.StatusUnsupportedMediaType, fmt.Errorf("content encoding %q: want gzip or none", enc))
+		return
+	}
+	raw, err := io.ReadAll(io.LimitReader(body, r.opts.MaxRequest+1))
+	if err != nil {
+		r.refuse(w, http.StatusBadRequest, fmt.Errorf("read body: %w", err))
+		return
+	}
+	if int64(len(raw)) > r.opts.MaxRequest {
+		r.refuse(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body over %d bytes", r.opts.MaxRequest))
+		return
+	}
+	var in coltracepb.ExportTraceServiceRequest
+	if ct == contentJSON {
+		err = protojson.Unmarshal(raw, &in)
+	} else {
+		err = proto.Unmarshal(raw, &in)
+	}
+	if err != nil {
+		r.refuse(w, http.StatusBadRequest, fmt.Errorf("decode %s: %w", ct, err))
+		return
+	}
+	rejected := r.add(in.GetResourceSpans())
+	var out coltracepb.ExportTraceServiceResponse
+	if rejected > 0 {
+		out.PartialSuccess = &coltracepb.ExportTracePartialSuccess{
+			RejectedSpans: rejected,
+			ErrorMessage:  fmt.Sprintf("span store full (%d spans)", r.opts.MaxSpans),
+		}
+	}
+	var b []byte
+	if ct == contentJSON {
+		b, err = protojson.Marshal(&out)
+	} else {
+		b, err = proto.Marshal(&out)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	_, _ = w.Write(b)
+}
+
+func (r *Receiver) refuse(w http.ResponseWriter, code int, err error) {
+	r.log.Warn("OTLP export refused", "status", code, "err", err)
+	http.Error(w, err.Error(), code)
+}
+
+// add stores the spans of one request and returns how many it refused.
+func (r *Receiver) add(rss []*tracepb.ResourceSpans) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var rejected int64
+	for _, rs := range rss {
+		var service, instance string
+		for _, kv := range rs.GetResource().GetAttributes() {
+			switch kv.GetKey() {
+			case "service.name":
+				service = r.intern(kv.GetValue().GetStringValue())
+			case "service.instance.id":
+				instance = r.intern(kv.GetValue().GetStringValue())
+			}
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			for _, ps := range ss.GetSpans() {
+				r.received++
+				if len(r.spans) >= r.opts.MaxSpans {
+					r.dropped++
+					rejected++
+					continue
+				}
+				r.spans = append(r.spans, r.flatten(ps, service, instance))
+			}
+		}
+	}
+	return rejected
+}
+
+func (r *Receiver) intern(s string) string {
+	if v, ok := r.strs[s]; ok {
+		return v
+	}
+	r.strs[s] = s
+	return s
+}
+
+// flatten turns a protobuf span into a Span; r.mu is held.
+func (r *Receiver) flatten(ps *tracepb.Span, service, instance string) Span {
+	s := Span{
+		Service: service, Instance: instance,
+		Kind:          kindName(ps.GetKind()),
+		Name:          r.intern(ps.GetName()),
+		Start:         time.Unix(0, int64(ps.GetStartTimeUnixNano())),
+		End:           time.Unix(0, int64(ps.GetEndTimeUnixNano())),
+		StatusCode:    statusName(ps.GetStatus().GetCode()),
+		StatusMessage: ps.GetStatus().GetMessage(),
+	}
+	copy(s.TraceID[:], ps.GetTraceId())
+	copy(s.SpanID[:], ps.GetSpanId())
+	copy(s.ParentSpanID[:], ps.GetParentSpanId())
+	for _, kv := range ps.GetAttributes() {
+		v := kv.GetValue()
+		switch attribute.Key(kv.GetKey()) {
+		case AttrPeerService:
+			s.PeerService = r.intern(v.GetStringValue())
+		case AttrDBSystem:
+			s.DBSystem = r.intern(v.GetStringValue())
+		case AttrHTTPStatus:
+			s.HTTPStatus = int(v.GetIntValue())
+		case AttrFaults:
+			for _, e := range v.GetArrayValue().GetValues() {
+				s.Faults = append(s.Faults, r.intern(e.GetStringValue()))
+			}
+		}
+	}
+	for _, e := range ps.GetEvents() {
+		if e.GetName() != EventFaultStart && e.GetName() != EventFaultEnd {
+			continue
+		}
+		s.FaultEvents = append(s.FaultEvents, r.intern(e.GetName()+":"+stringAttr(e.GetAttributes(), EventAttrFault)))
+	}
+	return s
+}
+
+func stringAttr(kvs []*commonpb.KeyValue, key attribute.Key) string {
+	for _, kv := range kvs {
+		if attribute.Key(kv.GetKey()) == key {
+			return kv.GetValue().GetStringValue()
+		}
+	}
+	return ""
+}
+
+func kindName(k tracepb.Span_SpanKind) string {
+	switch k {
+	case tracepb.Span_SPAN_KIND_SERVER:
+		return trace.SpanKindServer.String()
+	case tracepb.Span_SPAN_KIND_CLIENT:
+		return trace.SpanKindClient.String()
+	case tracepb.Span_SPAN_KIND_PRODUCER:
+		return trace.SpanKindProducer.String()
+	case tracepb.Span_SPAN_KIND_CONSUMER:
+		return trace.SpanKindConsumer.String()
+	}
+	return trace.SpanKindInternal.String()
+}
+
+func statusName(c tracepb.Status_StatusCode) string {
+	switch c {
+	case tracepb.Status_STATUS_CODE_OK:
+		return "ok"
+	case tracepb.Status_STATUS_CODE_ERROR:
+		return "error"
+	}
+	return "unset"
+}
+
+// Spans returns copies of the stored spans that started in [from, to),
+// by start time.
+func (r *Receiver) Spans(ctx context.Context, from, to time.Time) ([]Span, Stats, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, Stats{}, err
+	}
+	r.mu.Lock()
+	var out []Span
+	for i := range r.spans {
+		if s := &r.spans[i]; !s.Start.Before(from) && s.Start.Before(to) {
+			out = append(out, *s)
+		}
+	}
+	st := Stats{Received: r.received, Stored: int64(len(r.spans)), Dropped: r.dropped, MaxSpans: r.opts.MaxSpans}
+	r.mu.Unlock()
+	slices.SortStableFunc(out, func(a, b Span) int { return a.Start.Compare(b.Start) })
+	return out, st, nil
+}
