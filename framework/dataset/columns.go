@@ -28,6 +28,29 @@ var (
 	// none); on_target is 1 when the row's service is the target of one of
 	// them, or for an edge when either end is.
 	LongColumns = []string{"timestamp", "unix_ms", "service", "family", "value", "fault_active", "on_target"}
+	// TraceColumns are traces.csv's: one row per span, by start time. time
+	// is the start (RFC 3339, ms); kind is server, client or internal;
+	// peer_service names a client span's callee ("load"'s spans: the entry
+	// service) and db_system a storage operation's database; status_code
+	// is unset, ok or error; http_status is empty when the span has none.
+	// fault_active names the faults whose applied window holds the start,
+	// and on_target is 1 when the span's service or its peer is a target of
+	// one of them (a fault on the callee lengthens the caller's client
+	// span, as an edge in metrics.csv counts at both ends).
+	TraceColumns = []string{
+		"time", "trace_id", "span_id", "parent_span_id", "service", "instance", "kind", "name",
+		"peer_service", "db_system", "start_unix_us", "duration_us", "status_code", "http_status",
+		"fault_active", "on_target",
+	}
+	// LogColumns are logs.csv's: one row per request log line of any
+	// instance, by time; the structured fields follow the message (status
+	// and duration_ms on request lines, step and error on failures), then
+	// the labels, as traces.csv's but for the line's service alone.
+	LogColumns = []string{
+		"time", "service", "instance", "level", "trace_id", "span_id", "message",
+		"method", "path", "status", "duration_ms", "step", "error",
+		"fault_active", "on_target",
+	}
 )
 
 // EffectPrefix starts the labels.csv columns that carry a fault's measured

@@ -9,6 +9,10 @@
 //	                       (edge_* families: per call-graph edge, "caller->callee")
 //	  metrics.csv          long form: one row per timestamp, service (or edge) and family, with the faults active
 //	  load.csv             the load generator's per-second statistics
+//	  traces.csv           one row per span (the load's root spans, every server, client and
+//	                       storage span), with the faults active at its start
+//	  logs.csv             one row per request log line of any instance, labelled alike
+//	  callgraph.dot        the call graph the client spans show, calls (and failures) per edge
 //	  plots/<family>.png   each family over time, fault windows shaded
 //
 // A run is written to <run-id>.partial and renamed when complete, so a

@@ -63,13 +63,28 @@ func ReadTable(path string) (metrics.Table, error) {
 
 // Labels reads labels.csv as records keyed by column name.
 func Labels(dir string) ([]map[string]string, error) {
-	path := filepath.Join(dir, "labels.csv")
+	return records(filepath.Join(dir, "labels.csv"), LabelColumns)
+}
+
+// SpanRows reads traces.csv as records keyed by column name.
+func SpanRows(dir string) ([]map[string]string, error) {
+	return records(filepath.Join(dir, "traces.csv"), TraceColumns)
+}
+
+// LogRows reads logs.csv as records keyed by column name.
+func LogRows(dir string) ([]map[string]string, error) {
+	return records(filepath.Join(dir, "logs.csv"), LogColumns)
+}
+
+// records reads a CSV whose header starts with columns as records keyed by
+// column name.
+func records(path string, columns []string) ([]map[string]string, error) {
 	recs, err := readCSV(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) == 0 || len(recs[0]) < len(LabelColumns) || !slices.Equal(recs[0][:len(LabelColumns)], LabelColumns) {
-		return nil, fmt.Errorf("read %s: header must start with %v", path, LabelColumns)
+	if len(recs) == 0 || len(recs[0]) < len(columns) || !slices.Equal(recs[0][:len(columns)], columns) {
+		return nil, fmt.Errorf("read %s: header must start with %v", path, columns)
 	}
 	var out []map[string]string
 	for _, rec := range recs[1:] {

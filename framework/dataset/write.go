@@ -48,6 +48,10 @@ type Manifest struct {
 	// (runtime.Deployment); "none: …" where nothing did, so that a fault's
 	// reach into unrelated services is not taken for the system's.
 	Isolation string `json:"isolation,omitempty"`
+	// Traces and Logs describe traces.csv and logs.csv; Write fills them
+	// in from Run.Traces and Run.Logs.
+	Traces *TracesSummary `json:"traces,omitempty"`
+	Logs   *LogsSummary   `json:"logs,omitempty"`
 	// Files lists every file of the run, relative to its directory.
 	Files []string `json:"files"`
 	// Complete is false in a .partial directory's manifest.
@@ -83,6 +87,10 @@ type Run struct {
 	Social9 bool
 	// NoPlots skips the PNGs (they are the slowest part).
 	NoPlots bool
+	// Traces writes traces.csv and callgraph.dot; nil writes neither.
+	Traces *Traces
+	// Logs writes logs.csv; nil does not.
+	Logs *Logs
 }
 
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -134,6 +142,14 @@ func Write(root string, r Run) (string, error) {
 	}
 	w := &writer{dir: dir}
 	m.Complete = false
+	if r.Traces != nil {
+		sum := r.Traces.Summarize(m.System)
+		m.Traces = &sum
+	}
+	if r.Logs != nil {
+		sum := r.Logs.Summarize()
+		m.Logs = &sum
+	}
 	// The manifest goes first, so that even a .partial directory says what
 	// run it was.
 	w.json("manifest.json", m)
@@ -146,6 +162,13 @@ func Write(root string, r Run) (string, error) {
 	w.csv("metrics.csv", func(c *csv.Writer) error { return writeLong(c, tables, r.Windows) })
 	if r.Load != nil {
 		w.file("load.csv", r.Load)
+	}
+	if r.Traces != nil {
+		w.csv("traces.csv", func(c *csv.Writer) error { return writeTraces(c, r.Traces.Spans, r.Windows) })
+		w.file("callgraph.dot", func(out io.Writer) error { return WriteCallGraph(out, m.Experiment, r.Traces.Spans) })
+	}
+	if r.Logs != nil {
+		w.csv("logs.csv", func(c *csv.Writer) error { return writeLogs(c, r.Logs.Lines, r.Windows) })
 	}
 	if r.Social9 {
 		byFamily := map[string]metrics.Table{}

@@ -62,6 +62,10 @@ type Experiment struct {
 	// the original's vecro_base_<system>_* series, for the original's
 	// scripts; a Runtime given here has its own option.
 	OriginalMetricNames bool
+	// TraceSampleRatio is the share of load requests traced, each as a
+	// whole trace (the services follow its root's decision), where the
+	// runtime collects spans: 0 means all of them; lower it for long runs.
+	TraceSampleRatio float64
 	// Logger receives the run's events; default none.
 	Logger *slog.Logger
 	// StateFile, when set, receives the running deployment's state (as

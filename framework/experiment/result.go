@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/analysis"
+	"github.com/vecrosim/vecro/framework/dataset"
 	"github.com/vecrosim/vecro/framework/fault"
 	"github.com/vecrosim/vecro/framework/load"
 	"github.com/vecrosim/vecro/framework/metrics"
@@ -24,6 +25,10 @@ type Result struct {
 	Load    *load.Report
 	// Tables are the metric families by name, one column per service.
 	Tables map[string]metrics.Table
+	// Traces are the run's spans and Logs its request log lines, where the
+	// runtime collects them (nil where it does not).
+	Traces *dataset.Traces
+	Logs   *dataset.Logs
 	// Dir is the dataset's directory.
 	Dir string
 	// Deployment is where the system ran (stopped by now).

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vecrosim/vecro/framework/agent"
@@ -21,6 +23,7 @@ import (
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/runtime/local"
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/traces"
 )
 
 // cleanupTimeout bounds clearing faults and stopping the runtime, which run
@@ -91,6 +94,29 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
 	}
+	// The load's root spans go where the services' spans go; the provider
+	// is flushed once load ends, before the spans are read.
+	flushRoots := func() {}
+	if dep.Traces != nil && dep.OTLPEndpoint != "" {
+		tp, err := traces.NewProvider(traces.ExportOptions{
+			Endpoint: dep.OTLPEndpoint, SampleRatio: e.TraceSampleRatio, System: e.System.Name, Service: traces.LoadService,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s: load tracing: %w", e.Name, err)
+		}
+		ls.Tracer = tp.Tracer("github.com/vecrosim/vecro/framework/load")
+		var once sync.Once
+		flushRoots = func() {
+			once.Do(func() {
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+				defer cancel()
+				if err := tp.Shutdown(fctx); err != nil {
+					log.Warn("flush the load's spans", "err", err)
+				}
+			})
+		}
+		defer flushRoots()
+	}
 	lr, err := load.Start(ctx, ls)
 	if err != nil {
 		return nil, fmt.Errorf("experiment %s: start load: %w", e.Name, err)
@@ -136,6 +162,7 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
 	}
 	report := lr.Wait()
+	flushRoots()
 
 	res = &Result{Name: e.Name, RunID: id, Seed: seed, Timeline: tl, Load: report, Deployment: dep, Runtime: rt.Name()}
 	// failed is the ground truth's verdict on the run: it does not stop the
@@ -146,9 +173,14 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		failed = checkApplied(res.Windows, log, prog)
 	}
 
-	// One more scrape, so the last step's samples are in the TSDB.
+	// One more scrape, so the last step's samples are in the TSDB; and
+	// the services' last batch of spans.
 	prog.say("collecting %d metric families", len(e.Families))
-	if err := sleep(ctx, e.Step+e.Step/2); err != nil {
+	settle := e.Step + e.Step/2
+	if dep.Traces != nil {
+		settle = max(settle, 2*traces.DefaultBatchTimeout)
+	}
+	if err := sleep(ctx, settle); err != nil {
 		return nil, err
 	}
 	r := metrics.Range{Start: t0, End: tl.End, Step: e.Step}
@@ -162,6 +194,22 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		res.Tables[name] = declaredColumns(t, fam, e.System)
 	}
 
+	collected := time.Now()
+	if dep.Traces != nil {
+		spans, st, err := dep.Traces.Spans(ctx, t0, collected)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s: collect spans: %w", e.Name, err)
+		}
+		res.Traces = &dataset.Traces{Spans: spans, Stats: st, SampleRatio: cmp.Or(e.TraceSampleRatio, 1)}
+	}
+	if dep.Logs != nil {
+		lines, st, err := dep.Logs.Lines(ctx, t0, collected)
+		if err != nil {
+			return nil, fmt.Errorf("experiment %s: collect logs: %w", e.Name, err)
+		}
+		res.Logs = &dataset.Logs{Lines: lines, Stats: st, Dropped: logLinesDropped(ctx, dep.Metrics, e.System.Name, r)}
+	}
+
 	res.Dir, err = dataset.Write(e.ArtifactsDir, e.datasetRun(res, failed))
 	if err != nil {
 		return res, errors.Join(fmt.Errorf("experiment %s: %w", e.Name, err), failed)
@@ -172,6 +220,19 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 	}
 	prog.say("dataset written to %s", res.Dir)
 	return res, nil
+}
+
+// logLinesDropped is how many request log lines the instances' rate caps
+// dropped by the end of r, or -1 when the metrics cannot say.
+func logLinesDropped(ctx context.Context, src metrics.Source, system string, r metrics.Range) float64 {
+	if src == nil {
+		return -1
+	}
+	ss, err := src.Query(ctx, fmt.Sprintf("sum(vecro_log_lines_dropped_total{vecro_system=%q})", system), r.End)
+	if err != nil || len(ss) != 1 || len(ss[0].Points) == 0 {
+		return -1
+	}
+	return ss[0].Points[len(ss[0].Points)-1].V
 }
 
 // groundTruth reads every agent's record of its faults and merges them into
@@ -366,6 +427,8 @@ func (e *Experiment) datasetRun(res *Result, failed error) dataset.Run {
 		Load:    func(w io.Writer) error { return load.WriteCSV(w, seconds) },
 		Social9: e.Social9,
 		NoPlots: e.NoPlots,
+		Traces:  res.Traces,
+		Logs:    res.Logs,
 	}
 }
 
