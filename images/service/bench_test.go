@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vecrosim/vecro/framework/traces"
 )
 
 // startBare runs the test binary as the bare net/http server (see runBare)
@@ -151,13 +153,25 @@ func goLoad(b *testing.B, url string, conns int, d time.Duration) float64 {
 // caller sees it — on its service port, through the fault agent's ingress
 // wrapper, with no fault on — against a bare net/http handler in its own
 // process, in the same run, in interleaved rounds so that the machine's
-// changing load hits both alike. It also reports each server process's CPU
-// time per request, which other processes' load disturbs far less than the
-// rate. Target: service ≥ 0.7 × bare.
+// changing load hits both alike. Its third arm is the same service with
+// tracing and the request log on (a span per request exported to an OTLP
+// receiver in this process, a JSON line per request up to the default
+// rate cap), against the service with both off. It also reports each
+// server process's CPU time per request, which other processes' load
+// disturbs far less than the rate. Targets: service ≥ 0.7 × bare, traced
+// ≥ 0.8 × service.
 //
 //	go test -run '^$' -bench IngressVsBare -benchtime 1x ./images/service
 func BenchmarkIngressVsBare(b *testing.B) {
-	svc := startService(b, "bench")
+	// A span cap of one: the receiver decodes every batch and counts the
+	// spans, without holding a million of them.
+	rcv, err := traces.StartReceiver("127.0.0.1:0", traces.ReceiverOptions{MaxSpans: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rcv.Close() })
+	svc := startService(b, "bench", "--log-rate", "0")
+	traced := startService(b, "traced", "--otlp-endpoint", rcv.URL())
 	bare, barePID := startBare(b)
 	const (
 		conns  = 16
@@ -169,26 +183,34 @@ func BenchmarkIngressVsBare(b *testing.B) {
 		loader = "a Go client (wrk not on PATH)"
 	}
 	for b.Loop() {
-		var bareRPS, svcRPS float64
-		var bareCPU, svcCPU time.Duration
+		var bareRPS, svcRPS, trRPS float64
+		var bareCPU, svcCPU, trCPU time.Duration
 		ratios := make([]float64, 0, rounds)
+		trRatios := make([]float64, 0, rounds)
 		for r := range rounds {
 			br := measure(b, bare, barePID, conns, each)
 			sr := measure(b, svc.url, svc.pid(), conns, each)
-			b.Logf("round %d: bare %.0f req/s (%s CPU/req), service %.0f req/s (%s CPU/req, %.2f×)",
-				r+1, br.rps, br.cpuPerReq, sr.rps, sr.cpuPerReq, sr.rps/br.rps)
-			bareRPS, svcRPS = bareRPS+br.rps, svcRPS+sr.rps
-			bareCPU, svcCPU = bareCPU+br.cpuPerReq, svcCPU+sr.cpuPerReq
+			tr := measure(b, traced.url, traced.pid(), conns, each)
+			b.Logf("round %d: bare %.0f req/s (%s CPU/req), service %.0f req/s (%s CPU/req, %.2f×), traced %.0f req/s (%s CPU/req, %.2f× the service)",
+				r+1, br.rps, br.cpuPerReq, sr.rps, sr.cpuPerReq, sr.rps/br.rps, tr.rps, tr.cpuPerReq, tr.rps/sr.rps)
+			bareRPS, svcRPS, trRPS = bareRPS+br.rps, svcRPS+sr.rps, trRPS+tr.rps
+			bareCPU, svcCPU, trCPU = bareCPU+br.cpuPerReq, svcCPU+sr.cpuPerReq, trCPU+tr.cpuPerReq
 			ratios = append(ratios, sr.rps/br.rps)
+			trRatios = append(trRatios, tr.rps/sr.rps)
 		}
 		slices.Sort(ratios)
-		ratio := svcRPS / bareRPS
+		slices.Sort(trRatios)
+		ratio, trRatio := svcRPS/bareRPS, trRPS/svcRPS
 		b.ReportMetric(bareRPS/rounds, "bare-req/s")
 		b.ReportMetric(svcRPS/rounds, "service-req/s")
+		b.ReportMetric(trRPS/rounds, "traced-req/s")
 		b.ReportMetric(ratio, "ratio")
+		b.ReportMetric(trRatio, "traced-ratio")
 		b.ReportMetric(float64(bareCPU/rounds)/1e3, "bare-cpu-µs/req")
 		b.ReportMetric(float64(svcCPU/rounds)/1e3, "service-cpu-µs/req")
-		b.Logf("load: %s, %d connections, %d × %s per server; service/bare = %.2f (median of rounds %.2f; target ≥ 0.70); CPU per request: bare %s, service %s",
-			loader, conns, rounds, each, ratio, ratios[len(ratios)/2], bareCPU/rounds, svcCPU/rounds)
+		b.ReportMetric(float64(trCPU/rounds)/1e3, "traced-cpu-µs/req")
+		_, st, _ := rcv.Spans(context.Background(), time.Time{}, time.Now())
+		b.Logf("load: %s, %d connections, %d × %s per server; service/bare = %.2f (median of rounds %.2f; target ≥ 0.70); traced/service = %.2f (median %.2f; target ≥ 0.80); CPU per request: bare %s, service %s, traced %s; spans received %d",
+			loader, conns, rounds, each, ratio, ratios[len(ratios)/2], trRatio, trRatios[len(trRatios)/2], bareCPU/rounds, svcCPU/rounds, trCPU/rounds, st.Received)
 	}
 }

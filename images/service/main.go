@@ -99,10 +99,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	}
 	defer wl.Close()
 
+	// The agent's actions (a fault on, off, refused) also go to the
+	// request log, where log-based detectors look for them.
+	agentLog := log
+	if reqLog != nil {
+		agentLog = slog.New(slog.NewMultiHandler(log.Handler(), reqLog.Handler()))
+	}
 	agent, err := faultagent.New(faultagent.Options{
 		Token: cfg.Token, Seed: cfg.Seed, DataDir: cfg.DataDir,
 		Registerer: m.Registry(), ConstLabels: m.ConstLabels(),
-		Logger: log.With("component", "agent"),
+		Logger: agentLog.With("component", "agent"),
 	})
 	if err != nil {
 		return fmt.Errorf("fault agent: %w", err)
