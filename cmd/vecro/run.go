@@ -28,6 +28,8 @@ func newRunCmd(s streams) *cobra.Command {
 		rt        string
 		kcfg      string
 		k         kubeFlags
+		// traceSample is the share of load requests traced.
+		traceSample float64
 	)
 	cmd := &cobra.Command{
 		Use:   "run EXPERIMENT.yaml",
@@ -74,6 +76,9 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 				e.Social9 = e.Social9 || social9
 				e.NoPlots = e.NoPlots || noPlots
 				e.OriginalMetricNames = e.OriginalMetricNames || original
+				if cmd.Flags().Changed("trace-sample") {
+					e.TraceSampleRatio = traceSample
+				}
 				k.originalNames = e.OriginalMetricNames
 				e.Progress = s.Err
 				e.StateFile = state
@@ -118,6 +123,15 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 					return err
 				}
 				fmt.Fprintf(s.Out, "dataset: %s\n", res.Dir)
+				if res.Traces != nil {
+					sum := res.Traces.Summarize(e.System)
+					fmt.Fprintf(s.Out, "traces: %d spans, %d traces from the load, %.1f%% complete, %d spans dropped\n",
+						sum.Spans, sum.Rooted, sum.CompletePercent, sum.Dropped)
+				}
+				if res.Logs != nil {
+					sum := res.Logs.Summarize()
+					fmt.Fprintf(s.Out, "logs: %d lines, %d errors\n", sum.Lines, sum.ErrorLines)
+				}
 				for _, w := range res.Windows {
 					fmt.Fprintf(s.Out, "fault %s (%s on %s): planned %s + %v, applied %+.1f ms / %+.1f ms\n", w.Fault, w.Behavior, w.Target,
 						w.PlannedStart.Format("15:04:05.000"), w.PlannedEnd.Sub(w.PlannedStart),
@@ -147,6 +161,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
 	f.BoolVar(&original, "original-metric-names", false, originalNamesHelp+" (experiment file: original-metric-names: true)")
 	f.StringVar(&family, "summary-family", "latency_p95", "metric family of the printed summary")
+	f.Float64Var(&traceSample, "trace-sample", 1, "share of load requests traced, each a whole trace (0 < ratio ≤ 1; the embedded runtime)")
 	f.StringVar(&state, "state", "", "write the running deployment's state file here (for vecro faults clear, vecro collect)")
 	f.StringVar(&rt, "runtime", "local", "where the system runs: local (processes on this machine) or kube")
 	f.StringVar(&kcfg, "kubeconfig", "", "kube runtime: kubeconfig of an existing cluster")

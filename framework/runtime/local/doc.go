@@ -71,4 +71,14 @@
 // runtime logs that limits are not enforced and sets each child's GOMAXPROCS
 // to its CPU limit rounded up. When limits are enforced GOMAXPROCS is left to
 // Go, which reads the cgroup limit as it does in a container.
+//
+// # Traces and logs
+//
+// Unless Options.NoTracing, Start serves an OTLP/HTTP span receiver on a
+// loopback port (traces.Receiver) before any instance, and puts its URL in
+// every instance's contract, so every request's spans arrive there; the
+// Deployment hands it over as Traces (readable until Stop) and its URL as
+// OTLPEndpoint, where the load generator's root spans go too. Each
+// instance's request log, JSON lines among its other output in
+// <LogDir>/<instance>.log, is the Deployment's Logs (logs.Files).
 package local
