@@ -6,19 +6,19 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
-	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
-
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vecrosim/vecro/framework/agent"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/rollout"
 )
 
 // Agents reaches the fault agents of the system that runs in namespace ns
 // through the API server, one port-forward per ready pod as Deploy's own,
 // for a process that did not deploy it: the seed's `inject -kubeconfig`
-// finds a system by its namespace only. It connects first. The portforward.Set
+// finds a system by its namespace only. It connects first. The forwards
 // stay open until Detach (or Stop); the system is left alone.
 func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents map[string][]agent.Endpoint, err error) {
 	if _, err := r.Connect(ctx); err != nil {
@@ -40,7 +40,7 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 		if !slices.Contains(systems, sys) {
 			systems = append(systems, sys)
 		}
-		if podReady(p) && p.DeletionTimestamp == nil {
+		if rollout.PodReady(p) && p.DeletionTimestamp == nil {
 			ready = append(ready, target{p.Name, svc})
 		}
 	}
@@ -89,6 +89,6 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 	return system, agents, nil
 }
 
-// Detach closes the port-portforward.Set Agents opened and leaves the system and
+// Detach closes the port-forwards Agents opened and leaves the system and
 // the cluster as they are.
 func (r *Runtime) Detach() { r.fwd.CloseAll() }

@@ -26,35 +26,52 @@
 //
 // # Waiting and reaching
 //
-// WaitRollout waits with a deadline and, when it passes, reports every
-// unfinished Deployment with its conditions, its pods' scheduling and
-// container states and their warning events (RolloutError). The agents (every
-// pod's admin port), one pod of every service and Prometheus are reached by
-// client-go port-portforward.Set through the API server (ForwardPort), so the
-// cluster needs no Ingress and no exposed port; the Deployment carries the
-// local URLs and a metrics.Source over Prometheus' HTTP API (read with the
-// "kube" flavour of framework/metrics' families, over cAdvisor).
+// Start waits for the rollout with a deadline and, when it passes, reports
+// every unfinished Deployment with its conditions, its pods' scheduling and
+// container states and their warning events (RolloutError). The agents
+// (every pod's admin port), one pod of every service and Prometheus are
+// reached by client-go port-forwards through the API server, so the cluster
+// needs no Ingress and no exposed port; the Deployment carries the local
+// URLs and a metrics.Source over Prometheus' HTTP API (read with the "kube"
+// flavour of framework/metrics' families, over cAdvisor). Until Stop, a pod
+// that restarts, is deleted or loses its port-forward is reported on the
+// Deployment's Failures.
 //
 // # Monitoring
 //
-// InstallMonitoring installs a pinned kube-prometheus release, fetched at
-// run time and cached with its checksum (FetchRelease): setup first, CRDs
-// established, then the rest, server-side applied; it is skipped when
-// kube-prometheus is already there. Where it cannot be fetched (no
-// internet), MonitoringAuto falls back to MonitoringStandalone: a
-// Prometheus built from the Go module proxy (Standalone, PrometheusImage),
-// applied with the system into its namespace, discovering its pods and the
-// kubelets' cAdvisor endpoints itself, and deleted with it.
+// Options.Monitoring picks how a Prometheus is found. kube-prometheus is a
+// pinned release, fetched at run time and cached with its checksum, and
+// installed unless it is there. Where it cannot be fetched (no internet),
+// MonitoringAuto falls back to MonitoringStandalone: a Prometheus built
+// from the Go module proxy, applied with the system into its namespace,
+// discovering its pods and the kubelets' cAdvisor endpoints itself, and
+// deleted with it.
 //
 // # Images
 //
 // The images the runtime builds (the service, the standalone Prometheus)
-// reach the cluster through an images.Loader: a kind cluster's nodes, a
+// reach the cluster through an ImageLoader: a kind cluster's nodes, a
 // Registry, or a local Containerd.
+//
+// # Layout and clients
+//
+// This package is a facade; the work is in internal packages: manifest
+// (the objects and their server-side apply), monitor (the Monitor
+// interface, its kube-prometheus, standalone and none implementations and
+// the one resolver of a mode), rollout (waiting and its report),
+// portforward, images (building and loading) and kindcluster. They read
+// and wait through client-go's typed clientset; the dynamic client applies
+// and deletes the manifest's objects and kube-prometheus' manifests (CRDs
+// and the operator's custom resources, which have no typed client).
 //
 // # e2e-framework
 //
-// Env exposes the steps (CreateCluster, InstallMonitoring, Deploy,
-// DeleteSystem, DeleteCluster, Teardown) as e2e-framework env funcs, for a TestMain or a Ginkgo suite alike; the
-// waits use e2e-framework's klient and wait.For.
+// sigs.k8s.io/e2e-framework is used in one place, where a suite author
+// expects it: Env exposes the steps (CreateCluster, InstallMonitoring,
+// Deploy, DeleteSystem, DeleteCluster, Teardown) as e2e-framework env
+// funcs, for a TestMain's env.Setup/env.Finish or a Ginkgo suite alike, and
+// CreateCluster hands the suite's envconf.Config a klient. The runtime
+// itself does not depend on it: a second client stack (klient's resources
+// and wait.For) doing what the typed clientset and apimachinery's wait
+// already do would be one more thing to learn and keep in step.
 package kube

@@ -5,7 +5,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
-
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/monitor"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -52,23 +52,23 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 		MemoryRequest:   o.MemoryRequest,
 		LegacyMetrics:   o.LegacyMetrics,
 	}
-	dryRunMonitor(o).configure(&mo)
+	dryRunMonitor(o).Configure(&mo)
 	return manifest.Build(sys, mo)
 }
 
 // dryRunMonitor is the monitor of o's mode without a cluster: auto cannot
 // tell whether kube-prometheus is there, so it is printed as
 // kube-prometheus (its ServiceMonitor), and existing is kube-prometheus too.
-func dryRunMonitor(o Options) monitor {
+func dryRunMonitor(o Options) monitor.Monitor {
 	switch o.Monitoring {
 	case MonitoringNone:
-		return noMonitor{}
+		return monitor.None{}
 	case MonitoringStandalone:
 		img := o.Standalone.Image
 		if img == "" {
 			img = DryRunPrometheusImage
 		}
-		return standaloneMonitor{cfg: o.Standalone, image: img}
+		return monitor.StandaloneMonitor{Config: o.Standalone, Image: img}
 	}
-	return kubePrometheusMonitor{kp: o.KubePrometheus}
+	return monitor.KubePrometheusMonitor{Config: o.KubePrometheus}
 }

@@ -64,7 +64,7 @@ func (e *Env) InstallMonitoring() EnvFunc {
 	}
 }
 
-// Deploy applies sys, waits for its rollout and opens the port-portforward.Set;
+// Deploy applies sys, waits for its rollout and opens the port-forwards;
 // the result is in e.Deployment.
 func (e *Env) Deploy(sys *spec.System) EnvFunc {
 	return func(ctx context.Context, _ *envconf.Config) (context.Context, error) {

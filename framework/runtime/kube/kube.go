@@ -13,25 +13,23 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
-	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
-	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
-
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/e2e-framework/klient"
-	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
-	"sigs.k8s.io/e2e-framework/klient/wait"
-	"sigs.k8s.io/e2e-framework/klient/wait/conditions"
 
 	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/monitor"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/rollout"
 	"github.com/vecrosim/vecro/framework/runtime/local"
 	"github.com/vecrosim/vecro/framework/spec"
 )
@@ -97,7 +95,7 @@ type Options struct {
 
 // Runtime runs a system on Kubernetes: it applies the system's objects with
 // server-side apply, waits for them, and reaches every agent and Prometheus
-// through port-portforward.Set.
+// through port-forwards.
 type Runtime struct {
 	opts Options
 	log  *slog.Logger
@@ -107,7 +105,7 @@ type Runtime struct {
 	// mon is Options.Monitoring resolved, once InstallMonitoring (or
 	// Deploy) ran; promImage is the standalone Prometheus' image once it
 	// was made available.
-	mon       monitor
+	mon       monitor.Monitor
 	promImage string
 	dyn       dynamic.Interface
 	cs        kubernetes.Interface
@@ -136,7 +134,7 @@ func New(opts Options) *Runtime {
 	if opts.Monitoring == "" {
 		opts.Monitoring = MonitoringAuto
 	}
-	opts.KubePrometheus = opts.KubePrometheus.withDefaults()
+	opts.KubePrometheus = opts.KubePrometheus.WithDefaults()
 	opts.Standalone = opts.Standalone.WithDefaults()
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 30 * time.Second
@@ -198,33 +196,6 @@ func (r *Runtime) Connect(ctx context.Context) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// resourcesIn is an e2e-framework client whose lists stay in namespace ns
-// (a cluster-wide list may be forbidden on a shared cluster).
-func (r *Runtime) resourcesIn(ns string) (*resources.Resources, error) {
-	r.mu.Lock()
-	cfg := r.cfg
-	r.mu.Unlock()
-	if cfg == nil {
-		return nil, errors.New("kube runtime: not connected")
-	}
-	res, err := resources.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("client for namespace %s: %w", ns, err)
-	}
-	return res.WithNamespace(ns), nil
-}
-
-// Client is an e2e-framework client of the connected cluster.
-func (r *Runtime) Client() (klient.Client, error) {
-	r.mu.Lock()
-	cfg := r.cfg
-	r.mu.Unlock()
-	if cfg == nil {
-		return nil, errors.New("kube runtime: not connected")
-	}
-	return klient.New(cfg)
-}
-
 // InstallMonitoring gets the cluster a Prometheus, per Options.Monitoring:
 // kube-prometheus installed unless it is there (MonitoringKubePrometheus),
 // found (MonitoringExisting), the standalone Prometheus' image made
@@ -235,26 +206,26 @@ func (r *Runtime) InstallMonitoring(ctx context.Context) error {
 	if _, err := r.Connect(ctx); err != nil {
 		return err
 	}
-	mon, err := r.resolver().resolve(ctx, true)
+	mon, err := r.resolver().Resolve(ctx, true)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	r.mon = mon
 	r.mu.Unlock()
-	return mon.ready(ctx)
+	return mon.Ready(ctx)
 }
 
 // monitor is the monitor InstallMonitoring resolved, or (Deploy or Apply
 // alone) the one resolved without installing anything.
-func (r *Runtime) monitor(ctx context.Context) (monitor, error) {
+func (r *Runtime) monitor(ctx context.Context) (monitor.Monitor, error) {
 	r.mu.Lock()
 	mon := r.mon
 	r.mu.Unlock()
 	if mon != nil {
 		return mon, nil
 	}
-	mon, err := r.resolver().resolve(ctx, false)
+	mon, err := r.resolver().Resolve(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -265,19 +236,19 @@ func (r *Runtime) monitor(ctx context.Context) (monitor, error) {
 }
 
 // resolver resolves Options.Monitoring against the connected cluster.
-func (r *Runtime) resolver() monitorResolver {
+func (r *Runtime) resolver() monitor.Resolver {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return monitorResolver{
-		mode:         r.opts.Monitoring,
-		kp:           r.opts.KubePrometheus,
-		standalone:   r.opts.Standalone,
-		fetchTimeout: r.opts.FetchTimeout,
-		cfg:          r.cfg,
-		dyn:          r.dyn,
-		pods:         r.resourcesIn,
-		log:          r.log,
-		promImage:    r.standaloneImage,
+	return monitor.Resolver{
+		Mode:            r.opts.Monitoring,
+		KubePrometheus:  r.opts.KubePrometheus,
+		Standalone:      r.opts.Standalone,
+		FetchTimeout:    r.opts.FetchTimeout,
+		Config:          r.cfg,
+		Dynamic:         r.dyn,
+		Clientset:       r.cs,
+		Log:             r.log,
+		PrometheusImage: r.standaloneImage,
 	}
 }
 
@@ -323,7 +294,7 @@ func (r *Runtime) loader() (images.Loader, error) {
 }
 
 // Deploy applies sys to the connected cluster, waits for its rollout and
-// opens the port-portforward.Set. Call Connect (and InstallMonitoring) first.
+// opens the port-forwards. Call Connect (and InstallMonitoring) first.
 func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deployment, error) {
 	if _, err := r.Connect(ctx); err != nil {
 		return nil, err
@@ -337,14 +308,10 @@ func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deploy
 		names[i] = d.Deployment
 	}
 	r.log.Info("waiting for rollout", "namespace", m.Namespace, "deployments", len(names), "timeout", r.opts.RolloutTimeout)
-	res, err := r.resourcesIn(m.Namespace)
-	if err != nil {
+	if err := rollout.Wait(ctx, r.cs, m.Namespace, names, r.opts.RolloutTimeout); err != nil {
 		return nil, err
 	}
-	if err := WaitRollout(ctx, res, m.Namespace, names, r.opts.RolloutTimeout); err != nil {
-		return nil, err
-	}
-	// A second Deploy replaces the first one's port-portforward.Set and watch.
+	// A second Deploy replaces the first one's port-forwards and watch.
 	r.mu.Lock()
 	stop, done := r.stopWatch, r.watchDone
 	r.stopWatch = nil
@@ -407,7 +374,7 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []man
 		MemoryRequest:   r.opts.MemoryRequest,
 		LegacyMetrics:   r.opts.LegacyMetrics,
 	}
-	mon.configure(&mo)
+	mon.Configure(&mo)
 	m, err := manifest.Build(sys, mo)
 	if err != nil {
 		return nil, nil, err
@@ -517,10 +484,6 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.resourcesIn(m.Namespace)
-	if err != nil {
-		return nil, err
-	}
 	mon, err := r.monitor(ctx)
 	if err != nil {
 		return nil, err
@@ -540,13 +503,13 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	g.SetLimit(8)
 	live := context.WithoutCancel(ctx)
 	for i, d := range m.Deployments {
-		var pods corev1.PodList
-		if err := res.List(ctx, &pods, resources.WithLabelSelector(manifest.ServiceSelector(sys.Name, d.Service))); err != nil {
+		pods, err := r.cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: manifest.ServiceSelector(sys.Name, d.Service)})
+		if err != nil {
 			return nil, fmt.Errorf("list pods of %s: %w", d.Deployment, err)
 		}
 		var ready []string
 		for j := range pods.Items {
-			if p := &pods.Items[j]; p.Namespace == m.Namespace && podReady(p) && p.DeletionTimestamp == nil {
+			if p := &pods.Items[j]; p.Namespace == m.Namespace && rollout.PodReady(p) && p.DeletionTimestamp == nil {
 				ready = append(ready, p.Name)
 			}
 		}
@@ -581,7 +544,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		})
 	}
 	g.Go(func() error {
-		ns, pod, err := mon.prometheus(gctx, m)
+		ns, pod, err := mon.Prometheus(gctx, m)
 		if err != nil || pod == "" {
 			return err
 		}
@@ -603,7 +566,7 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 			r.fwd.CloseAll()
 			return nil, err
 		}
-		dep.Metrics, dep.Monitoring = src, string(mon.mode())
+		dep.Metrics, dep.Monitoring = src, string(mon.Mode())
 	}
 	failures := make(chan error, 64)
 	dep.Failures = failures
@@ -717,7 +680,7 @@ func (r *Runtime) restartError(ctx context.Context, p *corev1.Pod, cs corev1.Con
 }
 
 // Stop undoes Deploy and leaves the cluster (and monitoring) as it was:
-// every agent's faults cleared first, then the port-portforward.Set closed and
+// every agent's faults cleared first, then the port-forwards closed and
 // what Deploy applied deleted (the namespace when vecro owns it), waiting
 // until it is gone. A cluster Start provisioned stays: it is the
 // Cluster's (Cluster.Delete). Safe to call twice and after a failed Start.
@@ -786,9 +749,9 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 		DBPassword:      DryRunSecret,
 		ManageNamespace: owns,
 	}
-	standaloneMonitor{cfg: r.opts.Standalone, image: DryRunPrometheusImage}.configure(&mo)
+	monitor.StandaloneMonitor{Config: r.opts.Standalone, Image: DryRunPrometheusImage}.Configure(&mo)
 	if installed {
-		kubePrometheusMonitor{kp: kp}.configure(&mo)
+		monitor.KubePrometheusMonitor{Config: kp}.Configure(&mo)
 	}
 	m, err := manifest.Build(sys, mo)
 	if err != nil {
@@ -799,18 +762,19 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 
 // delete removes the system and waits until it is gone.
 func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
-	client, err := r.Client()
-	if err != nil {
-		return err
-	}
-	cond := conditions.New(client.Resources())
 	if owns {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.Namespace}}
 		err := r.cs.CoreV1().Namespaces().Delete(ctx, m.Namespace, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete namespace %s: %w", m.Namespace, err)
 		}
-		if err := wait.For(cond.ResourceDeleted(ns), wait.WithContext(ctx), wait.WithTimeout(r.opts.DeleteTimeout), wait.WithInterval(500*time.Millisecond)); err != nil {
+		gone := func(ctx context.Context) (bool, error) {
+			_, err := r.cs.CoreV1().Namespaces().Get(ctx, m.Namespace, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return false, err
+		}
+		if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, r.opts.DeleteTimeout, false, gone); err != nil {
 			return fmt.Errorf("delete namespace %s: still there after %v (%s): %w", m.Namespace, r.opts.DeleteTimeout, r.namespaceState(ctx, m.Namespace), err)
 		}
 		r.log.Info("deleted", "namespace", m.Namespace)
@@ -842,14 +806,16 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	var pods corev1.PodList
-	if err := wait.For(func(ctx context.Context) (bool, error) {
-		if err := client.Resources(m.Namespace).List(ctx, &pods, resources.WithLabelSelector(manifest.SystemSelector(m.System))); err != nil {
+	left := 0
+	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, r.opts.DeleteTimeout, false, func(ctx context.Context) (bool, error) {
+		pods, err := r.cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: manifest.SystemSelector(m.System)})
+		if err != nil {
 			return false, nil
 		}
-		return len(pods.Items) == 0, nil
-	}, wait.WithContext(ctx), wait.WithTimeout(r.opts.DeleteTimeout), wait.WithInterval(500*time.Millisecond)); err != nil {
-		return fmt.Errorf("delete system %s in namespace %s: %d pod(s) left after %v: %w", m.System, m.Namespace, len(pods.Items), r.opts.DeleteTimeout, err)
+		left = len(pods.Items)
+		return left == 0, nil
+	}); err != nil {
+		return fmt.Errorf("delete system %s in namespace %s: %d pod(s) left after %v: %w", m.System, m.Namespace, left, r.opts.DeleteTimeout, err)
 	}
 	return nil
 }

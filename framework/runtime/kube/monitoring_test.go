@@ -20,9 +20,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 
 	"github.com/vecrosim/vecro/framework/runtime/kube"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/monitor"
 )
 
 // A release laid out as kube-prometheus' GitHub archive is: manifests/setup
@@ -120,7 +120,7 @@ func TestFetchRelease(t *testing.T) {
 	kp := kube.KubePrometheus{Version: "v0.0.0-test", URL: srv.URL + "/{version}.tar.gz", CacheDir: t.TempDir()}
 	ctx := context.Background()
 
-	rel, err := kube.FetchRelease(ctx, kp, nil)
+	rel, err := monitor.FetchRelease(ctx, kp, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestFetchRelease(t *testing.T) {
 
 	// From the cache: no download, even with the server gone.
 	srv.Close()
-	again, err := kube.FetchRelease(ctx, kp, nil)
+	again, err := monitor.FetchRelease(ctx, kp, nil)
 	if err != nil || again.SHA256 != rel.SHA256 || hits.Load() != 1 {
 		t.Fatalf("cached fetch: %v (%d downloads)", err, hits.Load())
 	}
@@ -156,29 +156,29 @@ func TestFetchRelease(t *testing.T) {
 	// A cached tarball that changed is refused.
 	cached := filepath.Join(kp.CacheDir, "v0.0.0-test", "kube-prometheus.tar.gz")
 	os.WriteFile(cached, releaseTarball(t, map[string]string{"manifests/setup/x.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: evil}\n", "manifests/y.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n"}), 0o644)
-	if _, err := kube.FetchRelease(ctx, kp, nil); err == nil || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "delete it") {
+	if _, err := monitor.FetchRelease(ctx, kp, nil); err == nil || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "delete it") {
 		t.Errorf("tampered cache: %v", err)
 	}
 
 	// A pinned checksum is checked at download.
 	srv2, _ := releaseServer(t, data)
 	pinned := kube.KubePrometheus{Version: "v0.0.0-test", URL: srv2.URL + "/{version}.tar.gz", CacheDir: t.TempDir(), SHA256: strings.Repeat("0", 64)}
-	if _, err := kube.FetchRelease(ctx, pinned, nil); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+	if _, err := monitor.FetchRelease(ctx, pinned, nil); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Errorf("wrong pin: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(pinned.CacheDir, "v0.0.0-test", "kube-prometheus.tar.gz")); !os.IsNotExist(err) {
 		t.Errorf("a tarball that failed its pin was cached: %v", err)
 	}
 	pinned.SHA256 = rel.SHA256
-	if _, err := kube.FetchRelease(ctx, pinned, nil); err != nil {
+	if _, err := monitor.FetchRelease(ctx, pinned, nil); err != nil {
 		t.Errorf("right pin: %v", err)
 	}
 
 	// Not a kube-prometheus tarball.
-	if _, err := kube.ParseRelease(releaseTarball(t, map[string]string{"README.md": "x"})); err == nil || !strings.Contains(err.Error(), "no manifests/setup") {
+	if _, err := monitor.ParseRelease(releaseTarball(t, map[string]string{"README.md": "x"})); err == nil || !strings.Contains(err.Error(), "no manifests/setup") {
 		t.Errorf("empty release: %v", err)
 	}
-	if _, err := kube.ParseRelease([]byte("not gzip")); err == nil {
+	if _, err := monitor.ParseRelease([]byte("not gzip")); err == nil {
 		t.Error("garbage accepted")
 	}
 }
@@ -201,7 +201,7 @@ spec:
 `,
 		"manifests/widget.yaml": testRelease["manifests/widget.yaml"],
 	}
-	rel, err := kube.ParseRelease(releaseTarball(t, files))
+	rel, err := monitor.ParseRelease(releaseTarball(t, files))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,12 +233,12 @@ func TestInstallRelease(t *testing.T) {
 	cp := sharedControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rel, err := kube.ParseRelease(releaseTarball(t, testRelease))
+	rel, err := monitor.ParseRelease(releaseTarball(t, testRelease))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rel.Version = "v0.0.0-test"
-	if err := kube.InstallRelease(ctx, cp.cfg, rel, testLogger(t)); err != nil {
+	if err := monitor.InstallRelease(ctx, cp.cfg, rel, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -255,22 +255,18 @@ func TestInstallRelease(t *testing.T) {
 	if _, err := cp.cs.CoreV1().ServiceAccounts("kp-test").Get(ctx, "sa1", metav1.GetOptions{}); err != nil {
 		t.Error(err)
 	}
-	res, err := resources.New(cp.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kube.WaitCRDEstablished(ctx, res, "widgets.test.vecro.dev", time.Second); err != nil {
+	if err := monitor.WaitCRDEstablished(ctx, cp.dyn, "widgets.test.vecro.dev", time.Second); err != nil {
 		t.Error(err)
 	}
 	// Applying again is a no-op; the release is not kube-prometheus itself.
-	if err := kube.InstallRelease(ctx, cp.cfg, rel, nil); err != nil {
+	if err := monitor.InstallRelease(ctx, cp.cfg, rel, nil); err != nil {
 		t.Fatal(err)
 	}
 	w2, _ := cp.dyn.Resource(schema.GroupVersionResource{Group: "test.vecro.dev", Version: "v1", Resource: "widgets"}).Namespace("kp-test").Get(ctx, "w1", metav1.GetOptions{})
 	if w2.GetResourceVersion() != w.GetResourceVersion() {
 		t.Errorf("second install changed the widget: %s → %s", w.GetResourceVersion(), w2.GetResourceVersion())
 	}
-	if err := kube.WaitCRDEstablished(ctx, res, "nothings.test.vecro.dev", 500*time.Millisecond); err == nil || !strings.Contains(err.Error(), "does not exist") {
+	if err := monitor.WaitCRDEstablished(ctx, cp.dyn, "nothings.test.vecro.dev", 500*time.Millisecond); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing CRD: %v", err)
 	}
 }

@@ -10,14 +10,14 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
-
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 	kindlog "sigs.k8s.io/kind/pkg/log"
+
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
 )
 
 // Config is a kind cluster (Kubernetes in Docker containers) to provision

@@ -1,4 +1,4 @@
-package kube
+package rollout
 
 import (
 	"errors"
@@ -58,7 +58,7 @@ func TestPodProblems(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := podProblems(&tc.pod)
+			got := PodProblems(&tc.pod)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
@@ -67,7 +67,7 @@ func TestPodProblems(t *testing.T) {
 }
 
 func TestRolloutErrorMessage(t *testing.T) {
-	e := &RolloutError{Namespace: "social", Timeout: time.Minute, Cause: errors.New("deadline of 1m0s passed"), NotReady: []DeploymentReport{{
+	e := &Error{Namespace: "social", Timeout: time.Minute, Cause: errors.New("deadline of 1m0s passed"), NotReady: []DeploymentReport{{
 		Name: "social-text", Want: 2, Updated: 2, Ready: 1, Available: 1, Old: 1,
 		Conditions: []string{"Available=False MinimumReplicasUnavailable: Deployment does not have minimum availability."},
 		Pods:       []PodReport{{Name: "social-text-abc-12345", Phase: corev1.PodPending, Node: "w1", Problems: []string{"container service waiting: ErrImagePull: not found"}, Events: []string{"Failed (×3): Error: ErrImagePull"}}},
@@ -83,7 +83,7 @@ hint: an image cannot be pulled; on a cluster without internet, load vecro's ima
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 	if !errors.Is(e, e.Cause) {
-		t.Error("RolloutError does not unwrap to its cause")
+		t.Error("Error does not unwrap to its cause")
 	}
 	// The node of TestSocialDelayE2E, before --cpu-request existed: 25
 	// services at 200m on 2 cores.
