@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/monitor"
@@ -90,7 +89,7 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 			if o.Namespace != "" || o.Kind == "Namespace" {
 				continue
 			}
-			if err := r.dyn.Resource(o.GVR).Delete(ctx, o.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			if err := manifest.Delete(ctx, r.clients(), o, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
 			}
 		}
@@ -99,11 +98,7 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 	bg := metav1.DeletePropagationBackground
 	var errs []error
 	for _, o := range slices.Backward(m.Objects) {
-		var ri dynamic.ResourceInterface = r.dyn.Resource(o.GVR)
-		if o.Namespace != "" {
-			ri = r.dyn.Resource(o.GVR).Namespace(o.Namespace)
-		}
-		err := ri.Delete(ctx, o.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
+		err := manifest.Delete(ctx, r.clients(), o, metav1.DeleteOptions{PropagationPolicy: &bg})
 		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
 		}

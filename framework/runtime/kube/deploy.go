@@ -66,7 +66,7 @@ func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deploy
 // Apply builds sys's manifest with this runtime's options and applies it
 // (server-side apply, field manager "vecro"). A second Apply of the same
 // system changes nothing: the token is read back from the cluster.
-func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []manifest.Applied, error) {
+func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []Applied, error) {
 	if _, err := r.Connect(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -114,7 +114,7 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []man
 	r.mu.Lock()
 	r.manifest, r.ownsNS = m, owns
 	r.mu.Unlock()
-	applied, err := manifest.Apply(ctx, r.dyn, m.Objects)
+	applied, err := manifest.Apply(ctx, r.clients(), m.Objects)
 	if err != nil {
 		return m, applied, fmt.Errorf("deploy %s: %w", sys.Name, err)
 	}

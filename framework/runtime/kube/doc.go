@@ -59,10 +59,11 @@
 // (the objects and their server-side apply), monitor (the Monitor
 // interface, its kube-prometheus, standalone and none implementations and
 // the one resolver of a mode), rollout (waiting and its report),
-// portforward, images (building and loading) and kindcluster. They read
-// and wait through client-go's typed clientset; the dynamic client applies
-// and deletes the manifest's objects and kube-prometheus' manifests (CRDs
-// and the operator's custom resources, which have no typed client).
+// portforward, images (building and loading) and kindcluster. They talk to
+// the API server through client-go's typed clientset, applying with its
+// apply configurations; the dynamic client is used only where client-go
+// has no typed client: the system's ServiceMonitor and kube-prometheus'
+// manifests (CRDs and the operator's custom resources).
 //
 // # e2e-framework
 //

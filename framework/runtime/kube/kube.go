@@ -15,6 +15,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/runtime"
+	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/monitor"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
 	"github.com/vecrosim/vecro/framework/spec"
@@ -180,6 +181,13 @@ func (r *Runtime) Connect(ctx context.Context) (*rest.Config, error) {
 	}
 	r.cfg, r.dyn, r.cs = cfg, dyn, cs
 	return cfg, nil
+}
+
+// clients are the connected cluster's, for the manifest.
+func (r *Runtime) clients() manifest.Clients {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return manifest.Clients{Typed: r.cs, Dynamic: r.dyn}
 }
 
 // InstallMonitoring gets the cluster a Prometheus, per Options.Monitoring:

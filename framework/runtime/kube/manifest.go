@@ -9,6 +9,10 @@ type Manifest = manifest.Manifest
 // Object is one object of a Manifest, as a server-side apply body.
 type Object = manifest.Object
 
+// Applied is the server's answer to applying one Object: its
+// resourceVersion (unchanged when the apply changed nothing) and UID.
+type Applied = manifest.Applied
+
 // Standalone configures MonitoringStandalone: a plain Prometheus (no
 // operator, no CRDs, no image from the internet) deployed into the system's
 // namespace with the system and deleted with it.

@@ -169,6 +169,10 @@ type Object struct {
 	// Body is the object as JSON: an apply configuration holding only the
 	// fields vecro owns.
 	Body []byte
+
+	// config is the apply configuration Body encodes, which picks the
+	// typed client that applies and deletes the object.
+	config any
 }
 
 // String names the object as kubectl does: deployment.apps/social-text.
@@ -285,7 +289,7 @@ func (b *builder) add(gvr schema.GroupVersionResource, kind, ns, name string, v 
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("encode %s %s: %w", kind, name, err)
 	}
-	b.m.Objects = append(b.m.Objects, Object{GVR: gvr, Kind: kind, Namespace: ns, Name: name, Body: body})
+	b.m.Objects = append(b.m.Objects, Object{GVR: gvr, Kind: kind, Namespace: ns, Name: name, Body: body, config: v})
 }
 
 // labels are the system-wide labels; service adds the service's.

@@ -106,7 +106,7 @@ func applyUnstructured(ctx context.Context, client dynamic.Interface, mapper met
 				ns = corev1.NamespaceDefault
 			}
 		}
-		if _, err := manifest.Apply(ctx, client, []manifest.Object{{GVR: m.Resource, Kind: gvk.Kind, Namespace: ns, Name: u.GetName(), Body: body}}); err != nil {
+		if _, err := manifest.Apply(ctx, manifest.Clients{Dynamic: client}, []manifest.Object{{GVR: m.Resource, Kind: gvk.Kind, Namespace: ns, Name: u.GetName(), Body: body}}); err != nil {
 			return err
 		}
 	}
