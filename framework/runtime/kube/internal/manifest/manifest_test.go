@@ -1,4 +1,4 @@
-package kube_test
+package manifest_test
 
 import (
 	"bytes"
@@ -10,15 +10,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vecrosim/vecro/framework/metrics"
-	"github.com/vecrosim/vecro/framework/runtime/kube"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
 func loadSystem(t testing.TB, name string) *spec.System {
 	t.Helper()
-	sys, err := spec.LoadSystem("../../../fixtures/systems/" + name + ".yaml")
+	sys, err := spec.LoadSystem("../../../../../fixtures/systems/" + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +35,7 @@ func manifestOptions() manifest.Options {
 	}
 }
 
-func decodeAs[T any](t testing.TB, o kube.Object) *T {
+func decodeAs[T any](t testing.TB, o manifest.Object) *T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(o.Body, &v); err != nil {
@@ -46,7 +44,7 @@ func decodeAs[T any](t testing.TB, o kube.Object) *T {
 	return &v
 }
 
-func find(t testing.TB, m *kube.Manifest, kind, name string) kube.Object {
+func find(t testing.TB, m *manifest.Manifest, kind, name string) manifest.Object {
 	t.Helper()
 	for _, o := range m.Objects {
 		if o.Kind == kind && o.Name == name {
@@ -54,7 +52,7 @@ func find(t testing.TB, m *kube.Manifest, kind, name string) kube.Object {
 		}
 	}
 	t.Fatalf("no %s %s in the manifest", kind, name)
-	return kube.Object{}
+	return manifest.Object{}
 }
 
 func envOf(c corev1.Container) map[string]corev1.EnvVar {
@@ -336,12 +334,5 @@ func TestManifestYAMLRoundTrip(t *testing.T) {
 		if u.GetKind() != o.Kind || u.GetName() != o.Name || u.GetNamespace() != o.Namespace {
 			t.Errorf("document %d is %s %s/%s, want %s", i, u.GetKind(), u.GetNamespace(), u.GetName(), o)
 		}
-	}
-}
-
-// The runtime's name selects the "kube" flavour of the metric families.
-func TestNameIsMetricsFlavor(t *testing.T) {
-	if kube.Name != string(metrics.FlavorKube) || kube.New(kube.Options{}).Name() != kube.Name {
-		t.Errorf("runtime name %q, flavour %q", kube.Name, metrics.FlavorKube)
 	}
 }

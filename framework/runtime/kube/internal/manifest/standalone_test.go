@@ -1,24 +1,15 @@
-package kube_test
+package manifest_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/vecrosim/vecro/framework/runtime/kube"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 )
 
@@ -31,13 +22,13 @@ func TestStandaloneManifest(t *testing.T) {
 	o := manifestOptions()
 	o.Namespace = "exp"
 	o.Monitor = false // the runtime sets one or the other
-	o.Standalone = &kube.Standalone{}
+	o.Standalone = &manifest.Standalone{}
 	o.PrometheusImage = "vecro.local/prometheus:test"
 	m, err := manifest.Build(loadSystem(t, "social"), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]kube.Object{}
+	byName := map[string]manifest.Object{}
 	for _, obj := range m.Objects {
 		byName[obj.Kind+"/"+obj.Name] = obj
 		if obj.Kind == "ServiceMonitor" {
@@ -127,37 +118,5 @@ func TestStandaloneManifest(t *testing.T) {
 	o.PrometheusImage = ""
 	if _, err := manifest.Build(loadSystem(t, "social"), o); err == nil || !strings.Contains(err.Error(), "without a Prometheus image") {
 		t.Errorf("no prometheus image: %v", err)
-	}
-}
-
-// TestRegistryLoader pushes to a real (in-process) registry: the image keeps
-// its tag under the prefix, and the returned reference is the pushed
-// digest.
-func TestRegistryLoader(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := kube.Registry{Prefix: host + "/team/", Insecure: true}.Load(context.Background(), "vecro.local/service:abc123", img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := img.Digest()
-	if ref != host+"/team/service@"+d.String() {
-		t.Errorf("ref %q, want %s/team/service@%s", ref, host, d)
-	}
-	tag, err := name.ParseReference(host+"/team/service:abc123", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := remote.Image(tag)
-	if err != nil {
-		t.Fatalf("the tag was not pushed: %v", err)
-	}
-	if gd, _ := got.Digest(); gd != d {
-		t.Errorf("pushed digest %s, want %s", gd, d)
 	}
 }

@@ -1,4 +1,4 @@
-package kube_test
+package images_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 func TestBuildServiceImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	ref, archive, err := images.BuildService(ctx, "../../..", t.TempDir(), nil)
+	ref, archive, err := images.BuildService(ctx, "../../../../..", t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestBuildServiceImage(t *testing.T) {
 		}
 	}
 	// The same source gives the same image, so re-deploying does not roll.
-	ref2, _, err := images.BuildService(ctx, "../../..", t.TempDir(), nil)
+	ref2, _, err := images.BuildService(ctx, "../../../../..", t.TempDir(), nil)
 	if err != nil || ref2 != ref {
 		t.Errorf("second build: %s %v, first %s", ref2, err, ref)
 	}
