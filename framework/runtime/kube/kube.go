@@ -38,7 +38,8 @@ type Options struct {
 	Image      string
 	PullPolicy corev1.PullPolicy
 	// ModuleDir is the vecro module to build the image from; default: the
-	// module containing the working directory.
+	// one the local runtime builds its service binary from (the working
+	// directory's module, else the source vecro was compiled from).
 	ModuleDir string
 	// Loader makes the images the runtime builds (the service image unless
 	// Image is set, the standalone Prometheus unless its Image is set)

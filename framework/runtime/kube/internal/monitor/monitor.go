@@ -128,6 +128,9 @@ func (mr Resolver) Resolve(ctx context.Context, install bool) (Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mr.Log == nil {
+		mr.Log = discard
+	}
 	kp := mr.KubePrometheus
 	kpm := KubePrometheusMonitor{Config: kp, Pods: mr.Clientset}
 	switch {
