@@ -34,6 +34,9 @@ type Cluster struct {
 	mu   sync.Mutex
 	cfg  *rest.Config
 	kind *kindcluster.Cluster
+	// gen counts the deletions, so that a Runtime connected to a deleted
+	// cluster knows to provision it again.
+	gen int
 }
 
 // Provision creates the kind cluster unless it exists, or opens the
@@ -89,7 +92,15 @@ func (c *Cluster) Delete(context.Context) error {
 		return err
 	}
 	c.kind, c.cfg = nil, nil
+	c.gen++
 	return nil
+}
+
+// generation is the number of times the cluster was deleted.
+func (c *Cluster) generation() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
 }
 
 // loader is the cluster's own way to take built images: a kind cluster's

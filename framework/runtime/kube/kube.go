@@ -90,6 +90,8 @@ type Runtime struct {
 
 	mu  sync.Mutex
 	cfg *rest.Config
+	// clusterGen is the Cluster's generation cfg belongs to.
+	clusterGen int
 	// mon is Options.Monitoring resolved, once InstallMonitoring (or
 	// Deploy) ran; promImage is the standalone Prometheus' image once it
 	// was made available.
@@ -157,13 +159,16 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (*runtime.Deploym
 func (r *Runtime) Connect(ctx context.Context) (*rest.Config, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cfg != nil {
+	// A cluster deleted since (Cluster.Delete) is provisioned again, as
+	// when the runtime deleted its own cluster.
+	if r.cfg != nil && r.clusterGen == r.opts.Cluster.generation() {
 		return r.cfg, nil
 	}
 	cfg, err := r.opts.Cluster.Provision(ctx)
 	if err != nil {
 		return nil, err
 	}
+	r.clusterGen = r.opts.Cluster.generation()
 	// Deploying 25 services is ~60 requests at once; client-go's default
 	// 5 QPS would take seconds for nothing.
 	if cfg.QPS == 0 {
