@@ -180,6 +180,9 @@ func (e *Experiment) normalize() error {
 	if e.Step <= 0 {
 		e.Step = time.Second
 	}
+	if !(e.TraceSampleRatio >= 0 && e.TraceSampleRatio <= 1) {
+		return fmt.Errorf("experiment %s: trace sample ratio %g: want 0 < r ≤ 1 (0: all)", e.Name, e.TraceSampleRatio)
+	}
 	if e.Windows == (metrics.Windows{}) {
 		e.Windows = ShortWindows
 	}

@@ -2,6 +2,7 @@ package experiment_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"github.com/vecrosim/vecro/framework/dataset"
 	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/metrics"
+	"github.com/vecrosim/vecro/framework/runtime"
+	"github.com/vecrosim/vecro/framework/spec"
 	"github.com/vecrosim/vecro/internal/testexp"
 )
 
@@ -152,3 +155,23 @@ faults:
 		}
 	}
 }
+
+func TestTraceSampleRatioIsCheckedBeforeAnythingRuns(t *testing.T) {
+	sys := &spec.System{Name: "one", Services: []spec.Service{{Name: "a", Type: spec.TypeBase}}}
+	for _, r := range []float64{-0.1, 1.5} {
+		e := &experiment.Experiment{System: sys, TraceSampleRatio: r, Runtime: refuseStart{t}}
+		if _, err := e.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "trace sample ratio") {
+			t.Errorf("ratio %g: err %v, want the ratio refused", r, err)
+		}
+	}
+}
+
+// refuseStart is a runtime that fails the test when anything starts it.
+type refuseStart struct{ t *testing.T }
+
+func (refuseStart) Name() string { return "refuse" }
+func (r refuseStart) Start(context.Context, *spec.System) (*runtime.Deployment, error) {
+	r.t.Error("the runtime was started")
+	return nil, errors.New("refused")
+}
+func (refuseStart) Stop(context.Context) error { return nil }
