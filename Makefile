@@ -70,12 +70,19 @@ kube-node-e2e:
 	@if [ "$$CI" = true ] || [ "$$VECRO_KUBE_NODE" = 1 ]; then $(MAKE) --no-print-directory test-kube-node; \
 	 else echo "Kubernetes node tests not run: VECRO_KUBE_NODE=1 make test runs them (root; rewires host networking)"; fi
 
-deps: apt tools
+# Two tools build at a time: a go build runs on one core while it
+# downloads modules, links, or works through a chain of packages that wait
+# on each other, and a second build fills the other core (each tool's build
+# script takes a lock where two targets share a module).
+deps: apt
+	@$(MAKE) --no-print-directory -j2 tools
 
 apt:
 	@scripts/apt-deps.sh $(APT_PACKAGES)
 
-tools: $(TOOLS)
+# The Kubernetes control plane first: it is the longest build (12 min cold
+# on 2 cores), and the others fill the second job slot beside it.
+tools: $(KUBE_CONTROL_PLANE_BINS) $(TOOLS)
 
 # A real ~1.5-minute experiment on the embedded runtime: the social system
 # (25 services, five on FerretDB), 400ms ± 150ms on posts-storage-db's

@@ -26,13 +26,17 @@ kube-node-tools: $(KUBE_CONTROL_PLANE_BINS) $(KUBE_NODE_BINS) $(KUBECTL_BIN)
 $(KUBE_CONTROL_PLANE_BINS) &: $(call tool_inputs,kube)
 	tools/kube/build.sh $(KUBE_CONTROL_PLANE)
 
-$(KUBE_NODE_BINS) &: $(call tool_inputs,kube)
+# Order-only: the kube builds share one lock (tools/kube/build.sh), so under
+# make -j2 a second kube build started beside the control plane's would only
+# wait on it and keep the other job slot from the other tools; after it, it
+# also finds most packages compiled.
+$(KUBE_NODE_BINS) &: $(call tool_inputs,kube) | $(KUBE_CONTROL_PLANE_BINS)
 	tools/kube/build.sh $(KUBE_NODE_BINARIES)
 
-$(KUBECTL_BIN): $(call tool_inputs,kube)
+$(KUBECTL_BIN): $(call tool_inputs,kube) | $(KUBE_CONTROL_PLANE_BINS)
 	tools/kube/build.sh kubectl
 
-$(KWOK_BIN) $(KWOK_STAGES) &: $(call tool_inputs,kube/kwok)
+$(KWOK_BIN) $(KWOK_STAGES) &: $(call tool_inputs,kube/kwok) | $(KUBE_CONTROL_PLANE_BINS)
 	tools/kube/build.sh kwok
 
 kind-up:
