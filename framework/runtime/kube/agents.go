@@ -11,7 +11,6 @@ import (
 
 	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
-	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/rollout"
 )
 
@@ -66,15 +65,13 @@ func (r *Runtime) Agents(ctx context.Context, ns string) (system string, agents 
 	eps := make([]agent.Endpoint, len(ready))
 	g := errgroup.Group{}
 	g.SetLimit(8)
-	live := context.WithoutCancel(ctx)
 	for i, t := range ready {
 		g.Go(func() error {
-			f, err := portforward.Open(live, r.cfg, ns, t.pod, manifest.AdminPort, r.log)
+			url, err := r.forward(ctx, ns, t.pod, manifest.AdminPort)
 			if err != nil {
 				return fmt.Errorf("reach the agent of %s: %w", t.pod, err)
 			}
-			r.fwd.Add(f)
-			eps[i] = agent.Endpoint{Instance: t.pod, Service: t.service, URL: f.URL(), Token: token}
+			eps[i] = agent.Endpoint{Instance: t.pod, Service: t.service, URL: url, Token: token}
 			return nil
 		})
 	}

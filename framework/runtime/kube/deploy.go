@@ -233,7 +233,6 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 	// (errgroup cancels gctx as soon as Wait returns).
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	live := context.WithoutCancel(ctx)
 	for i, d := range m.Deployments {
 		pods, err := r.cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: manifest.ServiceSelector(sys.Name, d.Service)})
 		if err != nil {
@@ -254,24 +253,22 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		svc.Instances = make([]runtime.Instance, len(ready))
 		for j, pod := range ready {
 			g.Go(func() error {
-				f, err := portforward.Open(live, r.cfg, m.Namespace, pod, manifest.AdminPort, r.log)
+				url, err := r.forward(ctx, m.Namespace, pod, manifest.AdminPort)
 				if err != nil {
 					return fmt.Errorf("reach the agent of %s: %w", pod, err)
 				}
-				r.fwd.Add(f)
-				svc.Instances[j] = runtime.Instance{Name: pod, Agent: agent.Endpoint{Instance: pod, Service: d.Service, URL: f.URL(), Token: token}}
+				svc.Instances[j] = runtime.Instance{Name: pod, Agent: agent.Endpoint{Instance: pod, Service: d.Service, URL: url, Token: token}}
 				return nil
 			})
 		}
 		// The load generator reaches a service through one of its pods,
 		// as `kubectl port-forward svc/...` does.
 		g.Go(func() error {
-			f, err := portforward.Open(live, r.cfg, m.Namespace, ready[0], manifest.ServicePort, r.log)
+			url, err := r.forward(ctx, m.Namespace, ready[0], manifest.ServicePort)
 			if err != nil {
 				return fmt.Errorf("reach service %s: %w", d.Service, err)
 			}
-			r.fwd.Add(f)
-			svc.URL = f.URL()
+			svc.URL = url
 			return nil
 		})
 	}
@@ -280,12 +277,11 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		if err != nil || pod == "" {
 			return err
 		}
-		f, err := portforward.Open(live, r.cfg, ns, pod, manifest.PrometheusPort, r.log)
+		url, err := r.forward(ctx, ns, pod, manifest.PrometheusPort)
 		if err != nil {
 			return fmt.Errorf("reach prometheus: %w", err)
 		}
-		r.fwd.Add(f)
-		dep.PrometheusURL = f.URL()
+		dep.PrometheusURL = url
 		return nil
 	})
 	if err := g.Wait(); err != nil {
@@ -353,4 +349,18 @@ func (r *Runtime) loader() (images.Loader, error) {
 		return l, nil
 	}
 	return nil, errors.New("no way to hand a built image to this cluster: name a registry it pulls from (--registry) or, for a single node on this machine, its containerd (--containerd-socket)")
+}
+
+// forward opens a port-forward to port of pod that lives until Stop (or
+// Detach), not until ctx ends, and returns its local URL.
+func (r *Runtime) forward(ctx context.Context, ns, pod string, port int) (string, error) {
+	r.mu.Lock()
+	cfg := r.cfg
+	r.mu.Unlock()
+	f, err := portforward.Open(context.WithoutCancel(ctx), cfg, ns, pod, port, r.log)
+	if err != nil {
+		return "", err
+	}
+	r.fwd.Add(f)
+	return f.URL(), nil
 }
