@@ -4,6 +4,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/experiment"
 	m "github.com/vecrosim/vecro/framework/matchers"
 )
@@ -45,9 +46,16 @@ func staysIsolated(res *experiment.Result, fault, family string, services ...str
 // compose-post waits on login and stops reaching write-timeline, and
 // favorite (which calls write-timeline) read 0.50× and 0.51× of its
 // baseline p95 in two runs, and less in CI, failing a two-sided bound.
+//
+// Both sides are lifted by the family's floor, the smallest meaningful value
+// the signatures use too (1 ms of latency, 0.005 cores): blocked-users,
+// which calls nothing and answers in 1.3 ms, read 4.0 ms (3.0x) during the
+// delay scenario on a fresh machine whose other cores were busy, a few ms
+// of scheduling that no fault causes; a real leak moves it by the delay.
 func staysUnraised(s m.Series, fault m.Window, what string) {
 	GinkgoHelper()
-	Expect(s).NotTo(m.RiseDuring(fault, m.ByAtLeast(isolated), m.Settle(settle())), what)
+	floor := analysis.DefaultThresholds().Floor[s.Family]
+	Expect(s).NotTo(m.RiseDuring(fault, m.ByAtLeast(isolated), m.Settle(settle()), m.Floor(floor)), what)
 }
 
 var _ = Describe("posts-storage-db ingress delay (the published baseline scenario)", Ordered, ContinueOnFailure, Label("fault:net-delay", "runtime:local"), func() {

@@ -48,6 +48,7 @@ func DefaultThresholds() Thresholds {
 		"latency_avg": 1e-3, "latency_p95": 1e-3, "latency_p99": 1e-3,
 		"error_rate": 0.01, "request_rate": 0.5, "throughput": 100,
 		"cpu_usage": 0.005, "memory_usage": 1 << 20, "net_rx": 100, "net_tx": 100,
+		"edge_latency_p95": 1e-3, "edge_latency_avg": 1e-3, "edge_error_rate": 0.01, "edge_request_rate": 0.5,
 	}}
 }
 
