@@ -26,6 +26,7 @@ import (
 	"github.com/vecrosim/vecro/images/service/internal/svcmetrics"
 	"github.com/vecrosim/vecro/images/service/internal/telemetry"
 	"github.com/vecrosim/vecro/images/service/internal/workload"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -75,7 +76,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	}
 	// Registered first, so it runs last: the spans of the requests that
 	// the drain below lets finish are flushed too.
-	tracer, shutdownTracing, err := startTracing(cfg)
+	tracer, shutdownTracing, err := startTracing(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -229,10 +230,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 // startTracing starts the span exporter when the contract names an OTLP
 // endpoint; without one it returns a nil tracer, and no request pays for
 // tracing. The returned function flushes and stops the exporter.
-func startTracing(cfg *config.Config) (trace.Tracer, func() error, error) {
+func startTracing(cfg *config.Config, log *slog.Logger) (trace.Tracer, func() error, error) {
 	if cfg.OTLPEndpoint == "" {
 		return nil, func() error { return nil }, nil
 	}
+	// The SDK reports failed and partly refused exports here (by default
+	// to the standard logger); they are the instance's own events.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("export spans", "error", err) }))
 	tp, err := traces.NewProvider(traces.ExportOptions{
 		Endpoint: cfg.OTLPEndpoint, SampleRatio: cfg.TraceSampleRatio,
 		System: cfg.System, Service: cfg.Service, Instance: cfg.Instance,

@@ -53,6 +53,7 @@ type logHandler struct {
 func (h *logHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
+	// The cap first: a dropped line costs one token check.
 	if h.limit != nil && !h.limit.AllowN(r.Time, 1) {
 		if h.dropped != nil {
 			h.dropped()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/framework/traces"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -49,10 +50,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			ctx, span = o.Tracer.Start(ctx, r.Method+" "+r.URL.Path,
 				trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
 			if span.IsRecording() {
-				span.SetAttributes(traces.AttrHTTPMethod.String(r.Method), traces.AttrURLPath.String(r.URL.Path))
-				if faults = o.Faults(); len(faults) > 0 {
-					span.SetAttributes(traces.AttrFaults.StringSlice(faults))
-				}
+				faults = o.Faults()
 			}
 			r = r.WithContext(ctx)
 		}
@@ -65,7 +63,14 @@ func Middleware(o Options, next http.Handler) http.Handler {
 		}
 		if span != nil {
 			if span.IsRecording() {
-				span.SetAttributes(traces.AttrHTTPStatus.Int(status))
+				// One call, so that the span's attributes are one allocation.
+				attrs := []attribute.KeyValue{
+					traces.AttrHTTPMethod.String(r.Method), traces.AttrURLPath.String(r.URL.Path), traces.AttrHTTPStatus.Int(status),
+				}
+				if len(faults) > 0 {
+					attrs = append(attrs, traces.AttrFaults.StringSlice(faults))
+				}
+				span.SetAttributes(attrs...)
 				if status >= 500 {
 					span.SetStatus(codes.Error, http.StatusText(status))
 				}
@@ -74,7 +79,7 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			span.End(trace.WithTimestamp(end))
 		}
 		if o.Log != nil {
-			logRequest(ctx, o.Log, r, status, end.Sub(start))
+			logRequest(ctx, o.Log.Handler(), r, status, start, end)
 		}
 	})
 }
@@ -98,8 +103,10 @@ func faultEvents(span trace.Span, before, after []string, at time.Time) {
 }
 
 // logRequest writes the request's line: info for an answer, warn for a
-// 4xx, error for a 5xx.
-func logRequest(ctx context.Context, log *slog.Logger, r *http.Request, status int, d time.Duration) {
+// 4xx, error for a 5xx. It hands the record to h itself rather than
+// through a Logger, which would read the clock again and walk the stack for
+// the caller's pc on every line, the dropped ones too.
+func logRequest(ctx context.Context, h slog.Handler, r *http.Request, status int, start, end time.Time) {
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:
@@ -107,12 +114,13 @@ func logRequest(ctx context.Context, log *slog.Logger, r *http.Request, status i
 	case status >= 400:
 		level = slog.LevelWarn
 	}
-	if !log.Enabled(ctx, level) {
+	if !h.Enabled(ctx, level) {
 		return
 	}
-	log.LogAttrs(ctx, level, "request",
-		slog.String(logs.KeyMethod, r.Method), slog.String(logs.KeyPath, r.URL.Path),
-		slog.Int(logs.KeyStatus, status), slog.Float64(logs.KeyDurationMS, float64(d.Microseconds())/1e3))
+	rec := slog.NewRecord(end, level, "request", 0)
+	rec.AddAttrs(slog.String(logs.KeyMethod, r.Method), slog.String(logs.KeyPath, r.URL.Path),
+		slog.Int(logs.KeyStatus, status), slog.Float64(logs.KeyDurationMS, float64(end.Sub(start).Microseconds())/1e3))
+	_ = h.Handle(ctx, rec)
 }
 
 // recorder notes the status of a response.
