@@ -16,7 +16,7 @@ import (
 )
 
 // instancePID finds the service process of instance by its command line
-// (the runtime starts it with --instance NAME), or 0.
+// (the runtime starts it with --instance=NAME), or 0.
 func instancePID(instance string) int {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
@@ -25,8 +25,10 @@ func instancePID(instance string) int {
 			continue
 		}
 		args := strings.Split(string(b), "\x00")
-		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "--instance" && args[i+1] == instance {
+		for i := range args {
+			// The contract writes --instance=NAME; a hand-run binary may
+			// have the two-word form.
+			if args[i] == "--instance="+instance || args[i] == "--instance" && i+1 < len(args) && args[i+1] == instance {
 				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 				return pid
 			}
