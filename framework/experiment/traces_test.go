@@ -56,7 +56,11 @@ faults:
 	if m.Traces == nil || m.Logs == nil {
 		t.Fatalf("manifest without traces (%v) or logs (%v)", m.Traces, m.Logs)
 	}
-	t.Logf("traces: %+v; logs: lines %d, errors %d, dropped %v", *m.Traces, m.Logs.Lines, m.Logs.ErrorLines, m.Logs.Dropped)
+	dropped := "unknown"
+	if m.Logs.Dropped != nil {
+		dropped = strconv.FormatFloat(*m.Logs.Dropped, 'g', -1, 64)
+	}
+	t.Logf("traces: %+v; logs: lines %d, errors %d, dropped %s", *m.Traces, m.Logs.Lines, m.Logs.ErrorLines, dropped)
 	// load → a (server, client b, client c) → b, c (server): 6 spans.
 	if want := uint64(m.Traces.Rooted); res.Load.OK+res.Load.Errors > want+want/100 || m.Traces.CompletePercent < 99 {
 		t.Errorf("%d requests answered, %d traces rooted at the load, %.1f%% complete; want one complete trace per request",
