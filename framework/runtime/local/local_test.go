@@ -345,7 +345,7 @@ func TestFailedStartCleansUp(t *testing.T) {
 	// runs the real binary, except for mid-1, which exits with an error.
 	bin := serviceBinary(t)
 	wrapper := filepath.Join(t.TempDir(), "service")
-	script := "#!/bin/sh\ncase \"$*\" in *'--instance mid-1 '*) echo 'mid-1: cannot start' >&2; exit 3;; esac\nexec " + bin + " \"$@\"\n"
+	script := "#!/bin/sh\ncase \"$*\" in *'--instance=mid-1 '*) echo 'mid-1: cannot start' >&2; exit 3;; esac\nexec " + bin + " \"$@\"\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
