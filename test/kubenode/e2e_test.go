@@ -125,8 +125,17 @@ func TestSocialDelayE2E(t *testing.T) {
 		t.Errorf("embedded dataset: monitoring %q (%v)", lm.Monitoring, err)
 	}
 
-	// Same files, same columns.
+	// Same files, same columns, except the traces and request logs: only
+	// the embedded runtime collects them so far (issue #15's Kubernetes
+	// half: Jaeger and pod logs). Should the kube dataset gain them, they
+	// are compared again: the exception is dropped only for the side that
+	// lacks them.
 	lf, kf := csvHeaders(t, local), csvHeaders(t, kube)
+	for _, name := range []string{"traces.csv", "logs.csv"} {
+		if _, ok := kf[name]; !ok {
+			delete(lf, name)
+		}
+	}
 	if !slices.Equal(sortedKeys(lf), sortedKeys(kf)) {
 		t.Errorf("CSV files differ:\n  embedded %v\n  kube     %v", sortedKeys(lf), sortedKeys(kf))
 	}
