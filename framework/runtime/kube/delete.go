@@ -136,5 +136,32 @@ func (r *Runtime) namespaceState(ctx context.Context, name string) string {
 			fmt.Fprintf(&b, "; %s: %s", c.Type, c.Message)
 		}
 	}
+	// The pods that hold the namespace up, and what their containers are
+	// doing: a namespace stuck in Terminating is nearly always one of them.
+	pods, err := r.cs.CoreV1().Pods(name).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		fmt.Fprintf(&b, "; pods: %v", err)
+		return b.String()
+	}
+	for i, p := range pods.Items {
+		if i == 5 {
+			fmt.Fprintf(&b, "; and %d more pod(s)", len(pods.Items)-i)
+			break
+		}
+		fmt.Fprintf(&b, "; pod %s %s", p.Name, p.Status.Phase)
+		if p.DeletionTimestamp != nil {
+			fmt.Fprintf(&b, " deleting since %s", p.DeletionTimestamp.UTC().Format(time.TimeOnly))
+		}
+		for _, cs := range slices.Concat(p.Status.InitContainerStatuses, p.Status.ContainerStatuses) {
+			switch st := cs.State; {
+			case st.Running != nil:
+				fmt.Fprintf(&b, ", %s running", cs.Name)
+			case st.Terminated != nil:
+				fmt.Fprintf(&b, ", %s terminated (%s)", cs.Name, st.Terminated.Reason)
+			case st.Waiting != nil:
+				fmt.Fprintf(&b, ", %s waiting (%s)", cs.Name, st.Waiting.Reason)
+			}
+		}
+	}
 	return b.String()
 }
