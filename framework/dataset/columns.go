@@ -68,3 +68,30 @@ var Social9Families = map[string]string{
 	"network_receive_bytes":  "net_rx",
 	"network_transmit_bytes": "net_tx",
 }
+
+// CaseColumns are cases.csv's, the index of a corpus that `vecro campaign`
+// writes beside its cases' datasets: one row per case (one experiment of
+// the campaign's matrix). case is the case's id, unique in the corpus;
+// fault names the fault template and behavior its behaviour (several
+// ";"-separated for a multi-fault case, target and params alike, in the
+// same order); params is the behaviour's parameters as JSON; repetition
+// counts from 1; status is planned, complete, partial or failed (the
+// dataset's manifest decides complete and failed); dataset is the case's
+// run directory relative to the corpus (empty until it ran); the window
+// columns are the first fault's, planned from the case's timeline and
+// applied from its labels.csv (empty when no agent applied it).
+var CaseColumns = []string{
+	"case", "system", "fault", "behavior", "target", "params", "repetition", "seed", "status", "dataset",
+	"planned_start", "planned_end", "applied_start", "applied_end",
+}
+
+// Case statuses in cases.csv.
+const (
+	CasePlanned  = "planned"
+	CaseComplete = "complete"
+	CasePartial  = "partial"
+	CaseFailed   = "failed"
+)
+
+// CasesFile is a corpus's index, in the corpus's directory.
+const CasesFile = "cases.csv"
