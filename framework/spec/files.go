@@ -15,12 +15,13 @@ type FileResult struct {
 	// Note says what could not be checked, e.g. a fault file's targets when
 	// no system file was given with it.
 	Note string
-	// System or Faults is the decoded file when Err is nil.
-	System *System
-	Faults *FaultFile
+	// System, Faults or Campaign is the decoded file when Err is nil.
+	System   *System
+	Faults   *FaultFile
+	Campaign *CampaignFile
 }
 
-// CheckFiles reads and validates system and fault definition files, telling
+// CheckFiles reads and validates system, fault and campaign definition files, telling
 // them apart by their kind: or, without one, by their keys (ReadKind). Each fault file is also checked against
 // the system given in the same call whose namespace it names (or against
 // the only system given, when it names none). A fault file with no system
@@ -53,6 +54,11 @@ func CheckFiles(paths []string) []FileResult {
 			// An experiment refers to files by paths relative to itself
 			// and has fields only framework/experiment knows.
 			res[i].Err = ErrorList{{File: p, Msg: "an experiment definition: check it with framework/experiment.CheckFile (vecro validate does)"}}
+		case KindCampaign:
+			// A campaign names its own system, so it is checked on its
+			// own; framework/campaign.CheckFile adds what only the
+			// expansion into experiments can tell.
+			res[i].Campaign, res[i].Err = ParseCampaign(p, data)
 		default:
 			res[i].Err = ErrorList{kerr.(*Error)}
 		}

@@ -20,6 +20,7 @@ const (
 	KindSystem
 	KindFaults
 	KindExperiment
+	KindCampaign
 )
 
 // String names the kind: system, faults, experiment or unknown.
@@ -31,6 +32,8 @@ func (k Kind) String() string {
 		return "faults"
 	case KindExperiment:
 		return "experiment"
+	case KindCampaign:
+		return "campaign"
 	}
 	return "unknown"
 }
@@ -44,15 +47,17 @@ func (k Kind) Name() string {
 		return "Faults"
 	case KindExperiment:
 		return "Experiment"
+	case KindCampaign:
+		return "Campaign"
 	}
 	return ""
 }
 
-var kindNames = []string{"System", "Faults", "Experiment"}
+var kindNames = []string{"System", "Faults", "Experiment", "Campaign"}
 
 // ParseKind reads the value of a kind: key.
 func ParseKind(s string) (Kind, bool) {
-	for _, k := range []Kind{KindSystem, KindFaults, KindExperiment} {
+	for _, k := range []Kind{KindSystem, KindFaults, KindExperiment, KindCampaign} {
 		if k.Name() == s {
 			return k, true
 		}
@@ -69,8 +74,10 @@ func DetectKind(data []byte) Kind {
 // ReadKind returns what a definition file holds: the top-level kind: key
 // when the file has one, else what its top-level keys imply, as the
 // original's files have no kind (services: a system, faults: a fault
-// definition, system: an experiment). err, an *Error naming name and the
-// line, says why the kind is unknown.
+// definition, system: an experiment). A campaign is never inferred: its
+// keys overlap an experiment's, and a file that has a campaign's targets:
+// without kind: Campaign is an error that says to add it. err, an *Error
+// naming name and the line, says why the kind is unknown.
 //
 // A file with a YAML syntax error still gets a kind from its tokens, so
 // that it reaches the parser that explains the error.
@@ -85,6 +92,10 @@ func ReadKind(name string, data []byte) (Kind, error) {
 		}
 		return KindUnknown, &Error{File: name, Line: kv.line, Field: "kind",
 			Msg: fmt.Sprintf("unknown kind %q%s; want %s", kv.value, behavior.DidYouMean(kv.value, kindNames), strings.Join(kindNames, ", "))}
+	}
+	if t, ok := keys["targets"]; ok {
+		return KindUnknown, &Error{File: name, Line: t.line, Field: "targets",
+			Msg: "targets: is a campaign's key, and a campaign says what it is: add kind: Campaign"}
 	}
 	_, s := keys["services"]
 	_, f := keys["faults"]
@@ -197,7 +208,7 @@ func wrongKind(name string, data []byte, want Kind) error {
 		return nil
 	}
 	msg := fmt.Sprintf("this is %s; %s (kind: %s) is wanted here", k.Describe(), want.Describe(), want.Name())
-	if want == KindExperiment {
+	if want == KindExperiment && (k == KindSystem || k == KindFaults) {
 		// The likely mix-up: a file an experiment refers to given alone.
 		msg += fmt.Sprintf(": name the file in an experiment's %s: key", map[Kind]string{KindSystem: "system", KindFaults: "faults"}[k])
 	}
@@ -214,6 +225,8 @@ func (k Kind) Describe() string {
 		return "a fault definition"
 	case KindExperiment:
 		return "an experiment"
+	case KindCampaign:
+		return "a campaign"
 	}
 	return "an unknown definition"
 }

@@ -211,6 +211,8 @@ func TestInvalidFixtures(t *testing.T) {
 				if ff, err = ParseFaults(p, data); err == nil {
 					err = CheckFaults(ff, social)
 				}
+			case KindCampaign:
+				_, err = ParseCampaign(p, data)
 			default:
 				t.Fatal("neither a system nor a fault file")
 			}
@@ -361,9 +363,9 @@ func TestDetectKind(t *testing.T) {
 
 func TestReadKindErrors(t *testing.T) {
 	for in, want := range map[string]string{
-		"name: a\nkind: Sytem\nservices: []\n": `f.yaml:2: kind: unknown kind "Sytem" (did you mean "System"?); want System, Faults, Experiment`,
+		"name: a\nkind: Sytem\nservices: []\n": `f.yaml:2: kind: unknown kind "Sytem" (did you mean "System"?); want System, Faults, Experiment, Campaign`,
 		"name: a\n":                            "f.yaml: no kind: key and neither services: (a system definition), faults: (a fault definition) nor system: (an experiment) at the top level",
-		"kind: [x]\n":                          "f.yaml:1: kind: want a string: one of System, Faults, Experiment",
+		"kind: [x]\n":                          "f.yaml:1: kind: want a string: one of System, Faults, Experiment, Campaign",
 	} {
 		if _, err := ReadKind("f.yaml", []byte(in)); err == nil || err.Error() != want {
 			t.Errorf("ReadKind(%q) = %v, want %s", in, err, want)

@@ -1,0 +1,800 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/vecrosim/vecro/framework/behavior"
+)
+
+// CampaignFile is a dataset-generation campaign (kind: Campaign): fault
+// templates × targets × repetitions on one system, each combination a case
+// that runs as an experiment of its own. It is read by the decoder of the
+// other kinds, so its problems name file, line and field the same way;
+// package campaign expands it into its cases and runs them.
+//
+//	apiVersion: vecro/v1
+//	kind: Campaign                         # required: a campaign is never told by its keys
+//	name: social-small                     # names the corpus, <artifacts>/<name>/
+//	system: ../systems/social.yaml         # a path relative to this file, or the definition inline
+//	faults:                                # fault templates
+//	  - name: delay
+//	    behaviors: {net-delay: {time: [100ms, 400ms], jitter: 20ms}}   # a list: one case per strength
+//	  - name: cpu
+//	    mode: one                          # all (default), one or N%, as in a fault file
+//	    behaviors: {cpu-stress: {load: 100}}
+//	targets: [posts-storage-db, user-info] # service names, all, or selectors:
+//	# targets: [{type: mongodb}, {role: leaf}, {role: storage}, {role: fan-in}, {role: entry}]
+//	repetitions: 2                         # default 1
+//	seed: 42                               # default 0; each case's seed derives from it and the case's id
+//	fault-window: {start: 35s, duration: 30s}
+//	step: 1s
+//	phases: {warm-up: 15s, recovery: 5s}   # the baseline runs from the warm-up's end to the fault
+//	load: {rate: "40", arrivals: poisson}  # as an experiment's
+//	windows: {rate: 5s, quantile: 10s, resource: 5s}
+//	families: [latency_p95, error_rate]
+//	steady-state: {max-error-rate: 0.05, max-p99: 5s}
+//	guardrail: {max-error-rate: 0.95, for: 10s}
+//	no-plots: true
+//
+// A template's behaviours are a fault file's, except that any parameter
+// may be a list of strengths: the template has one variant per
+// combination of its lists, in file order (time: [100ms, 400ms] with
+// jitter: [10ms, 20ms] is four). Each variant is checked as a fault file
+// with that fault would be, so its problems read the same.
+//
+// A target is a service's name, all (every service), or a selector: a
+// mapping of type (a service type) and role — leaf (calls no service),
+// storage (a storage type), fan-in (called by two services or more) or
+// entry (called by none, where load goes); type and role together select
+// the services that have both. A service chosen twice is one target.
+//
+// A variant that cannot act on a target (on: db on a base service) is an
+// error when the target is named: it was asked for. A target that a
+// selector chose is skipped for that variant instead, with the reason in
+// Variant.Skip, since a selector such as all is meant to range over
+// services of every kind; a variant that no target can take is an error.
+type CampaignFile struct {
+	Name string
+	// SystemRef is the system as written; System is the definition it
+	// names, read and validated.
+	SystemRef Ref
+	System    *System
+	// Faults are the fault templates, each with its variants.
+	Faults []FaultTemplate
+	// Targets are the services the templates are applied to, each once,
+	// in the order the targets list first chose them.
+	Targets []CampaignTarget
+	// Repetitions is how many times each case runs (default 1).
+	Repetitions int
+	// Seed is the campaign's base seed; cases derive theirs from it.
+	Seed int64
+	// FaultWindow is every case's fault: an offset from t0 and a length.
+	FaultWindow struct {
+		Start    Duration
+		Duration Duration
+	}
+	// Experiment holds what every case's experiment shares, as an
+	// experiment file would (step, phases, load, windows, families,
+	// steady state, guardrail, no-plots); its name, seed, system and
+	// faults are each case's own.
+	Experiment ExperimentFile
+
+	// File is where the definition was read from; errors name it.
+	File string
+
+	meta *fileMeta
+}
+
+// FaultTemplate is one entry of a campaign's faults.
+type FaultTemplate struct {
+	Name string
+	Mode Mode
+	// Variants are the template's strengths, one per combination of the
+	// parameters written as lists; one variant when none is a list.
+	Variants []Variant
+}
+
+// Variant is a fault template at one strength.
+type Variant struct {
+	// Strength names the variant in case ids: the values chosen from the
+	// lists joined by "-" ("100ms", "100ms-20ms"), made safe for a
+	// directory name; empty when no parameter is a list.
+	Strength string
+	// Behaviors are the variant's behaviours, as in a fault file.
+	Behaviors Behaviors
+	// Skip holds the targets a selector chose that the variant cannot
+	// act on, with why; those cases are left out of the matrix.
+	Skip map[string]string
+}
+
+// CampaignTarget is one service a campaign's templates are applied to.
+type CampaignTarget struct {
+	Service string
+	// Named: the targets list names the service, rather than all or a
+	// selector choosing it.
+	Named bool
+}
+
+// Target roles in the call graph, for target selectors.
+const (
+	RoleLeaf    = "leaf"
+	RoleStorage = "storage"
+	RoleFanIn   = "fan-in"
+	RoleEntry   = "entry"
+)
+
+// TargetRoles are the roles a target selector may name.
+var TargetRoles = []string{RoleLeaf, RoleStorage, RoleFanIn, RoleEntry}
+
+// campaignDoc is a campaign as written. Targets and behaviours are Refs
+// because each may be a scalar or a mapping (a target) or holds lists
+// where a Behaviors has values (a template), which the decoder reads only
+// through a Ref's node; ParseCampaign reads them on from there.
+type campaignDoc struct {
+	APIVersion  string             `yaml:"apiVersion,omitempty"`
+	Kind        string             `yaml:"kind,omitempty"`
+	Name        string             `yaml:"name" vecro:"required"`
+	System      Ref                `yaml:"system" vecro:"required"`
+	Faults      []faultTemplateDoc `yaml:"faults" vecro:"required"`
+	Targets     []Ref              `yaml:"targets" vecro:"required"`
+	Repetitions int                `yaml:"repetitions,omitempty"`
+	Seed        int64              `yaml:"seed,omitempty"`
+	FaultWindow struct {
+		Start    Duration `yaml:"start" vecro:"required"`
+		Duration Duration `yaml:"duration" vecro:"required"`
+	} `yaml:"fault-window" vecro:"required"`
+	Step   Duration `yaml:"step,omitempty"`
+	Phases struct {
+		WarmUp   Duration `yaml:"warm-up,omitempty"`
+		Recovery Duration `yaml:"recovery,omitempty"`
+	} `yaml:"phases,omitempty"`
+	Load    ExperimentLoad `yaml:"load,omitempty"`
+	Windows struct {
+		Rate     Duration `yaml:"rate,omitempty"`
+		Quantile Duration `yaml:"quantile,omitempty"`
+		Resource Duration `yaml:"resource,omitempty"`
+	} `yaml:"windows,omitempty"`
+	Families    []string `yaml:"families,omitempty"`
+	SteadyState struct {
+		MaxErrorRate float64  `yaml:"max-error-rate,omitempty"`
+		MaxP99       Duration `yaml:"max-p99,omitempty"`
+	} `yaml:"steady-state,omitempty"`
+	Guardrail struct {
+		MaxErrorRate float64  `yaml:"max-error-rate,omitempty"`
+		For          Duration `yaml:"for,omitempty"`
+	} `yaml:"guardrail,omitempty"`
+	NoPlots bool `yaml:"no-plots,omitempty"`
+}
+
+type faultTemplateDoc struct {
+	Name      string `yaml:"name" vecro:"required"`
+	Mode      Mode   `yaml:"mode,omitempty"`
+	Behaviors Ref    `yaml:"behaviors" vecro:"required"`
+}
+
+// targetSelector is a target written as a mapping.
+type targetSelector struct {
+	Type ServiceType `yaml:"type,omitempty"`
+	Role string      `yaml:"role,omitempty"`
+}
+
+// LoadCampaign reads a campaign and the system it names, and checks them
+// together: every problem of the campaign, its templates' variants and
+// its targets, each naming file, line and field; a system file's own
+// problems follow the one on the system: key.
+func LoadCampaign(path string) (*CampaignFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read campaign: %w", err)
+	}
+	return ParseCampaign(path, data)
+}
+
+// ParseCampaign decodes and checks a campaign; name is the file name its
+// errors carry, and a system path in it is relative to name's directory.
+// What needs packages above this one (the load's rate, the families, the
+// baseline the fault window leaves) is checked by package campaign.
+func ParseCampaign(name string, data []byte) (*CampaignFile, error) {
+	if err := wrongKind(name, data, KindCampaign); err != nil {
+		return nil, err
+	}
+	var doc campaignDoc
+	d, ok := decodeFile(name, data, &doc)
+	if !ok {
+		return nil, d.errs.err()
+	}
+	p := &campaignParser{
+		d:   d,
+		c:   &checker{file: name, meta: d.meta},
+		doc: &doc,
+		cf:  &CampaignFile{Name: doc.Name, SystemRef: doc.System, Repetitions: 1, Seed: doc.Seed, File: name, meta: d.meta},
+		// Every variant of every template repeats the checks that do not
+		// depend on it (the fault window's); one report of each is enough.
+		seen: map[string]bool{},
+	}
+	p.errs = append(p.errs, refErrors(d.errs)...)
+	p.parse()
+	if err := p.result(); err != nil {
+		return nil, err
+	}
+	return p.cf, nil
+}
+
+// Line returns the line of a field of the file ("fault-window.start"), or
+// of its nearest present parent; 0 for a CampaignFile built in Go.
+func (cf *CampaignFile) Line(field string) int {
+	if cf.meta == nil {
+		return 0
+	}
+	return cf.meta.line(field)
+}
+
+// campaignParser holds one ParseCampaign's state.
+type campaignParser struct {
+	d   *decoder
+	c   *checker
+	doc *campaignDoc
+	cf  *CampaignFile
+	// errs are the problems found outside c (the variants', reworded
+	// decoder errors); seen dedupes them.
+	errs ErrorList
+	seen map[string]bool
+	// sysErr is the problem on the system: key and sysList the system
+	// file's own problems, which are listed right after it.
+	sysErr  *Error
+	sysList ErrorList
+	// namedAt is where the targets list names each service it names.
+	namedAt map[string]int
+}
+
+func (p *campaignParser) parse() {
+	doc, c, cf := p.doc, p.c, p.cf
+	c.apiVersion(doc.APIVersion)
+	c.kind(doc.Kind, KindCampaign)
+	c.dnsLabel("name", "campaign name", doc.Name)
+	p.system()
+	if c.set("repetitions", doc.Repetitions != 0) {
+		if doc.Repetitions < 1 {
+			c.add("repetitions", "repetitions is %d; want at least 1", doc.Repetitions)
+		} else {
+			cf.Repetitions = doc.Repetitions
+		}
+	}
+	if c.set("step", doc.Step != 0) && doc.Step <= 0 {
+		c.add("step", "step is %s; want more than 0", doc.Step)
+	}
+	for _, ph := range []struct {
+		field string
+		d     Duration
+	}{{"phases.warm-up", doc.Phases.WarmUp}, {"phases.recovery", doc.Phases.Recovery}} {
+		if ph.d < 0 {
+			c.add(ph.field, "%s is negative", ph.field)
+		}
+	}
+	cf.FaultWindow.Start, cf.FaultWindow.Duration = doc.FaultWindow.Start, doc.FaultWindow.Duration
+	cf.Experiment = ExperimentFile{
+		Name:        doc.Name,
+		Step:        doc.Step,
+		Phases:      ExperimentPhases{WarmUp: doc.Phases.WarmUp, Recovery: doc.Phases.Recovery},
+		Load:        doc.Load,
+		Windows:     doc.Windows,
+		Families:    doc.Families,
+		SteadyState: doc.SteadyState,
+		Guardrail:   doc.Guardrail,
+		NoPlots:     doc.NoPlots,
+		File:        p.cf.File,
+		meta:        p.d.meta,
+	}
+	p.targets()
+	p.templates()
+}
+
+// system reads the system: key as an experiment's is read.
+func (p *campaignParser) system() {
+	r := p.doc.System
+	switch {
+	case r.Inline():
+		sys, err := ParseSystemRef(p.cf.File+" (inline system)", r)
+		p.cf.System = sys
+		p.appendErr(err)
+	case r.Path != "":
+		full := r.Path
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(filepath.Dir(p.cf.File), r.Path)
+		}
+		sys, err := LoadSystem(full)
+		p.cf.System = sys
+		var list ErrorList
+		switch {
+		case err == nil:
+		case errors.As(err, &list):
+			p.sysErr = &Error{File: p.cf.File, Line: p.c.meta.line("system"), Field: "system",
+				Msg: fmt.Sprintf("%s has %d problem(s), listed below", r.Path, len(list))}
+			p.sysList = list
+		default:
+			p.sysErr = &Error{File: p.cf.File, Line: p.c.meta.line("system"), Field: "system", Msg: err.Error()}
+		}
+	}
+}
+
+// appendErr keeps err's problems; an error that is not a list becomes one
+// problem of the file.
+func (p *campaignParser) appendErr(err error) {
+	if err == nil {
+		return
+	}
+	var list ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			p.addOnce(e)
+		}
+		return
+	}
+	p.addOnce(&Error{File: p.cf.File, Msg: err.Error()})
+}
+
+func (p *campaignParser) addOnce(e *Error) {
+	if k := e.Error(); !p.seen[k] {
+		p.seen[k] = true
+		p.errs = append(p.errs, e)
+	}
+}
+
+// result is every problem in line order, the system file's right after
+// the problem that names it.
+func (p *campaignParser) result() error {
+	all := append(p.c.errs, p.errs...)
+	if p.sysErr != nil {
+		all = append(all, p.sysErr)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(all, func(a, b *Error) int { return a.Line - b.Line })
+	if p.sysErr == nil {
+		return all
+	}
+	out := make(ErrorList, 0, len(all)+len(p.sysList))
+	for _, e := range all {
+		out = append(out, e)
+		if e == p.sysErr {
+			out = append(out, p.sysList...)
+		}
+	}
+	return out
+}
+
+// refErrors rewords the decoder's errors on the two fields read through a
+// Ref, whose messages speak of definition files.
+func refErrors(errs ErrorList) ErrorList {
+	for _, e := range errs {
+		rest, ok := strings.CutPrefix(e.Msg, "want a path to a definition file, or the definition inline, ")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(e.Field, "targets["):
+			e.Msg = "want a service name, all, or a selector such as {role: leaf}, " + rest
+		case strings.HasSuffix(e.Field, ".behaviors"):
+			e.Msg = "want a mapping of behaviours such as {net-delay: {time: 100ms}}, " + rest
+		}
+	}
+	return errs
+}
+
+// targets resolves the targets list against the system.
+func (p *campaignParser) targets() {
+	c, sys := p.c, p.cf.System
+	if len(p.doc.Targets) == 0 {
+		c.add("targets", "no targets: name services, all, or a selector such as {role: leaf}")
+		return
+	}
+	if sys == nil {
+		return // the system's problems are reported; targets cannot be checked
+	}
+	names := make([]string, len(sys.Services))
+	for i, s := range sys.Services {
+		names[i] = s.Name
+	}
+	chosen := map[string]int{} // service → index in cf.Targets
+	add := func(svc string, named bool) {
+		if k, ok := chosen[svc]; ok {
+			p.cf.Targets[k].Named = p.cf.Targets[k].Named || named
+			return
+		}
+		chosen[svc] = len(p.cf.Targets)
+		p.cf.Targets = append(p.cf.Targets, CampaignTarget{Service: svc, Named: named})
+	}
+	namedAt := map[string]int{}
+	p.namedAt = namedAt
+	for i, r := range p.doc.Targets {
+		path := fmt.Sprintf("targets[%d]", i)
+		if c.meta.isBad(path) {
+			continue
+		}
+		if !r.Inline() {
+			switch {
+			case r.Path == "all":
+				for _, s := range sys.Services {
+					add(s.Name, false)
+				}
+			case sys.Service(r.Path) == nil:
+				c.add(path, "target %q is not a service of system %q%s", r.Path, sys.Name, behavior.DidYouMean(r.Path, append([]string{"all"}, names...)))
+			default:
+				if j, dup := namedAt[r.Path]; dup {
+					c.add(path, "%q is named twice (also targets[%d], line %d)", r.Path, j, c.meta.line(fmt.Sprintf("targets[%d]", j)))
+					continue
+				}
+				namedAt[r.Path] = i
+				add(r.Path, true)
+			}
+			continue
+		}
+		sel, ok := p.selector(path, r)
+		if !ok {
+			continue
+		}
+		matched := sys.selectServices(sel)
+		if len(matched) == 0 {
+			c.add(path, "%s selects no service of system %q", sel, sys.Name)
+			continue
+		}
+		for _, s := range matched {
+			add(s, false)
+		}
+	}
+}
+
+// selector decodes a target written as a mapping and checks its values.
+func (p *campaignParser) selector(path string, r Ref) (targetSelector, bool) {
+	var sel targetSelector
+	d := p.subDecoder()
+	d.decode(r.inline, reflect.ValueOf(&sel).Elem(), path, fieldOpts{})
+	for _, e := range d.errs {
+		p.addOnce(e)
+	}
+	if len(d.errs) > 0 {
+		return sel, false
+	}
+	c := &checker{file: p.cf.File, meta: d.meta}
+	if sel.Type == "" && sel.Role == "" {
+		c.add(path, "a selector needs type (%s) or role (%s)", typeNames(), strings.Join(TargetRoles, ", "))
+	}
+	if sel.Type != "" && !slices.Contains(ServiceTypes, sel.Type) {
+		c.add(path+".type", "unknown type %q%s; want one of %s", sel.Type, behavior.DidYouMean(string(sel.Type), strings.Split(typeNames(), ", ")), typeNames())
+	}
+	if sel.Role != "" && !slices.Contains(TargetRoles, sel.Role) {
+		c.add(path+".role", "unknown role %q%s; want one of %s", sel.Role, behavior.DidYouMean(sel.Role, TargetRoles), strings.Join(TargetRoles, ", "))
+	}
+	for _, e := range c.errs {
+		p.addOnce(e)
+	}
+	return sel, len(c.errs) == 0
+}
+
+func typeNames() string {
+	s := make([]string, len(ServiceTypes))
+	for i, t := range ServiceTypes {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// String writes the selector as the file would: "{type: mongodb, role: leaf}".
+func (s targetSelector) String() string {
+	var parts []string
+	if s.Type != "" {
+		parts = append(parts, "type: "+string(s.Type))
+	}
+	if s.Role != "" {
+		parts = append(parts, "role: "+s.Role)
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// selectServices returns the services a selector chooses, in file order.
+func (s *System) selectServices(sel targetSelector) []string {
+	callers := map[string]int{}
+	for _, svc := range s.Services {
+		for _, c := range svc.Calls {
+			callers[c]++
+		}
+	}
+	var out []string
+	for _, svc := range s.Services {
+		if sel.Type != "" && svc.Type != sel.Type {
+			continue
+		}
+		ok := true
+		switch sel.Role {
+		case RoleLeaf:
+			ok = len(svc.Calls) == 0
+		case RoleStorage:
+			ok = svc.Type.IsStorage()
+		case RoleFanIn:
+			ok = callers[svc.Name] >= 2
+		case RoleEntry:
+			ok = callers[svc.Name] == 0
+		}
+		if ok {
+			out = append(out, svc.Name)
+		}
+	}
+	return out
+}
+
+// subDecoder is a decoder for a node of this file: it sees the file's
+// anchors, and its lines are the file's.
+func (p *campaignParser) subDecoder() *decoder {
+	d := newDecoder(p.cf.File)
+	d.anchors = p.d.anchors
+	return d
+}
+
+// templates checks the fault templates and expands each into variants.
+func (p *campaignParser) templates() {
+	c := p.c
+	if len(p.doc.Faults) == 0 {
+		c.add("faults", "no fault templates: a campaign needs at least one")
+		return
+	}
+	first := map[string]int{}
+	for i, ft := range p.doc.Faults {
+		path := fmt.Sprintf("faults[%d]", i)
+		if j, dup := first[ft.Name]; dup && ft.Name != "" {
+			c.add(path+".name", "duplicate fault name %q (first at faults[%d], line %d)", ft.Name, j, c.meta.line(fmt.Sprintf("faults[%d]", j)))
+		} else {
+			first[ft.Name] = i
+		}
+		t := FaultTemplate{Name: ft.Name, Mode: ft.Mode}
+		if !c.meta.isBad(path + ".behaviors") {
+			if !ft.Behaviors.Inline() {
+				c.add(path+".behaviors", "want a mapping of behaviours such as {net-delay: {time: 100ms}}, got %q", ft.Behaviors.Path)
+			} else {
+				t.Variants = p.variants(i, ft)
+			}
+		}
+		p.cf.Faults = append(p.cf.Faults, t)
+	}
+}
+
+// axis is a parameter written as a list: one strength per item.
+type axis struct {
+	behavior, param string
+	items           []ast.Node
+}
+
+// variants expands template i into one variant per combination of its
+// lists, each checked through the fault file's own checks: a fault file
+// with this one fault, decoded from the template with each list replaced
+// by one of its items, so that the variant's problems carry the items'
+// lines.
+func (p *campaignParser) variants(i int, ft faultTemplateDoc) []Variant {
+	path := fmt.Sprintf("faults[%d]", i)
+	scan := p.subDecoder()
+	root, ok := scan.resolve(ft.Behaviors.inline).(*ast.MappingNode)
+	if !ok {
+		return nil // decodeRef only makes an inline Ref of a mapping
+	}
+	var axes []axis
+	for _, b := range scan.entries(root, path+".behaviors", 0) {
+		bm, ok := scan.resolve(b.value).(*ast.MappingNode)
+		if !ok {
+			continue
+		}
+		for _, pe := range scan.entries(bm, path+".behaviors."+b.key, 0) {
+			seq, ok := scan.resolve(pe.value).(*ast.SequenceNode)
+			if !ok {
+				continue
+			}
+			if len(seq.Values) == 0 {
+				p.addOnce(&Error{File: p.cf.File, Line: nodeLine(pe.keyN), Field: fmt.Sprintf("%s.behaviors.%s.%s", path, b.key, pe.key),
+					Msg: "an empty list of strengths: give one value, or a list of at least one"})
+				return nil
+			}
+			axes = append(axes, axis{behavior: b.key, param: pe.key, items: seq.Values})
+		}
+	}
+	for _, e := range scan.errs {
+		p.addOnce(e)
+	}
+
+	var out []Variant
+	choice := make([]int, len(axes))
+	for {
+		if v, ok := p.variant(i, ft, scan, root, axes, choice); ok {
+			out = append(out, v)
+		}
+		// The next combination, the last list turning fastest.
+		k := len(axes) - 1
+		for ; k >= 0; k-- {
+			choice[k]++
+			if choice[k] < len(axes[k].items) {
+				break
+			}
+			choice[k] = 0
+		}
+		if k < 0 {
+			break
+		}
+	}
+	strengths := map[string]bool{}
+	for _, v := range out {
+		if strengths[v.Strength] {
+			p.c.add(path+".behaviors", "two strengths are both named %q in case ids: make the lists' values differ by more than punctuation", v.Strength)
+			break
+		}
+		strengths[v.Strength] = true
+	}
+	return out
+}
+
+// caseFault is the index of the one fault in a variant's fault file.
+const caseFault = "faults[0]"
+
+// variant decodes and checks one combination of template i's lists; ok is
+// false when it has problems (they are recorded).
+func (p *campaignParser) variant(i int, ft faultTemplateDoc, scan *decoder, root *ast.MappingNode, axes []axis, choice []int) (Variant, bool) {
+	picked := map[string]ast.Node{}
+	var labels []string
+	for k, a := range axes {
+		n := a.items[choice[k]]
+		picked[a.behavior+"\x00"+a.param] = n
+		labels = append(labels, strengthLabel(scan.resolve(n)))
+	}
+	d := p.subDecoder()
+	var b Behaviors
+	d.decode(pick(scan, root, picked), reflect.ValueOf(&b).Elem(), caseFault+".behaviors", fieldOpts{})
+
+	// Where the fault file's fields are in the campaign.
+	cm, tp := p.c.meta, fmt.Sprintf("faults[%d]", i)
+	where := map[string]string{
+		caseFault:               tp,
+		caseFault + ".name":     tp + ".name",
+		caseFault + ".mode":     tp + ".mode",
+		caseFault + ".start":    "fault-window.start",
+		caseFault + ".target":   "targets",
+		caseFault + ".duration": "fault-window.duration",
+	}
+	for f, at := range where {
+		if l := cm.line(at); l > 0 {
+			d.meta.lines[f] = l
+		}
+		if cm.isBad(at) {
+			d.meta.bad[f] = true
+		}
+	}
+	d.meta.bad["name"] = true
+	d.meta.bad[caseFault+".target"] = true
+	// relocate turns a fault file's field into the campaign's: a list's
+	// item gets its index.
+	relocate := func(e *Error) *Error {
+		out := *e
+		for k, a := range axes {
+			if e.Field == fmt.Sprintf("%s.behaviors.%s.%s", caseFault, a.behavior, a.param) {
+				out.Field += fmt.Sprintf("[%d]", choice[k])
+			}
+		}
+		switch {
+		case strings.HasPrefix(out.Field, caseFault+".start"), strings.HasPrefix(out.Field, caseFault+".duration"):
+			out.Field = "fault-window" + strings.TrimPrefix(out.Field, caseFault)
+		case strings.HasPrefix(out.Field, caseFault):
+			out.Field = tp + strings.TrimPrefix(out.Field, caseFault)
+		}
+		return &out
+	}
+
+	ff := &FaultFile{File: p.cf.File, meta: d.meta, Name: "campaign", Faults: []Fault{{
+		Name: ft.Name, Start: p.doc.FaultWindow.Start, Duration: p.doc.FaultWindow.Duration, Mode: ft.Mode, Behaviors: b,
+	}}}
+	errs := append(d.errs, ff.problems()...)
+	for _, e := range errs {
+		p.addOnce(relocate(e))
+	}
+	if len(errs) > 0 {
+		return Variant{}, false
+	}
+	v := Variant{Strength: strings.Join(labels, "-"), Behaviors: b}
+	if p.cf.System == nil {
+		return v, true
+	}
+	var reasons []string
+	for _, t := range p.cf.Targets {
+		ff.Faults[0].Target = t.Service
+		err := CheckFaults(ff, p.cf.System)
+		var list ErrorList
+		if !errors.As(err, &list) {
+			continue
+		}
+		for _, e := range list {
+			if t.Named {
+				e = relocate(e)
+				at := fmt.Sprintf("targets[%d]", p.namedAt[t.Service])
+				e.Msg += fmt.Sprintf(", and %s (line %d) names it", at, cm.line(at))
+				p.addOnce(e)
+				continue
+			}
+			if v.Skip == nil {
+				v.Skip = map[string]string{}
+			}
+			v.Skip[t.Service] = strings.TrimPrefix(strings.TrimPrefix(v.Skip[t.Service]+"; "+e.Msg, "; "), "; ")
+			reasons = append(reasons, e.Msg)
+		}
+	}
+	if len(p.cf.Targets) > 0 && len(v.Skip) == len(p.cf.Targets) {
+		what := "it"
+		if v.Strength != "" {
+			what = "strength " + v.Strength
+		}
+		p.addOnce(&Error{File: p.cf.File, Line: cm.line(tp + ".behaviors"), Field: tp + ".behaviors",
+			Msg: fmt.Sprintf("no target can take %s: %s", what, reasons[0])})
+	}
+	return v, true
+}
+
+// pick copies a template's behaviours mapping with each list in picked
+// (by behaviour and parameter) replaced by the chosen item; the nodes are
+// the file's, so their lines are too.
+func pick(d *decoder, root *ast.MappingNode, picked map[string]ast.Node) ast.Node {
+	out := ast.Mapping(root.Start, root.IsFlowStyle)
+	for _, b := range d.entries(root, "", 0) {
+		key, ok := b.keyN.(ast.MapKeyNode)
+		if !ok {
+			continue
+		}
+		bm, ok := d.resolve(b.value).(*ast.MappingNode)
+		if !ok {
+			out.Values = append(out.Values, ast.MappingValue(b.keyN.GetToken(), key, b.value))
+			continue
+		}
+		inner := ast.Mapping(bm.Start, bm.IsFlowStyle)
+		for _, pe := range d.entries(bm, "", 0) {
+			pk, ok := pe.keyN.(ast.MapKeyNode)
+			if !ok {
+				continue
+			}
+			v := pe.value
+			if n, ok := picked[b.key+"\x00"+pe.key]; ok {
+				v = n
+			}
+			inner.Values = append(inner.Values, ast.MappingValue(pe.keyN.GetToken(), pk, v))
+		}
+		out.Values = append(out.Values, ast.MappingValue(b.keyN.GetToken(), key, inner))
+	}
+	return out
+}
+
+// strengthLabel is an item of a strengths list as it goes into case ids:
+// its text with "%" spelt pct and anything a directory name should not
+// hold replaced by "_".
+func strengthLabel(n ast.Node) string {
+	s := ""
+	if n != nil {
+		if tk := n.GetToken(); tk != nil {
+			s = tk.Value
+		}
+	}
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r == '%':
+			b.WriteString("pct")
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "_"
+	}
+	return b.String()
+}
