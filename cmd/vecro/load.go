@@ -208,6 +208,13 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return nil
 }
 
+// isTerminal reports whether w is a terminal, where progress lines go;
+// logs and pipes get only results.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // loadProgress rewrites one status line on a terminal; elsewhere it is
 // quiet, so logs and pipes get only the report.
 type loadProgress struct {
@@ -216,7 +223,7 @@ type loadProgress struct {
 }
 
 func newLoadProgress(w io.Writer) *loadProgress {
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if isTerminal(w) {
 		return &loadProgress{w: w}
 	}
 	return &loadProgress{}

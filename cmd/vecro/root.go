@@ -54,6 +54,7 @@ an agent inside every service, and writes the metrics as a labelled dataset.`,
 		newCollectCmd,
 		newFaultsCmd,
 		newDeleteCmd,
+		newEvalCmd,
 	} {
 		root.AddCommand(c(s))
 	}

@@ -109,3 +109,9 @@ func readCSV(path string) ([][]string, error) {
 	}
 	return recs, nil
 }
+
+// Cases reads a corpus's cases.csv (CaseColumns) as records keyed by column
+// name.
+func Cases(path string) ([]map[string]string, error) {
+	return records(path, CaseColumns)
+}

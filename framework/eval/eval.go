@@ -1,0 +1,205 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Options are how a corpus is shown to a method (RCAEval's options).
+type Options struct {
+	// TDelta is added to the injection time the method is told: a method
+	// run as if the fault were noticed Δ late (RCAEval's --tdelta).
+	TDelta time.Duration
+	// Length, when set, cuts each blinded case to Length on either side of
+	// the injection time it is told (RCAEval's --length).
+	Length time.Duration
+	// Progress, if set, gets a line per case.
+	Progress io.Writer
+}
+
+// CaseResult is one case's answer, as scored.
+type CaseResult struct {
+	Case     string   `json:"case"`
+	Behavior string   `json:"behavior,omitempty"`
+	Answers  []string `json:"answers,omitempty"`
+	// Top are the first TopK services the method ranked.
+	Top []string `json:"top,omitempty"`
+	// Rank is the place of the first root cause in the ranking (1 is
+	// first), 0 when it is not ranked.
+	Rank int `json:"rank"`
+	// Flagged is how many anomaly windows the method answered.
+	Flagged int `json:"flagged"`
+	// Skip says why the case was not scored; Err is the method's failure,
+	// scored as no answer.
+	Skip string `json:"skip,omitempty"`
+	Err  string `json:"error,omitempty"`
+
+	answer Answer
+	c      Case
+}
+
+// Group is the scores of a method over the cases of one behaviour, or over
+// all cases (Behavior "all").
+type Group struct {
+	Behavior string
+	Ranking  Ranking
+	// Detection is nil when the method answered no anomaly windows at all.
+	Detection *Detection
+	// Errors counts the cases the method failed on (scored as no answer).
+	Errors int
+}
+
+// All is the Group over every scored case.
+const All = "all"
+
+// Report is a method's scores on a corpus.
+type Report struct {
+	Method string
+	// Oracle is set for a method that was given the ground truth: its
+	// scores test the scorer, not a method.
+	Oracle bool
+	Cases  []CaseResult
+	// Groups are by behaviour, sorted, then All.
+	Groups []Group
+}
+
+// Errors counts the cases the method failed on.
+func (r *Report) Errors() int {
+	n := 0
+	for _, c := range r.Cases {
+		if c.Err != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Group returns the scores of behaviour (or All), nil when no case had it.
+func (r *Report) Group(behavior string) *Group {
+	for i := range r.Groups {
+		if r.Groups[i].Behavior == behavior {
+			return &r.Groups[i]
+		}
+	}
+	return nil
+}
+
+// Evaluate runs m on every scorable case, each blinded in a fresh
+// temporary directory removed after it, and scores the answers. The error
+// is the corpus's or the context's; a method's failure on a case is that
+// case's Err.
+func Evaluate(ctx context.Context, cases []Case, m Method, opts Options) (*Report, error) {
+	rep := &Report{Method: m.Name()}
+	if c, ok := m.(Command); ok {
+		rep.Oracle = c.UsesLabels()
+	}
+	for i, c := range cases {
+		res := CaseResult{Case: c.ID, Behavior: c.Behavior(), Answers: c.Answers(), Skip: c.Skip, c: c}
+		if c.Skip == "" {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			a, err := analyze(ctx, c, m, opts)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				res.Err = err.Error()
+			}
+			res.answer = a
+			top := dedup(a.Ranks)
+			res.Top = top[:min(TopK, len(top))]
+			for j, s := range top {
+				if slices.Contains(res.Answers, s) {
+					res.Rank = j + 1
+					break
+				}
+			}
+			res.Flagged = len(a.Anomalies)
+		}
+		if opts.Progress != nil {
+			status := fmt.Sprintf("rank %d", res.Rank)
+			switch {
+			case res.Skip != "":
+				status = "skipped: " + res.Skip
+			case res.Err != "":
+				status = "error: " + res.Err
+			}
+			fmt.Fprintf(opts.Progress, "%s [%d/%d] %s: %s\n", m.Name(), i+1, len(cases), c.ID, status)
+		}
+		rep.Cases = append(rep.Cases, res)
+	}
+	rep.Groups = group(rep.Cases)
+	return rep, nil
+}
+
+func analyze(ctx context.Context, c Case, m Method, opts Options) (Answer, error) {
+	dir, err := os.MkdirTemp("", "vecro-eval-")
+	if err != nil {
+		return Answer{}, err
+	}
+	defer os.RemoveAll(dir)
+	told := c.InjectTime().Add(opts.TDelta)
+	var cut Window
+	if opts.Length > 0 {
+		cut = Window{Start: told.Add(-opts.Length), End: told.Add(opts.Length)}
+	}
+	blind := filepath.Join(dir, "dataset")
+	if err := Blind(c.Dir, blind, cut); err != nil {
+		return Answer{}, fmt.Errorf("blind the dataset: %w", err)
+	}
+	return m.Analyze(ctx, Input{Case: c.ID, Dir: blind, InjectTime: told, Labels: filepath.Join(c.Dir, "labels.csv")})
+}
+
+// group scores the results by behaviour and over all.
+func group(results []CaseResult) []Group {
+	detects := slices.ContainsFunc(results, func(r CaseResult) bool { return r.answer.HasAnomalies })
+	byName := map[string]*Group{}
+	var names []string
+	get := func(b string) *Group {
+		g, ok := byName[b]
+		if !ok {
+			g = &Group{Behavior: b}
+			if detects {
+				g.Detection = &Detection{}
+			}
+			byName[b] = g
+			if b != All {
+				names = append(names, b)
+			}
+		}
+		return g
+	}
+	for _, r := range results {
+		if r.Skip != "" {
+			continue
+		}
+		var truth []Window
+		for _, f := range r.c.Faults {
+			truth = append(truth, Window{Start: f.Start, End: f.End})
+		}
+		for _, g := range []*Group{get(r.Behavior), get(All)} {
+			g.Ranking.Add(r.answer.Ranks, r.Answers, len(r.c.Candidates))
+			if g.Detection != nil {
+				g.Detection.Add(r.c.Grid(), truth, r.answer.Anomalies)
+			}
+			if r.Err != "" {
+				g.Errors++
+			}
+		}
+	}
+	slices.Sort(names)
+	out := make([]Group, 0, len(names)+1)
+	for _, n := range names {
+		out = append(out, *byName[n])
+	}
+	if g, ok := byName[All]; ok {
+		out = append(out, *g)
+	}
+	return out
+}
