@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/spec"
@@ -32,17 +33,7 @@ func LoadFile(path string) (*Experiment, *spec.ExperimentFile, error) {
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, &spec.Error{File: path, Line: f.Line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
-	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, NoPlots: f.NoPlots, OriginalMetricNames: f.OriginalMetricNames}
-	e.Step = f.Step.D()
-	e.Phases = Phases{WarmUp: f.Phases.WarmUp.D(), Baseline: f.Phases.Baseline.D(), Recovery: f.Phases.Recovery.D()}
-	l := f.Load
-	e.Load = Load{Services: l.Services, Users: l.Users, Delay: l.Delay.D(), Rate: l.Rate, Arrivals: l.Arrivals, Method: l.Method, Body: l.Body, Timeout: l.Timeout.D()}
-	e.Windows = metrics.Windows{Rate: f.Windows.Rate.D(), Quantile: f.Windows.Quantile.D(), Resource: f.Windows.Resource.D()}
-	if e.Windows != (metrics.Windows{}) {
-		e.Windows = metrics.Family{Windows: ShortWindows}.WithWindows(e.Windows).Windows
-	}
-	e.SteadyState = SteadyState{MaxErrorRate: f.SteadyState.MaxErrorRate, MaxP99: f.SteadyState.MaxP99.D()}
-	e.Guardrail = Guardrail{MaxErrorRate: f.Guardrail.MaxErrorRate, For: f.Guardrail.For.D()}
+	e := FromSpec(f)
 	if f.Runtime != "" && f.Runtime != "local" {
 		fail("runtime", "runtime %q: experiment files run on the local runtime; run on Kubernetes with `vecro run --runtime kube`", f.Runtime)
 	}
@@ -91,6 +82,35 @@ func LoadFile(path string) (*Experiment, *spec.ExperimentFile, error) {
 		return nil, nil, withReferred(errs, referred)
 	}
 	return e, f, nil
+}
+
+// FromSpec builds an Experiment from the settings of an experiment
+// definition: everything but its system and faults, which the caller
+// resolves (LoadFile from the files it refers to, a campaign per case).
+func FromSpec(f *spec.ExperimentFile) *Experiment {
+	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, NoPlots: f.NoPlots, OriginalMetricNames: f.OriginalMetricNames}
+	e.Step = f.Step.D()
+	e.Phases = Phases{WarmUp: f.Phases.WarmUp.D(), Baseline: f.Phases.Baseline.D(), Recovery: f.Phases.Recovery.D()}
+	l := f.Load
+	e.Load = Load{Services: l.Services, Users: l.Users, Delay: l.Delay.D(), Rate: l.Rate, Arrivals: l.Arrivals, Method: l.Method, Body: l.Body, Timeout: l.Timeout.D()}
+	e.Windows = metrics.Windows{Rate: f.Windows.Rate.D(), Quantile: f.Windows.Quantile.D(), Resource: f.Windows.Resource.D()}
+	if e.Windows != (metrics.Windows{}) {
+		e.Windows = metrics.Family{Windows: ShortWindows}.WithWindows(e.Windows).Windows
+	}
+	e.SteadyState = SteadyState{MaxErrorRate: f.SteadyState.MaxErrorRate, MaxP99: f.SteadyState.MaxP99.D()}
+	e.Guardrail = Guardrail{MaxErrorRate: f.Guardrail.MaxErrorRate, For: f.Guardrail.For.D()}
+	return e
+}
+
+// PlannedTimeline places e's phases and faults from t0 as Run will, the
+// step's default and the baseline Run demands included: for an estimate,
+// or a check before anything is deployed.
+func (e *Experiment) PlannedTimeline(t0 time.Time) (Timeline, error) {
+	step := e.Step
+	if step <= 0 {
+		step = time.Second // normalize's default
+	}
+	return NewTimeline(t0, e.Phases, e.Faults, minBaselineSteps*step)
 }
 
 // withReferred orders errs by line and puts each referred file's problems
