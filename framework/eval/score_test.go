@@ -1,9 +1,11 @@
 package eval_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +195,23 @@ func TestParseAnswer(t *testing.T) {
 		if _, err := eval.ParseAnswer([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseAnswer(%q) = %v, want an error with %q", in, err, want)
 		}
+	}
+}
+
+// The schema users read and the parser agree on the keys.
+func TestAnswerSchemaMatchesParser(t *testing.T) {
+	b, err := os.ReadFile("../../docs/eval-answer.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		AdditionalProperties bool                       `json:"additionalProperties"`
+		Properties           map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.AdditionalProperties || len(s.Properties) != 2 || s.Properties["ranks"] == nil || s.Properties["anomalies"] == nil {
+		t.Errorf("schema: additionalProperties %v, properties %v: want exactly ranks and anomalies, nothing else", s.AdditionalProperties, s.Properties)
 	}
 }
