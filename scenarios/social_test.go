@@ -239,3 +239,38 @@ var _ = Describe("login HTTP aborts", Ordered, ContinueOnFailure, Label("fault:h
 		}
 	})
 })
+
+var _ = Describe("three faults at once: two overlapping, one cascading", Ordered, ContinueOnFailure, Label("fault:net-delay", "fault:multi", "runtime:local"), func() {
+	res := runExperiment(social("social-multi.yaml"))
+	It("labels every fault with its own applied window", func() {
+		Expect(res.Windows).To(HaveLen(3))
+		for _, w := range res.Windows {
+			Expect(string(w.Status)).To(Equal("applied"), w.Fault)
+			Expect(w.AppliedStart.Sub(w.PlannedStart).Abs()).To(BeNumerically("<", 50e6), w.Fault+": applied start vs planned (ns)")
+			Expect(w.Effect).To(HaveKeyWithValue("requests_delayed", BeNumerically(">", 10)), w.Fault)
+		}
+		a, c := res.Fault("posts-db-delay"), res.Fault("write-timeline-delay")
+		Expect(c.Start).To(BeTemporally(">", a.Start), "the cascade starts after the first faults")
+		Expect(c.Start).To(BeTemporally("<", a.End), "and while they are on")
+	})
+	It("moves each target's own edges, each in its own window", func() {
+		for _, e := range []struct{ fault, caller, callee string }{
+			{"posts-db-delay", "posts-storage", "posts-storage-db"},
+			{"posts-db-delay", "search", "posts-storage-db"},
+			{"timeline-db-delay", "read-timeline", "read-timeline-db"},
+			{"write-timeline-delay", "favorite", "write-timeline"},
+		} {
+			Expect(res.Edge("edge_latency_p95", e.caller, e.callee)).To(m.RiseDuring(res.Fault(e.fault), m.ByAtLeast(2), m.Settle(settle())), e.caller+"->"+e.callee)
+		}
+	})
+	It("leaves the cascading fault's edge alone until it starts", func() {
+		a, c := res.Fault("posts-db-delay"), res.Fault("write-timeline-delay")
+		before := m.Window{Name: "before the cascade", Start: a.Start, End: c.Start}
+		staysUnraised(res.Edge("edge_latency_p95", "favorite", "write-timeline"), before, "favorite->write-timeline")
+	})
+	It("leaves services off every faulted path alone", func() {
+		for _, svc := range []string{"follow-user", "blocked-users", "login"} {
+			staysUnraised(res.Series("latency_p95", svc), res.Fault("posts-db-delay"), svc)
+		}
+	})
+})
