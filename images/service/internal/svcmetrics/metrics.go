@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vecrosim/vecro/images/service/internal/httprec"
 )
 
 // Buckets are the request duration buckets of the original VECROsim, in
@@ -254,53 +256,23 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.inFlight.Inc()
-		rec := &recorder{ResponseWriter: w}
+		rec := httprec.Wrap(w)
 		defer func() {
 			d := time.Since(start).Seconds()
-			code := rec.status
-			if code == 0 {
-				code = http.StatusOK
-			}
-			m.requests.WithLabelValues(CodeLabel(code), methodLabel(r.Method)).Inc()
+			m.requests.WithLabelValues(CodeLabel(rec.Status()), methodLabel(r.Method)).Inc()
 			m.duration.Observe(d)
-			m.respBytes.Add(float64(rec.bytes))
+			m.respBytes.Add(float64(rec.Bytes()))
 			if l := m.legacy; l != nil {
 				l.count.Inc()
 				l.latencySum.Add(d)
 				l.latency.Observe(d)
-				l.throughput.Add(float64(rec.bytes))
+				l.throughput.Add(float64(rec.Bytes()))
 			}
 			m.inFlight.Dec()
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
-
-// recorder notes the status and body bytes of a response.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // ObserveDownstream records one downstream call: its callee, the status code
 // it answered (0 when no response came) and how long it took.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/framework/traces"
+	"github.com/vecrosim/vecro/images/service/internal/httprec"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -54,13 +55,10 @@ func Middleware(o Options, next http.Handler) http.Handler {
 			}
 			r = r.WithContext(ctx)
 		}
-		rec := &recorder{ResponseWriter: w}
+		rec := httprec.Wrap(w)
 		next.ServeHTTP(rec, r)
 		end := time.Now()
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
+		status := rec.Status()
 		if span != nil {
 			if span.IsRecording() {
 				// One call, so that the span's attributes are one allocation.
@@ -122,26 +120,3 @@ func logRequest(ctx context.Context, h slog.Handler, r *http.Request, status int
 		slog.Int(logs.KeyStatus, status), slog.Float64(logs.KeyDurationMS, float64(end.Sub(start).Microseconds())/1e3))
 	_ = h.Handle(ctx, rec)
 }
-
-// recorder notes the status of a response.
-type recorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 && code >= 200 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
