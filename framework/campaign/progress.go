@@ -1,0 +1,233 @@
+package campaign
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+)
+
+// progress is the campaign's progress line. On a terminal it is redrawn
+// every second with the running case, the last line of that case's own
+// progress and the time left; elsewhere (a CI log, a file) it stays quiet
+// but for one line per finished case. The terminal test is the one of
+// package experiment's progress line.
+type progress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	width   int // the terminal's, 0 when unknown
+	shown   int // the width of the line on screen, to clear it
+	total   int
+	done    int
+	workers int
+	// queued is the estimate of the cases not started yet; actual and
+	// estimated are the finished ones' real and estimated time, whose
+	// ratio corrects the rest.
+	queued, actual, estimated time.Duration
+	running                   map[string]*running
+	order                     []string // running cases, oldest first
+	stop                      chan struct{}
+	stopped                   sync.WaitGroup
+}
+
+type running struct {
+	began time.Time
+	est   time.Duration
+	last  string // the last line of the case's own progress
+}
+
+func newProgress(w io.Writer, total, done, workers int) *progress {
+	p := &progress{w: w, total: total, done: done, workers: workers, running: map[string]*running{}}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty = true
+		if wd, _, err := term.GetSize(int(f.Fd())); err == nil {
+			p.width = wd
+		}
+		p.stop = make(chan struct{})
+		p.stopped.Add(1)
+		go p.tick()
+	}
+	return p
+}
+
+// plan adds a case still to run, estimated at est.
+func (p *progress) plan(est time.Duration) {
+	p.mu.Lock()
+	p.queued += est
+	p.mu.Unlock()
+}
+
+func (p *progress) begin(id string, est time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.queued -= est
+	p.running[id] = &running{began: time.Now(), est: est}
+	p.order = append(p.order, id)
+	p.draw(time.Now())
+}
+
+// caseWriter is where case id's experiment writes its progress: kept as
+// the live line's detail on a terminal, and nowhere elsewhere.
+func (p *progress) caseWriter(id string) io.Writer {
+	if !p.tty {
+		return nil
+	}
+	return lastLine(func(line string) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if r, ok := p.running[id]; ok {
+			r.last = line
+		}
+	})
+}
+
+func (p *progress) end(id, status string, took time.Duration, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.running[id]
+	delete(p.running, id)
+	for i, x := range p.order {
+		if x == id {
+			p.order = append(p.order[:i], p.order[i+1:]...)
+			break
+		}
+	}
+	p.done++
+	if r != nil && status == "complete" {
+		// Only whole runs say how long a case takes: a failed one may
+		// have stopped at its start.
+		p.actual += took
+		p.estimated += r.est
+	}
+	if p.w == nil {
+		return
+	}
+	p.clear()
+	line := fmt.Sprintf("[%d/%d] %s %s in %s", p.done, p.total, id, status, took.Round(time.Second))
+	if err != nil && status != "complete" {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		line += ": " + clip(msg, 240)
+	}
+	if left := p.left(time.Now()); left > 0 {
+		line += " · ETA " + left.Round(time.Second).String()
+	}
+	fmt.Fprintln(p.w, line)
+	p.draw(time.Now())
+}
+
+func (p *progress) close() {
+	if p.stop != nil {
+		close(p.stop)
+		p.stopped.Wait()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+}
+
+func (p *progress) tick() {
+	defer p.stopped.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			p.draw(now)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// draw redraws the live line (a terminal only); it runs under mu.
+func (p *progress) draw(now time.Time) {
+	if !p.tty || len(p.order) == 0 {
+		return
+	}
+	id := p.order[0]
+	r := p.running[id]
+	line := fmt.Sprintf("[%d/%d] %s", p.done+1, p.total, id)
+	if len(p.order) > 1 {
+		line += fmt.Sprintf(" (+%d running)", len(p.order)-1)
+	}
+	if r.last != "" {
+		line += ": " + strings.Join(strings.Fields(r.last), " ")
+	}
+	line += " · ETA " + p.left(now).Round(time.Second).String()
+	if p.width > 1 {
+		line = clip(line, p.width-1)
+	}
+	p.clear()
+	fmt.Fprint(p.w, line)
+	p.shown = utf8.RuneCountInString(line)
+}
+
+func (p *progress) clear() {
+	if p.tty && p.shown > 0 {
+		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", p.shown)+"\r")
+		p.shown = 0
+	}
+}
+
+// left is the time left at now; it runs under mu.
+func (p *progress) left(now time.Time) time.Duration {
+	var rs []runningCase
+	for _, id := range p.order {
+		r := p.running[id]
+		rs = append(rs, runningCase{est: r.est, elapsed: now.Sub(r.began)})
+	}
+	return timeLeft(p.queued, rs, p.actual, p.estimated, p.workers)
+}
+
+// runningCase is a case under way: its estimate and how long it has run.
+type runningCase struct{ est, elapsed time.Duration }
+
+// timeLeft estimates how long the rest of a campaign takes: the queued
+// cases' estimates and what is left of the running ones', both scaled by
+// how long the finished cases really took against their estimates (the
+// estimate's overhead is a constant; this machine's is what it is), and
+// shared among the workers.
+func timeLeft(queued time.Duration, rs []runningCase, actual, estimated time.Duration, workers int) time.Duration {
+	ratio := 1.0
+	if estimated > 0 {
+		ratio = float64(actual) / float64(estimated)
+	}
+	left := time.Duration(float64(queued) * ratio)
+	for _, r := range rs {
+		left += max(time.Duration(float64(r.est)*ratio)-r.elapsed, 0)
+	}
+	return left / time.Duration(max(workers, 1))
+}
+
+// clip cuts s to n runes (a terminal's columns, near enough), marking
+// the cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	if n <= 1 {
+		return string(r[:max(n, 0)])
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// lastLine is a writer that hands each complete line to a func.
+type lastLine func(string)
+
+func (f lastLine) Write(b []byte) (int, error) {
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if line = strings.TrimSpace(strings.TrimLeft(line, "\r")); line != "" {
+			f(line)
+		}
+	}
+	return len(b), nil
+}
