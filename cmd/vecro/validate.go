@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vecrosim/vecro/framework/campaign"
 	"github.com/vecrosim/vecro/framework/experiment"
 	"github.com/vecrosim/vecro/framework/spec"
 )
@@ -14,17 +15,19 @@ func newValidateCmd(s streams) *cobra.Command {
 	var deffiles []string
 	cmd := &cobra.Command{
 		Use:   "validate FILE…",
-		Short: "Check system, fault and experiment definition files",
+		Short: "Check system, fault, experiment and campaign definition files",
 		Long: `validate reads system definitions (kind: System), fault definitions
-(kind: Faults) and experiments (kind: Experiment), prints "ok  FILE" for each
-valid one and every problem otherwise as FILE:LINE: FIELD: MESSAGE. A file
-without kind: is told by its keys, as the original's files: services: is a
-system, faults: a fault definition, system: an experiment.
+(kind: Faults), experiments (kind: Experiment) and campaigns (kind: Campaign),
+prints "ok  FILE" for each valid one and every problem otherwise as
+FILE:LINE: FIELD: MESSAGE. A file without kind: is told by its keys, as the
+original's files: services: is a system, faults: a fault definition, system:
+an experiment; a campaign always says kind: Campaign.
 
 A fault file is also checked against the system file on the same command line
 whose namespace it names; given alone, it gets its own checks and a note that
 its targets were not checked. An experiment is checked with the system and
-fault files it refers to, and those files' problems name those files.
+fault files it refers to, and those files' problems name those files; a
+campaign with its system, and every case of its matrix as it would run.
 Exits 1 if any file has a problem.`,
 		Example: `  vecro validate fixtures/systems/social.yaml fixtures/faults/social-delay.yaml
   vecro validate fixtures/experiments/*.yaml
@@ -57,8 +60,9 @@ Exits 1 if any file has a problem.`,
 	return cmd
 }
 
-// checkFiles checks experiments with the experiment package (it resolves
-// their references) and everything else together with spec.CheckFiles,
+// checkFiles checks experiments with the experiment package and campaigns
+// with the campaign package (they resolve their references and know what
+// a run needs) and everything else together with spec.CheckFiles,
 // so that fault files meet the systems given beside them; results keep
 // the order of paths.
 func checkFiles(paths []string) []spec.FileResult {
@@ -66,9 +70,15 @@ func checkFiles(paths []string) []spec.FileResult {
 	var rest []string
 	var at []int
 	for i, p := range paths {
-		if data, err := os.ReadFile(p); err == nil && spec.DetectKind(data) == spec.KindExperiment {
-			res[i] = spec.FileResult{Path: p, Kind: spec.KindExperiment, Err: experiment.CheckFile(p)}
-			continue
+		if data, err := os.ReadFile(p); err == nil {
+			switch spec.DetectKind(data) {
+			case spec.KindExperiment:
+				res[i] = spec.FileResult{Path: p, Kind: spec.KindExperiment, Err: experiment.CheckFile(p)}
+				continue
+			case spec.KindCampaign:
+				res[i] = spec.FileResult{Path: p, Kind: spec.KindCampaign, Err: campaign.CheckFile(p)}
+				continue
+			}
 		}
 		rest = append(rest, p)
 		at = append(at, i)
