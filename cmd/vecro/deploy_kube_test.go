@@ -75,7 +75,7 @@ func TestDeployKubeDryRun(t *testing.T) {
 		t.Errorf("dry run with options:\n%s", out)
 	}
 
-	// Standalone monitoring: Prometheus comes with the system, with access
+	// Standalone Monitoring: Prometheus comes with the system, with access
 	// to the system's pods and the nodes' metrics, and no ServiceMonitor.
 	out, _, err = runDeployArgs(t, "--dry-run", "--monitoring", "standalone", "../../fixtures/systems/simple.yaml")
 	if err != nil {
@@ -109,7 +109,7 @@ func TestDeployKubeDispatch(t *testing.T) {
 	}
 	_, _, err = runDeployArgs(t, "--runtime", "kube", "--dry-run", "--monitoring", "prometheus", "../../fixtures/systems/simple.yaml")
 	if err == nil || !strings.Contains(err.Error(), `monitoring mode "prometheus": want one of auto,`) {
-		t.Errorf("bad --monitoring: %v", err)
+		t.Errorf("bad --Monitoring: %v", err)
 	}
 	_, _, err = runDeployArgs(t, "--kind", "--kubeconfig", "/nonexistent", "../../fixtures/systems/simple.yaml")
 	if err == nil || !strings.Contains(err.Error(), "--kind provisions its own cluster") {
@@ -140,7 +140,7 @@ func TestDeleteErrors(t *testing.T) {
 // TestKubeOptions: the flags that shape a cluster's images and requests,
 // and their errors.
 func TestKubeOptions(t *testing.T) {
-	o, err := kubeOptions(kubeFlags{monitoring: "auto", containerd: "/run/k/containerd.sock", cpuRequest: "20m", memoryRequest: "32Mi", dbImages: []string{"mongodb=vecro.local/ferretdb:v1.24.2"}}, "", 1, nil)
+	o, err := kubeOptions(kubeFlags{Monitoring: "auto", Containerd: "/run/k/containerd.sock", CPURequest: "20m", MemoryRequest: "32Mi", DBImages: []string{"mongodb=vecro.local/ferretdb:v1.24.2"}}, "", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestKubeOptions(t *testing.T) {
 	if db := o.DBImages["mongodb"]; db.Image != "vecro.local/ferretdb:v1.24.2" || db.Port != 27017 || len(db.Args) != 0 {
 		t.Errorf("mongodb image %+v", db)
 	}
-	o, err = kubeOptions(kubeFlags{monitoring: "standalone", registry: "reg.example/vecro", insecure: true, promImage: "reg.example/prom:3"}, "", 1, nil)
+	o, err = kubeOptions(kubeFlags{Monitoring: "standalone", Registry: "reg.example/vecro", Insecure: true, PromImage: "reg.example/prom:3"}, "", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,12 +164,12 @@ func TestKubeOptions(t *testing.T) {
 		k    kubeFlags
 		want string
 	}{
-		{kubeFlags{monitoring: "auto", registry: "r", containerd: "s"}, "--registry and --containerd-socket both say where built images go"},
-		{kubeFlags{monitoring: "auto", cpuRequest: "lots"}, `--cpu-request "lots": want a positive CPU quantity such as 20m or 0.5: `},
-		{kubeFlags{monitoring: "auto", cpuRequest: "0"}, `--cpu-request "0": want a positive CPU quantity such as 20m or 0.5`},
-		{kubeFlags{monitoring: "auto", memoryRequest: "-1Mi"}, `--memory-request "-1Mi": want a positive size`},
-		{kubeFlags{monitoring: "auto", dbImages: []string{"postgres=pg:16"}}, `--db-image "postgres=pg:16": want TYPE=IMAGE with TYPE mongodb, redis or mysql`},
-		{kubeFlags{monitoring: "auto", dbImages: []string{"mongodb"}}, `--db-image "mongodb": want TYPE=IMAGE`},
+		{kubeFlags{Monitoring: "auto", Registry: "r", Containerd: "s"}, "--registry and --containerd-socket both say where built images go"},
+		{kubeFlags{Monitoring: "auto", CPURequest: "lots"}, `--cpu-request "lots": want a positive CPU quantity such as 20m or 0.5: `},
+		{kubeFlags{Monitoring: "auto", CPURequest: "0"}, `--cpu-request "0": want a positive CPU quantity such as 20m or 0.5`},
+		{kubeFlags{Monitoring: "auto", MemoryRequest: "-1Mi"}, `--memory-request "-1Mi": want a positive size`},
+		{kubeFlags{Monitoring: "auto", DBImages: []string{"postgres=pg:16"}}, `--db-image "postgres=pg:16": want TYPE=IMAGE with TYPE mongodb, redis or mysql`},
+		{kubeFlags{Monitoring: "auto", DBImages: []string{"mongodb"}}, `--db-image "mongodb": want TYPE=IMAGE`},
 	} {
 		_, err := kubeOptions(tc.k, "", 1, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

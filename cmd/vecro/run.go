@@ -79,7 +79,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 				if cmd.Flags().Changed("trace-sample") {
 					e.TraceSampleRatio = traceSample
 				}
-				k.originalNames = e.OriginalMetricNames
+				k.LegacyMetrics = e.OriginalMetricNames
 				e.Progress = s.Err
 				e.StateFile = state
 				if verbose {
@@ -165,7 +165,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 	f.StringVar(&state, "state", "", "write the running deployment's state file here (for vecro faults clear, vecro collect)")
 	f.StringVar(&rt, "runtime", "local", "where the system runs: local (processes on this machine) or kube")
 	f.StringVar(&kcfg, "kubeconfig", "", "kube runtime: kubeconfig of an existing cluster")
-	addKubeFlags(f, &k)
+	k.AddFlags(f)
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the run's events to stderr")
 	return cmd
 }
