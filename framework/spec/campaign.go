@@ -358,7 +358,14 @@ func (p *campaignParser) result() error {
 	if len(all) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(all, func(a, b *Error) int { return a.Line - b.Line })
+	// Problems found by different passes meet on a line (a flow-style
+	// targets list): the field's order keeps them readable.
+	slices.SortStableFunc(all, func(a, b *Error) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return compareFields(a.Field, b.Field)
+	})
 	if p.sysErr == nil {
 		return all
 	}
@@ -370,6 +377,36 @@ func (p *campaignParser) result() error {
 		}
 	}
 	return out
+}
+
+// compareFields orders field paths with their indices as numbers:
+// targets[2] before targets[10].
+func compareFields(a, b string) int {
+	for a != "" && b != "" {
+		na, ra := leadingNumber(a)
+		nb, rb := leadingNumber(b)
+		switch {
+		case ra != a && rb != b: // both start with a number
+			if na != nb {
+				return na - nb
+			}
+			a, b = ra, rb
+		case a[0] != b[0]:
+			return int(a[0]) - int(b[0])
+		default:
+			a, b = a[1:], b[1:]
+		}
+	}
+	return len(a) - len(b)
+}
+
+// leadingNumber splits the digits s starts with off it.
+func leadingNumber(s string) (int, string) {
+	n, i := 0, 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9' && i < 9; i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, s[i:]
 }
 
 // refErrors rewords the decoder's errors on the two fields read through a
