@@ -49,8 +49,13 @@ kind-up:
 kind-down:
 	$(KIND) delete cluster --name '$(KIND_CLUSTER)'
 
-# The kind suite provisions (or reuses) the cluster itself, installs
-# kube-prometheus and deletes only what it created unless VECRO_KEEP_CLUSTER=1.
+# The kind suite (the cluster's own specs: port-forwards, the
+# ServiceMonitor), then the scenario suite's ingress-delay scenario on the
+# same runtime (VECRO_RUNTIME=kind: the same specs as on the embedded
+# runtime). Each provisions (or reuses) the cluster and deletes only what
+# it created unless VECRO_KEEP_CLUSTER=1.
 test-kind:
 	VECRO_RUNTIME=kind VECRO_KIND_CLUSTER='$(KIND_CLUSTER)' $(GO) test -count=1 -timeout 60m ./scenarios/kind/... \
 	  -args -ginkgo.label-filter='runtime:kind' -ginkgo.v
+	VECRO_RUNTIME=kind VECRO_KIND_CLUSTER='$(KIND_CLUSTER)' $(GO) test -count=1 -timeout 60m ./scenarios/ \
+	  -args -ginkgo.label-filter='fault:net-delay && !link:db && !fault:multi' -ginkgo.v

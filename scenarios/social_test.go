@@ -80,7 +80,7 @@ var _ = Describe("posts-storage-db ingress delay (the published baseline scenari
 		}
 	})
 	It("matches its signature", func() {
-		Expect(res.Signature("posts-storage-db-delay", settle(), "latency_p95", "error_rate")).To(m.MatchSignatureFile(signatures + "social-delay.json"))
+		Expect(res.Signature("posts-storage-db-delay", settle(), "latency_p95", "error_rate")).To(m.MatchSignatureFile(golden("social-delay.json")))
 	})
 	It("moves only the edge into the target", func() {
 		fault := res.Fault("posts-storage-db-delay")
@@ -182,7 +182,7 @@ var _ = Describe("compose-post CPU stress", Ordered, ContinueOnFailure, Label("f
 		// slows the whole system, and which services' p95 crosses the 3×
 		// line depended on what else the machine ran (the golden would
 		// encode "the machine slowed", not the fault).
-		Expect(res.Signature("compose-post-cpu", settle(), "cpu_usage", "error_rate")).To(m.MatchSignatureFile(signatures + "social-cpu-stress.json"))
+		Expect(res.Signature("compose-post-cpu", settle(), "cpu_usage", "error_rate")).To(m.MatchSignatureFile(golden("social-cpu-stress.json")))
 	})
 })
 

@@ -76,6 +76,11 @@ func runExperiment(e *experiment.Experiment) *experiment.Result {
 			Fail(fmt.Sprintf("this experiment needs about %v, but go test's -timeout ends in %v: raise -timeout (make test-long runs with -timeout 0)",
 				need, time.Until(deadline).Round(time.Second)))
 		}
+		// The suite's runtime is known only once BeforeSuite ran, after
+		// the spec tree (and this experiment) was built.
+		if e.Runtime == nil {
+			e.Runtime = suiteRuntime
+		}
 		*res = *ginkgorun.MustRun(ctx, e)
 	}, NodeTimeout(timeline+runOverhead))
 	return res
@@ -116,8 +121,8 @@ func social(faultFile string) *experiment.Experiment {
 	if e.Err() != nil {
 		return e
 	}
-	seed := int64(20261125)
-	e.Seed = &seed
+	s := seed
+	e.Seed = &s
 	// An open loop: the arrival rate does not drop when a fault slows the
 	// system, so services the fault does not reach see the same load
 	// throughout (a closed loop would starve them and make them look faster).

@@ -12,9 +12,6 @@ import (
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
-	"github.com/vecrosim/vecro/framework/experiment"
-	"github.com/vecrosim/vecro/framework/experiment/ginkgorun"
-	m "github.com/vecrosim/vecro/framework/matchers"
 	"github.com/vecrosim/vecro/framework/runtime/kube"
 	"github.com/vecrosim/vecro/framework/spec"
 )
@@ -31,10 +28,11 @@ func TestKind(t *testing.T) {
 	RunSpecs(t, "kind")
 }
 
-const (
-	socialSystem = "../../fixtures/systems/social.yaml"
-	socialDelay  = "../../fixtures/faults/social-delay.yaml"
-)
+// socialSystem is deployed by the cluster's specs; the scenarios themselves
+// run on kind through the scenario suite (VECRO_RUNTIME=kind go test
+// ./scenarios, see make test-kind), the same specs as on the embedded
+// runtime.
+const socialSystem = "../../fixtures/systems/social.yaml"
 
 // clusterOptions: the cluster of `make kind-up` (VECRO_KIND_CLUSTER, default
 // "vecro"), created if missing and deleted at the end only if this suite
@@ -107,32 +105,4 @@ var _ = Describe("social on kind", Ordered, Label("runtime:kind"), func() {
 			g.Expect(s[0].Points[0].V).To(BeNumerically(">=", 6), "services with a request counter")
 		}).WithContext(ctx).WithTimeout(3 * time.Minute).WithPolling(5 * time.Second).Should(Succeed())
 	}, SpecTimeout(5*time.Minute))
-
-	It("runs the social delay scenario: the agent in posts-storage-db's pod applies it and its callers slow down", func(ctx SpecContext) {
-		// The experiment deploys again through the same runtime (applying
-		// changes nothing), drives load through the port-forwards and
-		// reads the kube flavour of the metric families from Prometheus.
-		_, err := env.DeleteSystem()(ctx, cfg)
-		Expect(err).NotTo(HaveOccurred())
-		e := experiment.FromFiles(socialSystem, socialDelay)
-		Expect(e.Err()).NotTo(HaveOccurred())
-		seed := int64(20261125)
-		e.Seed = &seed
-		e.Runtime = env.Runtime
-		e.Load = experiment.Load{Rate: "30", Arrivals: "poisson"}
-		e.Phases = experiment.Phases{WarmUp: 20 * time.Second, Recovery: 20 * time.Second}
-		e.Logger = slog.New(slog.NewTextHandler(GinkgoWriter, nil))
-		// The experiment ends with the runtime's Stop: the system goes,
-		// the cluster stays; a cluster this suite created goes with the
-		// Teardown registered in BeforeAll (this is the last spec) unless
-		// VECRO_KEEP_CLUSTER=1.
-		res := ginkgorun.MustRun(ctx, e)
-		Expect(res.Runtime).To(Equal(kube.Name))
-		Expect(res.Windows).To(HaveLen(1))
-		w := res.Windows[0]
-		Expect(w.Applied()).To(BeTrue(), "the agent recorded when the delay was on")
-		Expect(w.Effect).To(HaveKeyWithValue("requests_delayed", BeNumerically(">", 10)))
-		fault := res.Fault("posts-storage-db-delay")
-		Expect(res.Series("latency_p95", "posts-storage")).To(m.RiseDuring(fault, m.ByAtLeast(2), m.Settle(experiment.ShortWindows.Quantile)))
-	}, SpecTimeout(20*time.Minute))
 })
