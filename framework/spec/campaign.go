@@ -259,6 +259,11 @@ func (p *campaignParser) parse() {
 	doc, c, cf := p.doc, p.c, p.cf
 	c.apiVersion(doc.APIVersion)
 	c.kind(doc.Kind, KindCampaign)
+	if doc.Kind == "" {
+		// ReadKind never infers a campaign, so neither does this: a file
+		// vecro validate cannot place must not run.
+		c.add("kind", "missing kind: Campaign (a campaign is never told by its keys)")
+	}
 	c.dnsLabel("name", "campaign name", doc.Name)
 	p.system()
 	if c.set("repetitions", doc.Repetitions != 0) {

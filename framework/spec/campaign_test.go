@@ -266,6 +266,9 @@ func TestCampaignKind(t *testing.T) {
 	if want := "c.yaml:6: targets: targets: is a campaign's key, and a campaign says what it is: add kind: Campaign"; k != KindUnknown || err == nil || err.Error() != want {
 		t.Errorf("kindless: %v, %v; want %s", k, err, want)
 	}
+	if _, err := ParseCampaign("c.yaml", []byte(kindless)); err == nil || err.Error() != "c.yaml:1: kind: missing kind: Campaign (a campaign is never told by its keys)" {
+		t.Errorf("ParseCampaign without kind: %v", err)
+	}
 	if KindCampaign.String() != "campaign" || KindCampaign.Name() != "Campaign" || KindCampaign.Describe() != "a campaign" {
 		t.Error("KindCampaign's names")
 	}
@@ -292,4 +295,37 @@ func TestCheckFilesCampaign(t *testing.T) {
 	if res[1].Err == nil || !strings.Contains(res[1].Err.Error(), `bad.yaml:7: targets[0]: target "nobody" is not a service of system "social"`) {
 		t.Errorf("bad: %v", res[1].Err)
 	}
+}
+
+// FuzzParseCampaign: no input may panic, the problems are an ErrorList,
+// and whatever parses has valid variants on services of its system.
+func FuzzParseCampaign(f *testing.F) {
+	addFixtures(f, "../../fixtures/campaigns/*.yaml", "../../fixtures/invalid/campaign-*.yaml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Named beside the fixtures, so that their system paths resolve.
+		cf, err := ParseCampaign(filepath.Join(fixtures, "campaigns", "fuzz.yaml"), data)
+		if err != nil {
+			if _, ok := err.(ErrorList); !ok {
+				t.Fatalf("error is %T, want ErrorList: %v", err, err)
+			}
+			return
+		}
+		if cf.System == nil || len(cf.Targets) == 0 || len(cf.Faults) == 0 || cf.Repetitions < 1 {
+			t.Fatalf("parsed without a system, targets, faults or repetitions: %+v", cf)
+		}
+		for _, tg := range cf.Targets {
+			if cf.System.Service(tg.Service) == nil {
+				t.Fatalf("target %q is not a service", tg.Service)
+			}
+		}
+		for _, ft := range cf.Faults {
+			for _, v := range ft.Variants {
+				for _, b := range v.Behaviors.List() {
+					if ps := b.Validate(); len(ps) > 0 {
+						t.Fatalf("%s %s: %v", ft.Name, v.Strength, ps)
+					}
+				}
+			}
+		}
+	})
 }
