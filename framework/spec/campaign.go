@@ -608,6 +608,10 @@ func (p *campaignParser) templates() {
 	}
 }
 
+// MaxVariants bounds a template's strengths: at a minute a case, a
+// thousand strengths on one target are already most of a day.
+const MaxVariants = 1000
+
 // axis is a parameter written as a list: one strength per item.
 type axis struct {
 	behavior, param string
@@ -648,6 +652,13 @@ func (p *campaignParser) variants(i int, ft faultTemplateDoc) []Variant {
 	for _, e := range scan.errs {
 		p.addOnce(e)
 	}
+	n := 1
+	for _, a := range axes {
+		if n *= len(a.items); n > MaxVariants {
+			p.c.add(path+".behaviors", "the lists make more than %d strengths: a campaign that size is a mistake, or several campaigns", MaxVariants)
+			return nil
+		}
+	}
 
 	var out []Variant
 	choice := make([]int, len(axes))
@@ -671,7 +682,7 @@ func (p *campaignParser) variants(i int, ft faultTemplateDoc) []Variant {
 	strengths := map[string]bool{}
 	for _, v := range out {
 		if strengths[v.Strength] {
-			p.c.add(path+".behaviors", "two strengths are both named %q in case ids: make the lists' values differ by more than punctuation", v.Strength)
+			p.c.add(path+".behaviors", "two strengths are both named %q in case ids: a list repeats a value, or two values differ only in what a directory name cannot hold", v.Strength)
 			break
 		}
 		strengths[v.Strength] = true

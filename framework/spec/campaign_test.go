@@ -329,3 +329,18 @@ func FuzzParseCampaign(f *testing.F) {
 		}
 	})
 }
+
+func TestCampaignTooManyStrengths(t *testing.T) {
+	list := "[" + strings.Repeat("1ms, ", 99) + "1ms]"
+	_, err := ParseCampaign("c.yaml", []byte(campaign("  - name: d\n    behaviors: {net-delay: {time: "+list+", jitter: "+list+"}}\n", "[all]", "")))
+	if want := "c.yaml:6: faults[0].behaviors: the lists make more than 1000 strengths: a campaign that size is a mistake, or several campaigns"; err == nil || err.Error() != want {
+		t.Errorf("%v", err)
+	}
+}
+
+func TestCampaignStrengthNamesCollide(t *testing.T) {
+	_, err := ParseCampaign("c.yaml", []byte(campaign("  - name: d\n    behaviors: {net-delay: {time: [1ms, 2ms, 1ms]}}\n", "[all]", "")))
+	if want := `c.yaml:6: faults[0].behaviors: two strengths are both named "1ms" in case ids: a list repeats a value, or two values differ only in what a directory name cannot hold`; err == nil || err.Error() != want {
+		t.Errorf("%v", err)
+	}
+}
