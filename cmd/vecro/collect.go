@@ -89,6 +89,12 @@ Times are RFC 3339 ("2026-11-25T12:00:00Z"), "now", or an offset from now ("-15m
 			defer src.Close()
 			ctx := cmd.Context()
 			r := metrics.Range{Start: start, End: end, Step: step}
+			// A deployment's own namespace: another run of the system in
+			// another namespace may share the cluster's Prometheus.
+			scope := metrics.Scope{System: system}
+			if dep != nil && dep.System == system {
+				scope.Namespace = dep.Namespace
+			}
 			var tables []metrics.Table
 			exprs := map[string]string{}
 			for _, f := range families {
@@ -97,7 +103,7 @@ Times are RFC 3339 ("2026-11-25T12:00:00Z"), "now", or an offset from now ("-15m
 					return err
 				}
 				fam = fam.WithWindows(win)
-				t, err := metrics.CollectTable(ctx, src, fam, metrics.Flavor(flavor), system, r)
+				t, err := metrics.CollectTable(ctx, src, fam, metrics.Flavor(flavor), scope, r)
 				if err != nil {
 					return err
 				}
@@ -105,7 +111,7 @@ Times are RFC 3339 ("2026-11-25T12:00:00Z"), "now", or an offset from now ("-15m
 					t = t.WithColumns(experiment.EdgeColumns(sys)...)
 				}
 				tables = append(tables, t)
-				exprs[f], _ = fam.Expr(metrics.Flavor(flavor), system)
+				exprs[f], _ = fam.Expr(metrics.Flavor(flavor), scope)
 			}
 			var windows []fault.Window
 			if dep != nil {

@@ -187,7 +187,7 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 	res.Tables = map[string]metrics.Table{}
 	for _, name := range e.Families {
 		fam, _ := metrics.LookupFamily(name)
-		t, err := metrics.CollectTable(ctx, dep.Metrics, fam.WithWindows(e.Windows), metrics.Flavor(rt.Name()), e.System.Name, r)
+		t, err := metrics.CollectTable(ctx, dep.Metrics, fam.WithWindows(e.Windows), metrics.Flavor(rt.Name()), metrics.Scope{System: e.System.Name, Namespace: dep.Namespace}, r)
 		if err != nil {
 			return nil, fmt.Errorf("experiment %s: collect %s: %w", e.Name, name, err)
 		}
@@ -404,7 +404,11 @@ func (e *Experiment) datasetRun(res *Result, failed error) dataset.Run {
 		t := res.Tables[name]
 		tables = append(tables, t)
 		fam, _ := metrics.LookupFamily(name)
-		fams[name], _ = fam.WithWindows(e.Windows).Expr(metrics.Flavor(res.Runtime), e.System.Name)
+		var ns string
+		if res.Deployment != nil {
+			ns = res.Deployment.Namespace
+		}
+		fams[name], _ = fam.WithWindows(e.Windows).Expr(metrics.Flavor(res.Runtime), metrics.Scope{System: e.System.Name, Namespace: ns})
 	}
 	seconds := res.Load.Seconds
 	status, failure := dataset.StatusOK, ""

@@ -114,11 +114,11 @@ func TestHTTPSourceRoundTripsEmbeddedAPI(t *testing.T) {
 	}
 	// Both targets have been scraped for over a second by now.
 	r := metrics.Range{Start: now.Add(-2 * time.Second), End: now, Step: 500 * time.Millisecond}
-	t1, err := metrics.CollectTable(ctx, e, fam, metrics.FlavorLocal, "shop", r)
+	t1, err := metrics.CollectTable(ctx, e, fam, metrics.FlavorLocal, metrics.Scope{System: "shop"}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t2, err := metrics.CollectTable(ctx, src, fam, metrics.FlavorLocal, "shop", r)
+	t2, err := metrics.CollectTable(ctx, src, fam, metrics.FlavorLocal, metrics.Scope{System: "shop"}, r)
 	if err != nil {
 		t.Fatal(err)
 	}

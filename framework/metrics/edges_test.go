@@ -54,11 +54,11 @@ func TestEdgeTemplatesFollowServiceLatency(t *testing.T) {
 			ef, _ := LookupFamily(edge)
 			sf, _ := LookupFamily(svc)
 			w := Windows{Rate: 7 * time.Second, Quantile: 13 * time.Second, Resource: time.Minute}
-			ee, err := ef.WithWindows(w).Expr(fl, "social")
+			ee, err := ef.WithWindows(w).Expr(fl, Scope{System: "social"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			se, _ := sf.WithWindows(w).Expr(fl, "social")
+			se, _ := sf.WithWindows(w).Expr(fl, Scope{System: "social"})
 			if got := undo.Replace(ee); got != se {
 				t.Errorf("%s/%s is not %s per edge:\n%s\nvs\n%s", edge, fl, svc, ee, se)
 			}
@@ -66,7 +66,7 @@ func TestEdgeTemplatesFollowServiceLatency(t *testing.T) {
 	}
 	for _, name := range EdgeFamilyNames() {
 		f, _ := LookupFamily(name)
-		e, err := f.Expr(FlavorKube, "social")
+		e, err := f.Expr(FlavorKube, Scope{System: "social"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestEdgeTemplatesFollowServiceLatency(t *testing.T) {
 
 func mustExpr(t *testing.T, f Family) string {
 	t.Helper()
-	e, err := f.Expr(FlavorLocal, "social")
+	e, err := f.Expr(FlavorLocal, Scope{System: "social"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestEdgeFamiliesOnKnownData(t *testing.T) {
 	for _, name := range EdgeFamilyNames() {
 		fam, _ := LookupFamily(name)
 		for _, fl := range []Flavor{FlavorLocal, FlavorKube} {
-			tab, err := CollectTable(context.Background(), e, fam, fl, "sys", r)
+			tab, err := CollectTable(context.Background(), e, fam, fl, Scope{System: "sys"}, r)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", name, fl, err)
 			}

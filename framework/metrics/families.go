@@ -217,8 +217,19 @@ func (f Family) WithWindows(w Windows) Family {
 	return f
 }
 
-// Expr is the family's PromQL for the flavour, over the services of system.
-func (f Family) Expr(flavor Flavor, system string) (string, error) {
+// Scope is whose series a family's query reads: the services of System,
+// and on Kubernetes only those in Namespace when it is set. Runs of one
+// system in several namespaces share a cluster's Prometheus
+// (kube-prometheus scrapes them all), and a run's dataset must hold its own
+// series alone. The embedded runtime's Prometheus is the run's own, so the
+// local flavour ignores Namespace.
+type Scope struct {
+	System, Namespace string
+}
+
+// Expr is the family's PromQL for the flavour, over the services in scope.
+func (f Family) Expr(flavor Flavor, scope Scope) (string, error) {
+	system := scope.System
 	tmpl, ok := f.templates[flavor]
 	if !ok {
 		return "", fmt.Errorf("metric family %q: unknown runtime flavour %q (known: %s, %s)", f.Name, flavor, FlavorLocal, FlavorKube)
@@ -237,11 +248,18 @@ func (f Family) Expr(flavor Flavor, system string) (string, error) {
 	// string syntax. Hash suffixes: ReplicaSet (up to 10 alphanumerics) and
 	// pod (5).
 	podRe := strconv.Quote(regexp.QuoteMeta(system) + `-(.+)-[a-z0-9]{1,10}-[a-z0-9]{5}`)
+	// The namespace matcher, on Kubernetes only: both the services' own
+	// series (ServiceMonitor and the standalone scrape label them) and
+	// cAdvisor's carry a namespace label.
+	ns := ""
+	if flavor == FlavorKube && scope.Namespace != "" {
+		ns = `,namespace=` + strconv.Quote(scope.Namespace)
+	}
 	r := strings.NewReplacer(
-		"{S}", `vecro_system=`+q,
+		"{S}", `vecro_system=`+q+ns,
 		"{T}", `system=`+q,
-		"{K}", `pod=~`+podRe+`,container!="",container!="POD"`,
-		"{P0}", `pod=~`+podRe,
+		"{K}", `pod=~`+podRe+`,container!="",container!="POD"`+ns,
+		"{P0}", `pod=~`+podRe+ns,
 		"{P}", podRe,
 		"{R}", promDuration(f.Windows.Rate),
 		"{Q}", promDuration(f.Windows.Quantile),

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,7 +91,7 @@ func TestFamilyExprsParse(t *testing.T) {
 	for _, f := range Families() {
 		for _, fl := range []Flavor{FlavorLocal, FlavorKube} {
 			for _, sys := range []string{"social", "my.sys", `we"ird\sys`} {
-				expr, err := f.Expr(fl, sys)
+				expr, err := f.Expr(fl, Scope{System: sys})
 				if err != nil {
 					t.Fatalf("%s/%s: %v", f.Name, fl, err)
 				}
@@ -104,13 +105,13 @@ func TestFamilyExprsParse(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Families()[0].Expr("docker", "s"); err == nil {
+	if _, err := Families()[0].Expr("docker", Scope{System: "s"}); err == nil {
 		t.Fatal("unknown flavour accepted")
 	}
-	if _, err := Families()[0].Expr(FlavorLocal, ""); err == nil {
+	if _, err := Families()[0].Expr(FlavorLocal, Scope{System: ""}); err == nil {
 		t.Fatal("empty system accepted")
 	}
-	if _, err := Families()[0].WithWindows(Windows{Rate: 1500 * time.Microsecond}).Expr(FlavorLocal, "s"); err == nil {
+	if _, err := Families()[0].WithWindows(Windows{Rate: 1500 * time.Microsecond}).Expr(FlavorLocal, Scope{System: "s"}); err == nil {
 		t.Fatal("sub-millisecond window accepted")
 	}
 	if _, err := LookupFamily("latency_p50"); err == nil {
@@ -260,7 +261,7 @@ func TestFamiliesOnKnownData(t *testing.T) {
 			continue // TestEdgeFamiliesOnKnownData
 		}
 		for _, fl := range []Flavor{FlavorLocal, FlavorKube} {
-			tab, err := CollectTable(context.Background(), e, fam, fl, "sys", r)
+			tab, err := CollectTable(context.Background(), e, fam, fl, Scope{System: "sys"}, r)
 			if err != nil {
 				t.Fatalf("%s/%s: %v", fam.Name, fl, err)
 			}
@@ -324,5 +325,55 @@ func TestTableKeepsTimestampsAndGaps(t *testing.T) {
 		if _, err := Steps(bad); err == nil {
 			t.Errorf("range %+v accepted", bad)
 		}
+	}
+}
+
+// Two runs of one system in two namespaces of a cluster whose Prometheus
+// scrapes both (kube-prometheus): each run's dataset reads its own series
+// only, the services' and cAdvisor's alike.
+func TestNamespaceScopeKeepsRunsApart(t *testing.T) {
+	e := newEmbedded(t, EmbeddedOptions{})
+	t0 := time.Now().Add(-3 * time.Minute).Truncate(time.Second)
+	var ss []synthetic
+	for i, ns := range []string{"run-1", "run-2"} {
+		k := float64(1 + 9*i) // run-2 is ten times busier
+		ss = append(ss,
+			synthetic{labels.FromStrings("__name__", "vecro_http_requests_total", "vecro_system", "sys", "vecro_service", "a", "vecro_instance", "a-0",
+				"code", "200", "method", "GET", "namespace", ns, "pod", "sys-a-5d4f8b7c9-x2k9p"), 0, 2 * k},
+			synthetic{labels.FromStrings("__name__", "container_cpu_usage_seconds_total", "namespace", ns, "pod", "sys-a-5d4f8b7c9-x2k9p", "container", "agent"), 0, 0.1 * k},
+		)
+	}
+	loadSynthetic(t, e, t0, 150, ss)
+	r := Range{Start: t0.Add(70 * time.Second), End: t0.Add(140 * time.Second), Step: 10 * time.Second}
+	for fam, want := range map[string]map[string]float64{
+		"request_rate": {"run-1": 2, "run-2": 20},
+		"cpu_usage":    {"run-1": 0.1, "run-2": 1},
+	} {
+		f, _ := LookupFamily(fam)
+		for ns, w := range want {
+			tab, err := CollectTable(context.Background(), e, f, FlavorKube, Scope{System: "sys", Namespace: ns}, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range tab.Rows {
+				if len(row) != 1 || math.Abs(row[0]-w) > 1e-9 {
+					t.Fatalf("%s in %s: %v, want %v alone", fam, ns, row, w)
+				}
+			}
+		}
+		// Without a namespace the runs add up: what a parallel run's
+		// dataset would have held.
+		tab, err := CollectTable(context.Background(), e, f, FlavorKube, Scope{System: "sys"}, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tab.Rows[0][0]; math.Abs(got-want["run-1"]-want["run-2"]) > 1e-9 {
+			t.Errorf("%s without a namespace: %v, want both runs' sum", fam, got)
+		}
+	}
+	// The local flavour has one Prometheus per run and no namespace label.
+	f, _ := LookupFamily("request_rate")
+	if expr, _ := f.Expr(FlavorLocal, Scope{System: "sys", Namespace: "run-1"}); strings.Contains(expr, "namespace") {
+		t.Errorf("local query names a namespace: %s", expr)
 	}
 }

@@ -87,7 +87,7 @@ func TestQuantileFamiliesPreferNative(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := fam.WithWindows(w).Expr(metrics.FlavorLocal, "fb")
+		q, err := fam.WithWindows(w).Expr(metrics.FlavorLocal, metrics.Scope{System: "fb"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -647,11 +647,11 @@ func compareFamilies(t *testing.T, a, b metrics.Source, system string, r metrics
 			t.Fatal(err)
 		}
 		fam = fam.WithWindows(fw)
-		ta, err := metrics.CollectTable(ctx, a, fam, metrics.FlavorLocal, system, r)
+		ta, err := metrics.CollectTable(ctx, a, fam, metrics.FlavorLocal, metrics.Scope{System: system}, r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tb, err := metrics.CollectTable(ctx, b, fam, metrics.FlavorLocal, system, r)
+		tb, err := metrics.CollectTable(ctx, b, fam, metrics.FlavorLocal, metrics.Scope{System: system}, r)
 		if err != nil {
 			t.Fatal(err)
 		}

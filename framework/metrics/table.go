@@ -70,11 +70,11 @@ func (r Range) validate() error {
 	return nil
 }
 
-// CollectTable evaluates fam over system's services for the flavour's
+// CollectTable evaluates fam over the services in scope for the flavour's
 // runtime and lays the result out as a Table: one column per service that
 // has any value in r, one row per step of r.
-func CollectTable(ctx context.Context, src Source, fam Family, flavor Flavor, system string, r Range) (Table, error) {
-	expr, err := fam.Expr(flavor, system)
+func CollectTable(ctx context.Context, src Source, fam Family, flavor Flavor, scope Scope, r Range) (Table, error) {
+	expr, err := fam.Expr(flavor, scope)
 	if err != nil {
 		return Table{}, err
 	}
