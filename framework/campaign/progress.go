@@ -32,6 +32,7 @@ type progress struct {
 	queued, actual, estimated time.Duration
 	running                   map[string]*running
 	order                     []string // running cases, oldest first
+	warned                    map[string]bool
 	stop                      chan struct{}
 	stopped                   sync.WaitGroup
 }
@@ -43,7 +44,7 @@ type running struct {
 }
 
 func newProgress(w io.Writer, total, done, workers int) *progress {
-	p := &progress{w: w, total: total, done: done, workers: workers, running: map[string]*running{}}
+	p := &progress{w: w, total: total, done: done, workers: workers, running: map[string]*running{}, warned: map[string]bool{}}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
 		if wd, _, err := term.GetSize(int(f.Fd())); err == nil {
@@ -73,9 +74,12 @@ func (p *progress) begin(id string, est time.Duration) {
 }
 
 // caseWriter is where case id's experiment writes its progress: kept as
-// the live line's detail on a terminal, and nowhere elsewhere.
+// the live line's detail on a terminal, and nowhere elsewhere, but for its
+// warnings (services not isolated, a fault applied on some instances
+// only), which are printed the first time they are seen, since every case
+// of a campaign would repeat them.
 func (p *progress) caseWriter(id string) io.Writer {
-	if !p.tty {
+	if p.w == nil {
 		return nil
 	}
 	return lastLine(func(line string) {
@@ -83,6 +87,12 @@ func (p *progress) caseWriter(id string) io.Writer {
 		defer p.mu.Unlock()
 		if r, ok := p.running[id]; ok {
 			r.last = line
+		}
+		if strings.HasPrefix(line, "warning: ") && !p.warned[line] {
+			p.warned[line] = true
+			p.clear()
+			fmt.Fprintf(p.w, "%s: %s\n", id, line)
+			p.draw(time.Now())
 		}
 	})
 }
