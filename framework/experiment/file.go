@@ -37,6 +37,9 @@ func LoadFile(path string) (*Experiment, *spec.ExperimentFile, error) {
 	if f.Runtime != "" && f.Runtime != "local" {
 		fail("runtime", "runtime %q: experiment files run on the local runtime; run on Kubernetes with `vecro run --runtime kube`", f.Runtime)
 	}
+	if !(f.TraceSample >= 0 && f.TraceSample <= 1) {
+		fail("trace-sample", "%g: want a share of the requests, 0 < r ≤ 1 (absent: all)", f.TraceSample)
+	}
 
 	dir := filepath.Dir(path)
 	// referred holds a referred file's problems by the index in errs of the
@@ -88,7 +91,8 @@ func LoadFile(path string) (*Experiment, *spec.ExperimentFile, error) {
 // definition: everything but its system and faults, which the caller
 // resolves (LoadFile from the files it refers to, a campaign per case).
 func FromSpec(f *spec.ExperimentFile) *Experiment {
-	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, NoPlots: f.NoPlots, OriginalMetricNames: f.OriginalMetricNames}
+	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, NoPlots: f.NoPlots, OriginalMetricNames: f.OriginalMetricNames,
+		TraceSampleRatio: f.TraceSample}
 	e.Step = f.Step.D()
 	e.Phases = Phases{WarmUp: f.Phases.WarmUp.D(), Baseline: f.Phases.Baseline.D(), Recovery: f.Phases.Recovery.D()}
 	l := f.Load

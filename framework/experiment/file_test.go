@@ -90,7 +90,7 @@ func TestLoadFileLocatesErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, "exp.yaml")
-	body := "kind: Experiment\nname: x\nsystem: sys.yaml\nfaults: nope.yaml\nphases:\n  warm-up: 3 apples\n"
+	body := "kind: Experiment\nname: x\nsystem: sys.yaml\nfaults: nope.yaml\nphases:\n  warm-up: 3 apples\ntrace-sample: 1.5\n"
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +100,7 @@ func TestLoadFileLocatesErrors(t *testing.T) {
 		sys + `:5: services[0].calls[0]: unknown service "b"`,
 		p + ":4: faults: read fault definition: open " + filepath.Join(dir, "nope.yaml"),
 		p + `:6: phases.warm-up: bad duration "3 apples"`,
+		p + `:7: trace-sample: 1.5: want a share of the requests`,
 	}
 	if err == nil {
 		t.Fatal("accepted")
@@ -134,4 +135,26 @@ func TestInlineDefinitionErrorsNameTheExperimentFilesLines(t *testing.T) {
 	if want := p + " (inline system):7: services[0].type: unknown type"; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %v, want it to start %q", err, want)
 	}
+}
+
+func TestTraceSampleFromTheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "exp.yaml")
+	body := "kind: Experiment\nname: x\nsystem: ../../fixtures/systems/social.yaml\ntrace-sample: 0.25\n"
+	body = strings.Replace(body, "../../", mustAbs(t, "../..")+"/", 1)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := LoadFile(p)
+	if err != nil || e.TraceSampleRatio != 0.25 {
+		t.Fatalf("trace sample %v (%v), want 0.25", e, err)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

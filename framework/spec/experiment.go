@@ -29,6 +29,7 @@ import (
 //	guardrail: {max-error-rate: 0.95, for: 10s}
 //	social9: true
 //	original-metric-names: true         # also serve vecro_base_<system>_*
+//	trace-sample: 0.1                   # trace a tenth of the load's requests (default: all)
 type ExperimentFile struct {
 	APIVersion string           `yaml:"apiVersion,omitempty"`
 	Kind       string           `yaml:"kind,omitempty"`
@@ -59,6 +60,9 @@ type ExperimentFile struct {
 	// OriginalMetricNames: the services also serve the original's metric
 	// names (vecro_base_<system>_*).
 	OriginalMetricNames bool `yaml:"original-metric-names,omitempty"`
+	// TraceSample is the share of load requests traced, 0 < r ≤ 1; absent
+	// or 0 traces them all (Experiment.TraceSampleRatio).
+	TraceSample float64 `yaml:"trace-sample,omitempty"`
 
 	// File is where the definition was read from; errors name it.
 	File string `yaml:"-"`
