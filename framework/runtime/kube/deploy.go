@@ -296,6 +296,13 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		}
 		dep.Metrics, dep.Monitoring = src, string(mon.Mode())
 	}
+	lp := podLogs{cs: r.cs, ns: m.Namespace}
+	for _, s := range dep.Services {
+		for _, in := range s.Instances {
+			lp.pods = append(lp.pods, in.Name)
+		}
+	}
+	dep.Logs = lp
 	failures := make(chan error, 64)
 	dep.Failures = failures
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
