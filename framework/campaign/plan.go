@@ -171,6 +171,9 @@ func checkSettings(cf *spec.CampaignFile, fail func(field, format string, args .
 			fail(fmt.Sprintf("load.services[%d]", i), "%q is not a service of system %q", s, cf.System.Name)
 		}
 	}
+	if ts := cf.Experiment.TraceSample; !(ts >= 0 && ts <= 1) {
+		fail("trace-sample", "%g: want a share of the requests, 0 < r ≤ 1 (absent: all)", ts)
+	}
 	for i, f := range cf.Experiment.Families {
 		if _, err := metrics.LookupFamily(f); err != nil {
 			fail(fmt.Sprintf("families[%d]", i), "%v", err)

@@ -175,6 +175,7 @@ func TestExpandErrors(t *testing.T) {
 		{"open and closed", "load: {rate: \"10\", users: 2}\n", "[user-info]", "c.yaml:9: load: both rate (an open loop) and users or delay (a closed loop): choose one"},
 		{"load service", "load: {services: [front]}\n", "[user-info]", `c.yaml:9: load.services[0]: "front" is not a service of system "social"`},
 		{"family", "families: [latency_p95, latency_p96]\n", "[user-info]", `c.yaml:9: families[1]: unknown metric family "latency_p96"`},
+		{"trace sample", "trace-sample: 1.5\n", "[user-info]", "c.yaml:9: trace-sample: 1.5: want a share of the requests, 0 < r ≤ 1 (absent: all)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeCampaign(t, delay, tc.targets, tc.extra)

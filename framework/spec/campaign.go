@@ -43,6 +43,7 @@ import (
 //	steady-state: {max-error-rate: 0.05, max-p99: 5s}
 //	guardrail: {max-error-rate: 0.95, for: 10s}
 //	no-plots: true
+//	social9: true                          # and original-metric-names, trace-sample: as an experiment's
 //
 // A template's behaviours are a fault file's, except that any parameter
 // may be a list of strengths: the template has one variant per
@@ -83,8 +84,8 @@ type CampaignFile struct {
 	}
 	// Experiment holds what every case's experiment shares, as an
 	// experiment file would (step, phases, load, windows, families,
-	// steady state, guardrail, no-plots); its name, seed, system and
-	// faults are each case's own.
+	// steady state, guardrail, no-plots, social9, original-metric-names,
+	// trace-sample); its name, seed, system and faults are each case's own.
 	Experiment ExperimentFile
 
 	// File is where the definition was read from; errors name it.
@@ -171,7 +172,10 @@ type campaignDoc struct {
 		MaxErrorRate float64  `yaml:"max-error-rate,omitempty"`
 		For          Duration `yaml:"for,omitempty"`
 	} `yaml:"guardrail,omitempty"`
-	NoPlots bool `yaml:"no-plots,omitempty"`
+	NoPlots             bool    `yaml:"no-plots,omitempty"`
+	Social9             bool    `yaml:"social9,omitempty"`
+	OriginalMetricNames bool    `yaml:"original-metric-names,omitempty"`
+	TraceSample         float64 `yaml:"trace-sample,omitempty"`
 }
 
 type faultTemplateDoc struct {
@@ -286,17 +290,20 @@ func (p *campaignParser) parse() {
 	}
 	cf.FaultWindow.Start, cf.FaultWindow.Duration = doc.FaultWindow.Start, doc.FaultWindow.Duration
 	cf.Experiment = ExperimentFile{
-		Name:        doc.Name,
-		Step:        doc.Step,
-		Phases:      ExperimentPhases{WarmUp: doc.Phases.WarmUp, Recovery: doc.Phases.Recovery},
-		Load:        doc.Load,
-		Windows:     doc.Windows,
-		Families:    doc.Families,
-		SteadyState: doc.SteadyState,
-		Guardrail:   doc.Guardrail,
-		NoPlots:     doc.NoPlots,
-		File:        p.cf.File,
-		meta:        p.d.meta,
+		Name:                doc.Name,
+		Step:                doc.Step,
+		Phases:              ExperimentPhases{WarmUp: doc.Phases.WarmUp, Recovery: doc.Phases.Recovery},
+		Load:                doc.Load,
+		Windows:             doc.Windows,
+		Families:            doc.Families,
+		SteadyState:         doc.SteadyState,
+		Guardrail:           doc.Guardrail,
+		NoPlots:             doc.NoPlots,
+		Social9:             doc.Social9,
+		OriginalMetricNames: doc.OriginalMetricNames,
+		TraceSample:         doc.TraceSample,
+		File:                p.cf.File,
+		meta:                p.d.meta,
 	}
 	p.targets()
 	p.templates()
