@@ -26,9 +26,19 @@ import (
 	"github.com/vecrosim/vecro/framework/traces"
 )
 
-// cleanupTimeout bounds clearing faults and stopping the runtime, which run
-// even when the run's context is cancelled.
+// cleanupTimeout bounds clearing faults and flushing spans, which run even
+// when the run's context is cancelled.
 const cleanupTimeout = 30 * time.Second
+
+// stopTimeout bounds the runtime's teardown, which runs even when the run's
+// context is cancelled, after the faults are cleared. It is longer than
+// cleanupTimeout because a Kubernetes namespace is gone only once its pods
+// have stopped (their grace period) and the namespace controller has swept
+// it: on the offline 2-core node that took over 30 s, and the run failed
+// with the system still terminating. The kube runtime bounds its own wait
+// (kube.Options.DeleteTimeout, 3 min by default); this is the margin above
+// it, and the local runtime's Stop returns in seconds.
+const stopTimeout = 5 * time.Minute
 
 // minBaselineSteps is the fewest baseline samples the assertions accept.
 const minBaselineSteps = 5
@@ -59,7 +69,7 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 	prog.say("deploying %s (%d services) on the %s runtime", e.System.Name, len(e.System.Services), rt.Name())
 	dep, err := rt.Start(ctx, e.System)
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 		defer cancel()
 		if serr := rt.Stop(sctx); serr != nil {
 			err = errors.Join(err, fmt.Errorf("experiment %s: stop runtime: %w", e.Name, serr))

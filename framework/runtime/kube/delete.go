@@ -78,10 +78,13 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 			}
 			return false, err
 		}
+		start := time.Now()
 		if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, r.opts.DeleteTimeout, false, gone); err != nil {
-			return fmt.Errorf("delete namespace %s: still there after %v (%s): %w", m.Namespace, r.opts.DeleteTimeout, r.namespaceState(ctx, m.Namespace), err)
+			// The time waited, not the bound: a caller's shorter deadline
+			// ends the wait first.
+			return fmt.Errorf("delete namespace %s: still there after %v (%s): %w", m.Namespace, time.Since(start).Round(100*time.Millisecond), r.namespaceState(ctx, m.Namespace), err)
 		}
-		r.log.Info("deleted", "namespace", m.Namespace)
+		r.log.Info("namespace gone", "namespace", m.Namespace, "took", time.Since(start).Round(100*time.Millisecond))
 		// The namespace took its objects; the cluster-scoped ones (the
 		// standalone Prometheus' access to the nodes) are not in it.
 		var errs []error
