@@ -229,7 +229,7 @@ func TestSocialDelayE2E(t *testing.T) {
 	// the embedded runtime, through VECRO_RUNTIME=kube with the flags vecro
 	// run was given, as a user's suite would run them on a cluster.
 	filter := "fault:net-delay && !link:db && !fault:multi"
-	scen := exec.CommandContext(ctx, "go", "test", "-count=1", "-timeout", "12m", "./scenarios/",
+	scen := exec.CommandContext(ctx, "go", "test", "-v", "-count=1", "-timeout", "12m", "./scenarios/",
 		"-args", "-ginkgo.label-filter="+filter, "-ginkgo.v")
 	scen.Dir = root
 	scen.Env = append(os.Environ(), "VECRO_RUNTIME=kube", "VECRO_KUBE_FLAGS="+strings.Join(kubeFlags, " "), "ARTIFACTS_DIR="+t.TempDir())
@@ -240,7 +240,8 @@ func TestSocialDelayE2E(t *testing.T) {
 		t.Errorf("the scenario suite on the node: %v", err)
 	}
 	// The ingress-delay scenario's five specs, all but the signature (no
-	// golden for this runtime: it skips, saying so) run and pass.
+	// golden for this runtime: it skips, saying so) run and pass. go test
+	// shows a passing package's output (Ginkgo's summary) only with -v.
 	ran := -1
 	if m := regexp.MustCompile(`Ran (\d+) of \d+ Specs`).FindSubmatch(out); m != nil {
 		ran, _ = strconv.Atoi(string(m[1]))
