@@ -97,20 +97,18 @@ case is named, and scored as no answer).`,
 			if isTerminal(s.Err) {
 				opts.Progress = s.Err
 			}
-			var reps []*eval.Report
+			reps, err := eval.Evaluate(cmd.Context(), cases, methods, opts)
+			if err != nil {
+				return err
+			}
 			failed := 0
-			for _, m := range methods {
-				rep, err := eval.Evaluate(cmd.Context(), cases, m, opts)
-				if err != nil {
-					return err
-				}
+			for _, rep := range reps {
 				for _, c := range rep.Cases {
 					if c.Err != "" {
 						failed++
 						fmt.Fprintf(s.Err, "%s failed on case %s: %s\n", rep.Method, c.Case, c.Err)
 					}
 				}
-				reps = append(reps, rep)
 			}
 			if out == "" {
 				out = args[0]

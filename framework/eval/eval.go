@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -89,71 +91,131 @@ func (r *Report) Group(behavior string) *Group {
 	return nil
 }
 
-// Evaluate runs m on every scorable case, each blinded in a fresh
-// temporary directory removed after it, and scores the answers. The error
-// is the corpus's or the context's; a method's failure on a case is that
-// case's Err.
-func Evaluate(ctx context.Context, cases []Case, m Method, opts Options) (*Report, error) {
-	rep := &Report{Method: m.Name()}
-	if c, ok := m.(Command); ok {
-		rep.Oracle = c.UsesLabels()
+// Evaluate runs every method on every scorable case and scores the
+// answers: one Report per method, in the order given. Each case is blinded
+// once, in a fresh temporary directory removed after it, and that copy is
+// shown to every method in turn; a method that changed it (wrote a scratch
+// file there, say) leaves the next one a fresh copy. The error is the
+// corpus's or the context's; a method's failure on a case is that case's
+// Err.
+func Evaluate(ctx context.Context, cases []Case, methods []Method, opts Options) ([]*Report, error) {
+	reps := make([]*Report, len(methods))
+	for j, m := range methods {
+		reps[j] = &Report{Method: m.Name()}
+		if c, ok := m.(Command); ok {
+			reps[j].Oracle = c.UsesLabels()
+		}
 	}
 	for i, c := range cases {
-		res := CaseResult{Case: c.ID, Behavior: c.Behavior(), Answers: c.Answers(), Skip: c.Skip, c: c}
-		if c.Skip == "" {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			a, err := analyze(ctx, c, m, opts)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				res.Err = err.Error()
-			}
-			res.answer = a
-			top := dedup(a.Ranks)
-			res.Top = top[:min(TopK, len(top))]
-			for j, s := range top {
-				if slices.Contains(res.Answers, s) {
-					res.Rank = j + 1
-					break
-				}
-			}
-			res.Flagged = len(a.Anomalies)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		if opts.Progress != nil {
-			status := fmt.Sprintf("rank %d", res.Rank)
-			switch {
-			case res.Skip != "":
-				status = "skipped: " + res.Skip
-			case res.Err != "":
-				status = "error: " + res.Err
-			}
-			fmt.Fprintf(opts.Progress, "%s [%d/%d] %s: %s\n", m.Name(), i+1, len(cases), c.ID, status)
+		results, err := evaluateCase(ctx, c, methods, opts)
+		if err != nil {
+			return nil, err
 		}
-		rep.Cases = append(rep.Cases, res)
+		for j, res := range results {
+			if opts.Progress != nil {
+				status := fmt.Sprintf("rank %d", res.Rank)
+				switch {
+				case res.Skip != "":
+					status = "skipped: " + res.Skip
+				case res.Err != "":
+					status = "error: " + res.Err
+				}
+				fmt.Fprintf(opts.Progress, "%s [%d/%d] %s: %s\n", methods[j].Name(), i+1, len(cases), c.ID, status)
+			}
+			reps[j].Cases = append(reps[j].Cases, res)
+		}
 	}
-	rep.Groups = group(rep.Cases)
-	return rep, nil
+	for _, r := range reps {
+		r.Groups = group(r.Cases)
+	}
+	return reps, nil
 }
 
-func analyze(ctx context.Context, c Case, m Method, opts Options) (Answer, error) {
-	dir, err := os.MkdirTemp("", "vecro-eval-")
-	if err != nil {
-		return Answer{}, err
+// evaluateCase blinds c once and runs every method on it. Only the
+// context's end is an error: a method's failure, or a blinding that fails
+// (a broken case), is each method's Err on the case.
+func evaluateCase(ctx context.Context, c Case, methods []Method, opts Options) ([]CaseResult, error) {
+	results := make([]CaseResult, len(methods))
+	for j := range results {
+		results[j] = CaseResult{Case: c.ID, Behavior: c.Behavior(), Answers: c.Answers(), Skip: c.Skip, c: c}
 	}
-	defer os.RemoveAll(dir)
+	if c.Skip != "" {
+		return results, nil
+	}
+	tmp, err := os.MkdirTemp("", "vecro-eval-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
 	told := c.InjectTime().Add(opts.TDelta)
 	var cut Window
 	if opts.Length > 0 {
 		cut = Window{Start: told.Add(-opts.Length), End: told.Add(opts.Length)}
 	}
-	blind := filepath.Join(dir, "dataset")
-	if err := Blind(c.Dir, blind, cut); err != nil {
-		return Answer{}, fmt.Errorf("blind the dataset: %w", err)
+	blind := filepath.Join(tmp, "dataset")
+	var shown string // the copy's fingerprint, "" until it is made
+	for j, m := range methods {
+		res := &results[j]
+		if fp, ferr := fingerprint(blind); shown == "" || ferr != nil || fp != shown {
+			if shown, err = reblind(c.Dir, blind, cut); err != nil {
+				res.Err = fmt.Sprintf("blind the dataset: %v", err)
+				continue
+			}
+		}
+		a, aerr := m.Analyze(ctx, Input{Case: c.ID, Dir: blind, InjectTime: told, Labels: filepath.Join(c.Dir, "labels.csv")})
+		if aerr != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			res.Err = aerr.Error()
+		}
+		res.answer = a
+		top := dedup(a.Ranks)
+		res.Top = top[:min(TopK, len(top))]
+		for k, s := range top {
+			if slices.Contains(res.Answers, s) {
+				res.Rank = k + 1
+				break
+			}
+		}
+		res.Flagged = len(a.Anomalies)
 	}
-	return m.Analyze(ctx, Input{Case: c.ID, Dir: blind, InjectTime: told, Labels: filepath.Join(c.Dir, "labels.csv")})
+	return results, nil
+}
+
+// reblind writes src's blinded copy to dst afresh and returns its
+// fingerprint.
+func reblind(src, dst string, cut Window) (string, error) {
+	if err := os.RemoveAll(dst); err != nil {
+		return "", err
+	}
+	if err := Blind(src, dst, cut); err != nil {
+		return "", err
+	}
+	return fingerprint(dst)
+}
+
+// fingerprint names every file under dir with its size, mode and
+// modification time: a method that wrote, removed or touched anything
+// there changes it. (Permissions would not keep a method out: the
+// harness often runs as root.)
+func fingerprint(dir string) (string, error) {
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %v %d\n", p, fi.Size(), fi.Mode(), fi.ModTime().UnixNano())
+		return nil
+	})
+	return b.String(), err
 }
 
 // group scores the results by behaviour and over all.

@@ -34,7 +34,8 @@ func TestMain(m *testing.M) {
 
 // externalMethod: "oracle LABELS" ranks the labelled targets first;
 // "random DATASET" ranks the manifest's services in an order drawn from the
-// dataset's path; "garbage" prints no JSON; "fail" exits 3.
+// dataset's path; "scribble" overwrites the dataset's manifest; "garbage"
+// prints no JSON; "fail" exits 3.
 func externalMethod(mode string, args []string) int {
 	switch mode {
 	case "oracle":
@@ -58,8 +59,8 @@ func externalMethod(mode string, args []string) int {
 		if err == nil {
 			err = json.Unmarshal(b, &m)
 		}
-		if err != nil || m.Faults != nil {
-			fmt.Fprintln(os.Stderr, "manifest unreadable or not blinded:", err)
+		if err != nil || m.Faults != nil || len(m.System.Services) == 0 {
+			fmt.Fprintln(os.Stderr, "manifest unreadable, not blinded or altered:", err)
 			return 1
 		}
 		var names []string
@@ -72,6 +73,15 @@ func externalMethod(mode string, args []string) int {
 		rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 		b, _ = json.Marshal(map[string]any{"ranks": names})
 		fmt.Println(string(b))
+	case "scribble":
+		// A method that alters what it was shown: the next must not see it.
+		for _, f := range []string{"manifest.json", "scratch.txt"} {
+			if err := os.WriteFile(filepath.Join(args[0], f), []byte("{}"), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+		}
+		fmt.Println(`{"ranks": []}`)
 	case "garbage":
 		fmt.Println("ranking: a, b")
 	case "fail":
@@ -198,11 +208,13 @@ func TestBaselinesFindTheInjectedRootCause(t *testing.T) {
 	if len(cases) != 9 || cases[8].Skip != "status partial" {
 		t.Fatalf("%d cases, last %+v: want 8 scorable and the partial one skipped", len(cases), cases[len(cases)-1])
 	}
-	for _, m := range []eval.Method{eval.NSigma(), eval.BARO()} {
-		rep, err := eval.Evaluate(context.Background(), cases, m, eval.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	methods := []eval.Method{eval.NSigma(), eval.BARO()}
+	reps, err := eval.Evaluate(context.Background(), cases, methods, eval.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, rep := range reps {
+		m := methods[i]
 		all := rep.Group(eval.All)
 		if rep.Errors() != 0 || all.Ranking.Cases != 8 || all.Ranking.AC(1) != 1 {
 			var b bytes.Buffer
@@ -231,16 +243,18 @@ func TestExternalMethods(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	oracle, err := eval.Evaluate(ctx, cases, method("oracle", "{labels}"), eval.Options{})
+	reps, err := eval.Evaluate(ctx, cases, []eval.Method{method("oracle", "{labels}"), method("scribble", "{dataset}"), method("random", "{dataset} {case}"), method("garbage", "{dataset}"), method("fail", "{dataset}")}, eval.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	oracle, random := reps[0], reps[2]
+	// The methods share a case's blinded copy, but what one writes there
+	// never reaches the next: random, after scribble, reads the manifest.
+	if reps[1].Errors() != 0 {
+		t.Errorf("scribble: %+v", reps[1].Cases[0])
 	}
 	if !oracle.Oracle || oracle.Group(eval.All).Ranking.Avg(5) != 1 || oracle.Errors() != 0 {
 		t.Errorf("oracle: flagged %v, Avg@5 %.2f, errors %d %+v", oracle.Oracle, oracle.Group(eval.All).Ranking.Avg(5), oracle.Errors(), oracle.Cases)
-	}
-	random, err := eval.Evaluate(ctx, cases, method("random", "{dataset} {case}"), eval.Options{})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if random.Oracle || random.Errors() != 0 {
 		t.Fatalf("random: %+v", random.Cases)
@@ -255,11 +269,8 @@ func TestExternalMethods(t *testing.T) {
 		t.Errorf("a method that answers no anomalies got detection scores %+v", g.Detection)
 	}
 
-	for _, mode := range []string{"garbage", "fail"} {
-		rep, err := eval.Evaluate(ctx, cases, method(mode, "{dataset}"), eval.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i, mode := range []string{"garbage", "fail"} {
+		rep := reps[3+i]
 		if rep.Errors() != 8 || !strings.Contains(rep.Cases[0].Err, map[string]string{"garbage": "not a JSON object", "fail": "exit status 3"}[mode]) {
 			t.Errorf("%s: %d errors, first %q", mode, rep.Errors(), rep.Cases[0].Err)
 		}
