@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vecrosim/vecro/framework/eval"
+	"github.com/vecrosim/vecro/internal/statusline"
 )
 
 func newEvalCmd(s streams) *cobra.Command {
@@ -94,7 +95,7 @@ case is named, and scored as no answer).`,
 				return fmt.Errorf("eval: none of the %d cases of %s can be scored", len(cases), args[0])
 			}
 			opts := eval.Options{TDelta: tdelta, Length: length}
-			if isTerminal(s.Err) {
+			if statusline.IsTerminal(s.Err) {
 				opts.Progress = s.Err
 			}
 			reps, err := eval.Evaluate(cmd.Context(), cases, methods, opts)

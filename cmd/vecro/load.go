@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/vecrosim/vecro/framework/load"
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/internal/statusline"
 )
 
 func newLoadCmd(s streams) *cobra.Command {
@@ -160,7 +160,7 @@ func runLoad(ctx context.Context, s streams, sp load.Spec, jsonOut bool, csvFile
 	if err != nil {
 		return err
 	}
-	p := newLoadProgress(s.Err)
+	p := statusline.New(s.Err)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 wait:
@@ -172,11 +172,11 @@ wait:
 		case <-run.Done():
 			break wait
 		case <-tick.C:
-			p.show(run.Stats())
+			p.Show(loadLine(run.Stats()))
 		}
 	}
 	rep := run.Wait()
-	p.clear()
+	p.Clear()
 
 	var errs []error
 	if csvFile != "" {
@@ -208,46 +208,14 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// isTerminal reports whether w is a terminal, where progress lines go;
-// logs and pipes get only results.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// loadProgress rewrites one status line on a terminal; elsewhere it is
-// quiet, so logs and pipes get only the report.
-type loadProgress struct {
-	w     io.Writer
-	width int
-}
-
-func newLoadProgress(w io.Writer) *loadProgress {
-	if isTerminal(w) {
-		return &loadProgress{w: w}
-	}
-	return &loadProgress{}
-}
-
-func (p *loadProgress) show(st load.Snapshot) {
-	if p.w == nil {
-		return
-	}
+// loadLine is the live line of vecro load (a terminal only: logs and
+// pipes get only the report).
+func loadLine(st load.Snapshot) string {
 	p99 := "-" // no answer in the last second
 	if st.Last.P99 > 0 {
 		p99 = st.Last.P99.Round(10 * time.Microsecond).String()
 	}
-	line := fmt.Sprintf("%4.0fs  sent %d  ok %d  errors %d  late %d  %.0f req/s  p99 %s  in flight %d",
+	return fmt.Sprintf("%4.0fs  sent %d  ok %d  errors %d  late %d  %.0f req/s  p99 %s  in flight %d",
 		st.Elapsed.Seconds(), st.Total.Sent, st.Total.OK, st.Total.Errors, st.Total.Late,
 		float64(st.Last.Sent), p99, st.InFlight)
-	pad := max(p.width-len(line), 0)
-	fmt.Fprint(p.w, "\r"+line+strings.Repeat(" ", pad))
-	p.width = len(line)
-}
-
-func (p *loadProgress) clear() {
-	if p.w != nil && p.width > 0 {
-		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", p.width)+"\r")
-		p.width = 0
-	}
 }

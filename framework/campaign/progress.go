@@ -3,26 +3,21 @@ package campaign
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
-	"golang.org/x/term"
+	"github.com/vecrosim/vecro/internal/statusline"
 )
 
 // progress is the campaign's progress line. On a terminal it is redrawn
 // every second with the running case, the last line of that case's own
 // progress and the time left; elsewhere (a CI log, a file) it stays quiet
-// but for one line per finished case. The terminal test is the one of
-// package experiment's progress line.
+// but for one line per finished case.
 type progress struct {
 	mu      sync.Mutex
 	w       io.Writer
-	tty     bool
-	width   int // the terminal's, 0 when unknown
-	shown   int // the width of the line on screen, to clear it
+	line    *statusline.Line
 	total   int
 	done    int
 	workers int
@@ -44,12 +39,8 @@ type running struct {
 }
 
 func newProgress(w io.Writer, total, done, workers int) *progress {
-	p := &progress{w: w, total: total, done: done, workers: workers, running: map[string]*running{}, warned: map[string]bool{}}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-		if wd, _, err := term.GetSize(int(f.Fd())); err == nil {
-			p.width = wd
-		}
+	p := &progress{w: w, line: statusline.New(w), total: total, done: done, workers: workers, running: map[string]*running{}, warned: map[string]bool{}}
+	if p.line.Live() {
 		p.stop = make(chan struct{})
 		p.stopped.Add(1)
 		go p.tick()
@@ -90,8 +81,7 @@ func (p *progress) caseWriter(id string) io.Writer {
 		}
 		if strings.HasPrefix(line, "warning: ") && !p.warned[line] {
 			p.warned[line] = true
-			p.clear()
-			fmt.Fprintf(p.w, "%s: %s\n", id, line)
+			p.line.Println(id + ": " + line)
 			p.draw(time.Now())
 		}
 	})
@@ -118,16 +108,15 @@ func (p *progress) end(id, status string, took time.Duration, err error) {
 	if p.w == nil {
 		return
 	}
-	p.clear()
 	line := fmt.Sprintf("[%d/%d] %s %s in %s", p.done, p.total, id, status, took.Round(time.Second))
 	if err != nil && status != "complete" {
 		msg, _, _ := strings.Cut(err.Error(), "\n")
-		line += ": " + clip(msg, 240)
+		line += ": " + statusline.Clip(msg, 240)
 	}
 	if left := p.left(time.Now()); left > 0 {
 		line += " · ETA " + left.Round(time.Second).String()
 	}
-	fmt.Fprintln(p.w, line)
+	p.line.Println(line)
 	p.draw(time.Now())
 }
 
@@ -138,7 +127,7 @@ func (p *progress) close() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.clear()
+	p.line.Clear()
 }
 
 func (p *progress) tick() {
@@ -159,7 +148,7 @@ func (p *progress) tick() {
 
 // draw redraws the live line (a terminal only); it runs under mu.
 func (p *progress) draw(now time.Time) {
-	if !p.tty || len(p.order) == 0 {
+	if !p.line.Live() || len(p.order) == 0 {
 		return
 	}
 	id := p.order[0]
@@ -172,19 +161,7 @@ func (p *progress) draw(now time.Time) {
 		line += ": " + strings.Join(strings.Fields(r.last), " ")
 	}
 	line += " · ETA " + p.left(now).Round(time.Second).String()
-	if p.width > 1 {
-		line = clip(line, p.width-1)
-	}
-	p.clear()
-	fmt.Fprint(p.w, line)
-	p.shown = utf8.RuneCountInString(line)
-}
-
-func (p *progress) clear() {
-	if p.tty && p.shown > 0 {
-		fmt.Fprint(p.w, "\r"+strings.Repeat(" ", p.shown)+"\r")
-		p.shown = 0
-	}
+	p.line.Show(line)
 }
 
 // left is the time left at now; it runs under mu.
@@ -215,19 +192,6 @@ func timeLeft(queued time.Duration, rs []runningCase, actual, estimated time.Dur
 		left += max(time.Duration(float64(r.est)*ratio)-r.elapsed, 0)
 	}
 	return left / time.Duration(max(workers, 1))
-}
-
-// clip cuts s to n runes (a terminal's columns, near enough), marking
-// the cut.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	if n <= 1 {
-		return string(r[:max(n, 0)])
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // lastLine is a writer that hands each complete line to a func.

@@ -430,7 +430,4 @@ func TestProgressLines(t *testing.T) {
 	if !slices.Equal(lines, []string{"baseline   12s / 70s", "fault delay  40s / 70s"}) {
 		t.Errorf("lines %q", lines)
 	}
-	if clip("abcdef", 4) != "abc…" || clip("ab", 4) != "ab" || clip("·····", 3) != "··…" {
-		t.Error("clip")
-	}
 }
