@@ -110,6 +110,7 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 		return errors.Join(errs...)
 	}
 	left := 0
+	start := time.Now()
 	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, r.opts.DeleteTimeout, false, func(ctx context.Context) (bool, error) {
 		pods, err := r.cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: manifest.SystemSelector(m.System)})
 		if err != nil {
@@ -118,7 +119,7 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 		left = len(pods.Items)
 		return left == 0, nil
 	}); err != nil {
-		return fmt.Errorf("delete system %s in namespace %s: %d pod(s) left after %v: %w", m.System, m.Namespace, left, r.opts.DeleteTimeout, err)
+		return fmt.Errorf("delete system %s in namespace %s: %d pod(s) left after %v: %w", m.System, m.Namespace, left, time.Since(start).Round(100*time.Millisecond), err)
 	}
 	return nil
 }

@@ -344,7 +344,9 @@ func TestRolloutFailsClearly(t *testing.T) {
 
 	sys := &spec.System{Name: "broken", Services: []spec.Service{{Name: "front", Type: spec.TypeBase, Calls: []string{"back"}}, {Name: "back", Type: spec.TypeBase}}}
 	r := kube.New(kube.Options{Cluster: &kube.Cluster{RESTConfig: cp.cfg}, Image: testImage, Monitoring: kube.MonitoringNone, RolloutTimeout: 8 * time.Second, Logger: testLogger(t)})
+	began := time.Now()
 	_, err := r.Start(ctx, sys)
+	took := time.Since(began)
 	if err == nil {
 		r.Stop(ctx)
 		t.Fatal("start succeeded on tainted nodes")
@@ -369,10 +371,14 @@ func TestRolloutFailsClearly(t *testing.T) {
 		}
 	}
 	msg := err.Error()
-	for _, want := range []string{"namespace broken", "2 deployment(s) not ready after 8s", "deployment broken-front: 1 wanted, 1 updated, 0 ready", "untolerated taint"} {
+	for _, want := range []string{"namespace broken", "2 deployment(s) not ready after 8", "(deadline of 8s passed)", "deployment broken-front: 1 wanted, 1 updated, 0 ready", "untolerated taint"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+	// The time it says it waited is the time it waited, not the bound.
+	if re.Waited < 8*time.Second || re.Waited > took {
+		t.Errorf("says it waited %v: want from the 8 s bound to the %v Start took", re.Waited, took)
 	}
 	// Teardown after a failed start removes what was applied.
 	if err := r.Stop(ctx); err != nil {

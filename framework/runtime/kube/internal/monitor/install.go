@@ -117,6 +117,7 @@ func applyUnstructured(ctx context.Context, client dynamic.Interface, mapper met
 // served).
 func WaitCRDEstablished(ctx context.Context, client dynamic.Interface, name string, timeout time.Duration) error {
 	var last *apiextensionsv1.CustomResourceDefinition
+	start := time.Now()
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		u, err := client.Resource(gvrCRD).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -139,7 +140,7 @@ func WaitCRDEstablished(ctx context.Context, client dynamic.Interface, name stri
 		if last != nil {
 			why = fmt.Sprintf("conditions %v", last.Status.Conditions)
 		}
-		return fmt.Errorf("CRD %s not established after %v (%s): %w", name, timeout, why, err)
+		return fmt.Errorf("CRD %s not established after %v (%s): %w", name, time.Since(start).Round(100*time.Millisecond), why, err)
 	}
 	return nil
 }
@@ -160,6 +161,7 @@ func WaitPrometheus(ctx context.Context, cs kubernetes.Interface, k KubePromethe
 func waitReadyPod(ctx context.Context, cs kubernetes.Interface, ns, sel string, timeout, interval time.Duration, what string, consider, ready func(*corev1.Pod) bool) (string, error) {
 	var pod string
 	var seen []string
+	start := time.Now()
 	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
 		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
@@ -184,7 +186,7 @@ func waitReadyPod(ctx context.Context, cs kubernetes.Interface, ns, sel string, 
 		if len(seen) > 0 {
 			state = strings.Join(seen, "; ")
 		}
-		return "", fmt.Errorf("%s not ready after %v (%s): %w", what, timeout, state, err)
+		return "", fmt.Errorf("%s not ready after %v (%s): %w", what, time.Since(start).Round(100*time.Millisecond), state, err)
 	}
 	return pod, nil
 }

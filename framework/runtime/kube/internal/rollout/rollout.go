@@ -26,7 +26,9 @@ const DefaultTimeout = 5 * time.Minute
 // gave up on their own) and why, from their status, their pods and events.
 type Error struct {
 	Namespace string
-	Timeout   time.Duration
+	// Timeout is the wait's bound; Waited is how long it really waited,
+	// shorter when the caller's context or a progress deadline ended it.
+	Timeout, Waited time.Duration
 	// NotReady has one report per Deployment that did not finish.
 	NotReady []DeploymentReport
 	// Cause is what ended the wait: the deadline, the context, or a
@@ -63,7 +65,7 @@ func (e *Error) Error() string {
 		names[i] = d.Name
 	}
 	fmt.Fprintf(&b, "rollout in namespace %s: %d deployment(s) not ready after %v (%v): %s",
-		e.Namespace, len(e.NotReady), e.Timeout, e.Cause, strings.Join(names, ", "))
+		e.Namespace, len(e.NotReady), e.Waited.Round(100*time.Millisecond), e.Cause, strings.Join(names, ", "))
 	for _, d := range e.NotReady {
 		fmt.Fprintf(&b, "\n  deployment %s: %d wanted, %d updated, %d ready, %d available", d.Name, d.Want, d.Updated, d.Ready, d.Available)
 		if d.Old > 0 {
@@ -133,6 +135,7 @@ func Wait(ctx context.Context, cs kubernetes.Interface, namespace string, names 
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	start := time.Now()
 	pending := slices.Clone(names)
 	var lastErr error
 	cond := func(ctx context.Context) (bool, error) {
@@ -164,6 +167,7 @@ func Wait(ctx context.Context, cs kubernetes.Interface, namespace string, names 
 	if err == nil {
 		return nil
 	}
+	waited := time.Since(start)
 	cause := err
 	switch {
 	case errors.Is(err, errProgressDeadline):
@@ -178,7 +182,7 @@ func Wait(ctx context.Context, cs kubernetes.Interface, namespace string, names 
 	// The report is worth a few seconds even when ctx is done.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	re := &Error{Namespace: namespace, Timeout: timeout, Cause: cause}
+	re := &Error{Namespace: namespace, Timeout: timeout, Waited: waited, Cause: cause}
 	for _, name := range pending {
 		re.NotReady = append(re.NotReady, diagnose(dctx, cs, namespace, name))
 	}

@@ -67,7 +67,7 @@ func TestPodProblems(t *testing.T) {
 }
 
 func TestRolloutErrorMessage(t *testing.T) {
-	e := &Error{Namespace: "social", Timeout: time.Minute, Cause: errors.New("deadline of 1m0s passed"), NotReady: []DeploymentReport{{
+	e := &Error{Namespace: "social", Timeout: time.Minute, Waited: time.Minute + 40*time.Millisecond, Cause: errors.New("deadline of 1m0s passed"), NotReady: []DeploymentReport{{
 		Name: "social-text", Want: 2, Updated: 2, Ready: 1, Available: 1, Old: 1,
 		Conditions: []string{"Available=False MinimumReplicasUnavailable: Deployment does not have minimum availability."},
 		Pods:       []PodReport{{Name: "social-text-abc-12345", Phase: corev1.PodPending, Node: "w1", Problems: []string{"container service waiting: ErrImagePull: not found"}, Events: []string{"Failed (×3): Error: ErrImagePull"}}},
