@@ -7,12 +7,18 @@ import (
 	"time"
 )
 
-// Window is a named time range: a fault's applied window or the baseline.
-// Start is included, End excluded.
+// Window is a time range, Start included, End excluded, and its name if it
+// has one: a fault's applied window, the baseline, a span a detector
+// flagged (whose JSON, {"start": ..., "end": ...}, is that of RCAEval's
+// answers), a cut of a dataset.
 type Window struct {
-	Name       string
-	Start, End time.Time
+	Name  string    `json:"name,omitempty"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
+
+// Contains reports whether t is in w.
+func (w Window) Contains(t time.Time) bool { return !t.Before(w.Start) && t.Before(w.End) }
 
 func (w Window) String() string {
 	return fmt.Sprintf("%s [%s, %s)", w.Name, w.Start.UTC().Format("15:04:05.000"), w.End.UTC().Format("15:04:05.000"))

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vecrosim/vecro/framework/analysis"
 )
 
 // faultColumns are the ground truth a dataset's long CSVs carry per row.
@@ -55,14 +57,9 @@ var blindFiles = []struct {
 	{"callgraph.dot", timeColumn{}},
 }
 
-// Window is a span of time, start included, end excluded.
-type Window struct {
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
-}
-
-// Contains reports whether t is in w.
-func (w Window) Contains(t time.Time) bool { return !t.Before(w.Start) && t.Before(w.End) }
+// Window is the one window type of the framework's analysis: a span a
+// method flagged, a fault's applied window, a cut.
+type Window = analysis.Window
 
 // Blind copies the run in src to dst as a method may see it: without
 // labels.csv and plots, without the fault columns of the long CSVs and
