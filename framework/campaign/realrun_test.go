@@ -11,7 +11,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/campaign"
 	"github.com/vecrosim/vecro/framework/dataset"
-	"github.com/vecrosim/vecro/framework/runtime/local"
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
 
@@ -50,7 +50,7 @@ func TestRealCampaign(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if _, err := local.BuildService(ctx, "", nil); err != nil {
+	if _, err := build.Service(ctx, "", build.Target{}, nil); err != nil {
 		testutil.SkipOrFail(t, "the service binary (images/service) does not build: %v", err)
 	}
 	dir := t.TempDir()

@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/vecrosim/vecro/framework/image"
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
 
@@ -186,8 +187,16 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
+// The service image packs the binary of the one service-build path
+// (framework/service/build); the Package path is TestPauseImage's.
 func TestServiceImage(t *testing.T) {
-	img, ref := buildImage(t, image.Spec{Package: "./images/service", Ports: []int{8080, 8081}}, "vecro/service")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	svc, err := build.Service(ctx, moduleRoot(t), build.Linux("amd64"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, ref := buildImage(t, image.Spec{Binary: svc, Path: "/service", Ports: []int{8080, 8081}}, "vecro/service")
 	if !strings.HasPrefix(ref, "vecro/service:") && !strings.HasPrefix(ref, "index.docker.io/vecro/service:") {
 		t.Errorf("ref = %s", ref)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,11 +20,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
 
-// serviceBin is the service binary, built once by TestMain with `go build`
-// so that the tests run the real program as its own process.
+// serviceBin is the service binary, built (or found in the cache) once by
+// TestMain, so that the tests run the real program as its own process.
 var (
 	serviceBin string
 	buildErr   error
@@ -38,29 +40,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv(bareEnv) == "1" {
 		os.Exit(runBare())
 	}
-	dir, err := os.MkdirTemp("", "vecro-service-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	serviceBin, buildErr = build(dir)
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	serviceBin, buildErr = buildService()
+	os.Exit(m.Run())
 }
 
-func build(dir string) (string, error) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("go toolchain not on PATH: %w", err)
-	}
-	bin := filepath.Join(dir, "service")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, out)
-	}
-	return bin, nil
+// buildService is the service binary from the content cache
+// (framework/service/build): the same file the local runtime runs.
+func buildService() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	return build.Service(ctx, "", build.Target{}, nil)
 }
 
 // runBare serves a bare handler that answers 200 with an empty body, and

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/vecrosim/vecro/framework/experiment"
-	"github.com/vecrosim/vecro/framework/runtime/local"
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
 
@@ -19,7 +19,7 @@ import (
 // does not build skips the test (fails it under CI=true).
 func New(ctx context.Context, t testing.TB, system, faults string, seed int64) (*experiment.Experiment, string) {
 	t.Helper()
-	if _, err := local.BuildService(ctx, "", nil); err != nil {
+	if _, err := build.Service(ctx, "", build.Target{}, nil); err != nil {
 		testutil.SkipOrFail(t, "the service binary (images/service) does not build: %v", err)
 	}
 	dir := t.TempDir()

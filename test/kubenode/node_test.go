@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vecrosim/vecro/framework/image"
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/test/kubenode"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -132,7 +133,11 @@ func TestNode(t *testing.T) {
 	// The service binary (images/service) packed by framework/image and
 	// loaded as the e2e suite loads it: a pod that starts as the image's
 	// non-root user and whose agent answers /healthz on the admin port.
-	svcImg, err := image.Build(ctx, image.Spec{Package: "./images/service", Dir: moduleRoot(t), Ports: []int{8080, 8081}})
+	svcBin, err := build.Service(ctx, moduleRoot(t), build.Linux("amd64"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcImg, err := image.Build(ctx, image.Spec{Binary: svcBin, Path: "/service", Ports: []int{8080, 8081}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/portforward"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/rollout"
-	"github.com/vecrosim/vecro/framework/runtime/local"
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/framework/spec"
 )
 
@@ -192,7 +192,7 @@ func (r *Runtime) image(ctx context.Context) (string, error) {
 	if dir == "" {
 		// The same lookup as the local runtime's service build: the
 		// working directory's module, else the one this was compiled in.
-		if dir, err = local.FindModule(); err != nil {
+		if dir, err = build.FindModule(); err != nil {
 			return "", fmt.Errorf("service image: %w; or pass an image the cluster can pull (--image)", err)
 		}
 	}

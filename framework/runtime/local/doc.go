@@ -6,7 +6,7 @@
 // # What Start does
 //
 //   - Builds the service binary once and caches it by content (see
-//     BuildService) unless Options.ServiceBinary names one.
+//     framework/service/build) unless Options.ServiceBinary names one.
 //   - Reserves every loopback port up front, so that all processes start at
 //     once: a caller only needs its callee's address, not a running callee.
 //     The ports are drawn below the kernel's ephemeral range (which bind to

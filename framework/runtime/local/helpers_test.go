@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
 
@@ -26,7 +27,7 @@ func serviceBinary(t testing.TB) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	bin, err := BuildService(ctx, "", testLogger(t))
+	bin, err := build.Service(ctx, "", build.Target{}, testLogger(t))
 	if err != nil {
 		testutil.SkipOrFail(t, "the service binary (images/service) does not build: %v", err)
 	}

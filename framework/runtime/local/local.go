@@ -20,8 +20,10 @@ import (
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/framework/spec"
 	"github.com/vecrosim/vecro/framework/traces"
+	"github.com/vecrosim/vecro/internal/flock"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -48,10 +50,10 @@ type Options struct {
 	Logger *slog.Logger
 
 	// ServiceBinary is the service binary to run. Default: built from
-	// ModuleDir and cached by content (BuildService).
+	// ModuleDir and cached by content (build.Service).
 	ServiceBinary string
 	// ModuleDir is the source the binary is built from. Default: found by
-	// FindModule.
+	// build.FindModule.
 	ModuleDir string
 
 	// Cgroups says whether instances get their services' resource limits
@@ -152,7 +154,7 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Records < 0 {
 		return nil, fmt.Errorf("local runtime: records %d: must not be negative", opts.Records)
 	}
-	if opts.ServiceBinary != "" && !isExecutable(opts.ServiceBinary) {
+	if opts.ServiceBinary != "" && !build.IsExecutable(opts.ServiceBinary) {
 		return nil, fmt.Errorf("local runtime: service binary %s is not an executable file", opts.ServiceBinary)
 	}
 	return &Runtime{opts: opts, log: opts.Logger, stopped: make(chan struct{})}, nil
@@ -204,7 +206,7 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 	t0 := time.Now()
 	bin := r.opts.ServiceBinary
 	if bin == "" {
-		if bin, err = BuildService(ctx, r.opts.ModuleDir, r.log); err != nil {
+		if bin, err = build.Service(ctx, r.opts.ModuleDir, build.Target{}, r.log); err != nil {
 			return nil, err
 		}
 	}
@@ -212,7 +214,7 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 
 	// Hold the machine's port lock from drawing ports until every instance
 	// has bound its own (it is ready), so that no other runtime draws them.
-	unlock, err := lockFile(ctx, portLock())
+	unlock, err := flock.Lock(ctx, portLock())
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", portLock(), err)
 	}
@@ -464,3 +466,6 @@ func randomHex(n int) string {
 	rand.Read(b) // never fails (crypto/rand since Go 1.24)
 	return hex.EncodeToString(b)
 }
+
+// discard is the default logger: library code says nothing unless asked.
+var discard = slog.New(slog.DiscardHandler)

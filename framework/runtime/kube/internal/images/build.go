@@ -10,6 +10,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/image"
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/manifest"
+	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/framework/toolcache"
 )
 
@@ -34,16 +35,27 @@ func BuildService(ctx context.Context, moduleDir, dir string, logger *slog.Logge
 	return ref, archive, nil
 }
 
-// Service builds images/service of the vecro module in moduleDir into
-// an image named ServiceRepository:<content digest prefix>.
+// ServiceArch is the GOARCH of the service image: the nodes' (kind's on
+// this machine, amd64).
+const ServiceArch = "amd64"
+
+// Service packs the service binary of the vecro module in moduleDir, for
+// linux/ServiceArch, into an image named ServiceRepository:<content digest
+// prefix>. The binary is framework/service/build's, from its content cache:
+// on an amd64 Linux machine the very file the local runtime runs.
 func Service(ctx context.Context, moduleDir string, logger *slog.Logger) (string, v1.Image, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	logger.Info("building the service image", "module", moduleDir)
+	bin, err := build.Service(ctx, moduleDir, build.Linux(ServiceArch), logger)
+	if err != nil {
+		return "", nil, err
+	}
+	logger.Info("packing the service image", "binary", bin)
 	img, err := image.Build(ctx, image.Spec{
-		Package: "./images/service",
-		Dir:     moduleDir,
+		Binary: bin,
+		Path:   "/service",
+		Arch:   ServiceArch,
 		// The default --data-dir, writable when no volume is mounted.
 		Dirs:   []string{"/tmp"},
 		Env:    []string{"VECRO_DATA_DIR=/tmp"},

@@ -1,15 +1,22 @@
 package images_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"io"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/images"
+	"github.com/vecrosim/vecro/framework/service/build"
 )
 
 // TestBuildServiceImage builds the real service image as --kind does
@@ -46,9 +53,60 @@ func TestBuildServiceImage(t *testing.T) {
 			t.Errorf("port %s not exposed: %v", p, cf.Config.ExposedPorts)
 		}
 	}
+	// The same service binary in both runtimes: on a linux/amd64 machine
+	// the image holds the very bytes the local runtime runs.
+	if runtime.GOOS == "linux" && runtime.GOARCH == images.ServiceArch {
+		local, err := build.Service(ctx, "../../../../..", build.Target{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fileInImage(t, img, "service"); !bytes.Equal(got, want) {
+			t.Errorf("the image's /service (%d bytes) is not the local runtime's %s (%d bytes)", len(got), local, len(want))
+		}
+	}
 	// The same source gives the same image, so re-deploying does not roll.
 	ref2, _, err := images.BuildService(ctx, "../../../../..", t.TempDir(), nil)
 	if err != nil || ref2 != ref {
 		t.Errorf("second build: %s %v, first %s", ref2, err, ref)
 	}
+}
+
+// fileInImage reads the file at name (no leading slash) from img's layers.
+func fileInImage(t *testing.T, img v1.Image, name string) []byte {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.TrimPrefix(h.Name, "/") == name {
+				b, err := io.ReadAll(tr)
+				rc.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}
+		}
+		rc.Close()
+	}
+	t.Fatalf("no %s in the image", name)
+	return nil
 }

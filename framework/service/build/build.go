@@ -1,4 +1,9 @@
-package local
+// Package build compiles the service binary, images/service, once per
+// content: every runtime runs the binary it returns (the local runtime
+// spawns it, the Kubernetes runtime packs the linux one into its image, the
+// tests use it), so the same sources give the same binary everywhere and a
+// binary is compiled only when the sources under it change.
+package build
 
 import (
 	"bufio"
@@ -21,6 +26,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/toolcache"
+	"github.com/vecrosim/vecro/internal/flock"
 )
 
 // Module is the module path of this repository; the service binary is built
@@ -30,13 +36,49 @@ const (
 	ServicePackage = Module + "/images/service"
 )
 
-// buildEnv makes the binary static (the contract: one static binary that
-// also runs as a container) and ignores any go.work around the checkout.
-var buildEnv = []string{"CGO_ENABLED=0", "GOWORK=off"}
+// Target is the platform a binary is built for. The zero Target is this
+// machine's (the harness's GOOS and GOARCH): on a linux/amd64 machine the
+// local runtime's binary and the one in the image for amd64 nodes are one
+// file.
+type Target struct {
+	OS, Arch string
+}
 
-// builds memoizes BuildService per module directory within a process: the
-// hash costs a `go list`, and sources do not change under a running test.
-var builds sync.Map // moduleDir → *buildOnce
+// resolved fills the zero fields with this machine's.
+func (t Target) resolved() Target {
+	if t.OS == "" {
+		t.OS = runtime.GOOS
+	}
+	if t.Arch == "" {
+		t.Arch = runtime.GOARCH
+	}
+	return t
+}
+
+// Linux is the target of the service image for nodes of arch (GOARCH).
+func Linux(arch string) Target { return Target{OS: "linux", Arch: arch} }
+
+// env makes the binary static (the contract: one static binary that also
+// runs as a container), for t, and ignores any go.work around the checkout.
+func (t Target) env() []string {
+	t = t.resolved()
+	return []string{"CGO_ENABLED=0", "GOWORK=off", "GOOS=" + t.OS, "GOARCH=" + t.Arch}
+}
+
+// buildFlags: no paths, no VCS stamp and no symbol tables, so the binary
+// depends on the sources alone (an image of it has the same digest on every
+// machine) and is small; a panic's stack trace still names functions.
+var buildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w"}
+
+// builds memoizes Service per module directory and target within a
+// process: the hash costs a `go list`, and sources do not change under a
+// running test.
+var builds sync.Map // key → *buildOnce
+
+type key struct {
+	dir string
+	t   Target
+}
 
 type buildOnce struct {
 	once sync.Once
@@ -44,19 +86,19 @@ type buildOnce struct {
 	err  error
 }
 
-// BuildService returns the service binary built from the module at
+// Service returns the service binary for t built from the module at
 // moduleDir ("" finds it: see FindModule), building it only when the cache
 // has no binary for the current sources. The cache key hashes the source
 // files of images/service and of every package of this module it imports,
-// go.mod, go.sum and the Go version and target, so any change that could
-// change the binary builds a new one:
+// go.mod, go.sum, the Go version, the target and the flags, so any change
+// that could change the binary builds a new one:
 //
 //	toolcache.Dir()/service/<hash>/service
 //
 // Concurrent builds of the same sources, in this process or another, are
 // serialized by a lock file; the binary is written beside its final name
 // and renamed into place, so a reader never runs half a file.
-func BuildService(ctx context.Context, moduleDir string, log *slog.Logger) (string, error) {
+func Service(ctx context.Context, moduleDir string, t Target, log *slog.Logger) (string, error) {
 	if log == nil {
 		log = discard
 	}
@@ -67,37 +109,39 @@ func BuildService(ctx context.Context, moduleDir string, log *slog.Logger) (stri
 		}
 		moduleDir = d
 	}
-	v, _ := builds.LoadOrStore(moduleDir, &buildOnce{})
+	t = t.resolved()
+	k := key{moduleDir, t}
+	v, _ := builds.LoadOrStore(k, &buildOnce{})
 	b := v.(*buildOnce)
-	b.once.Do(func() { b.path, b.err = buildService(ctx, moduleDir, log) })
+	b.once.Do(func() { b.path, b.err = buildService(ctx, moduleDir, t, log) })
 	if b.err != nil {
 		// Let a later call retry (a cancelled context, a fixed compile error).
-		builds.CompareAndDelete(moduleDir, b)
+		builds.CompareAndDelete(k, b)
 	}
 	return b.path, b.err
 }
 
-func buildService(ctx context.Context, moduleDir string, log *slog.Logger) (string, error) {
+func buildService(ctx context.Context, moduleDir string, t Target, log *slog.Logger) (string, error) {
 	t0 := time.Now()
-	key, err := sourceHash(ctx, moduleDir)
+	key, err := sourceHash(ctx, moduleDir, t)
 	if err != nil {
 		return "", err
 	}
 	dir := filepath.Join(toolcache.Dir(), "service", key)
 	bin := filepath.Join(dir, "service")
-	if isExecutable(bin) {
+	if IsExecutable(bin) {
 		log.Debug("service binary cached", "path", bin, "hash_took", time.Since(t0))
 		return bin, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build the service binary: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(dir, ".lock"))
+	unlock, err := flock.Lock(ctx, filepath.Join(dir, ".lock"))
 	if err != nil {
 		return "", fmt.Errorf("build the service binary: lock %s: %w", dir, err)
 	}
 	defer unlock()
-	if isExecutable(bin) { // built by whoever held the lock
+	if IsExecutable(bin) { // built by whoever held the lock
 		return bin, nil
 	}
 	tmp, err := os.CreateTemp(dir, ".service-*")
@@ -106,9 +150,9 @@ func buildService(ctx context.Context, moduleDir string, log *slog.Logger) (stri
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	log.Info("building the service binary", "package", ServicePackage, "into", bin)
-	args := []string{"build", "-trimpath", "-o", tmp.Name(), "./images/service"}
-	if out, diag, err := goCmd(ctx, moduleDir, args...); err != nil {
+	log.Info("building the service binary", "package", ServicePackage, "target", t, "into", bin)
+	args := append(append([]string{"build"}, buildFlags...), "-o", tmp.Name(), "./images/service")
+	if out, diag, err := goCmd(ctx, moduleDir, t, args...); err != nil {
 		return "", fmt.Errorf("build the service binary: go %s (in %s): %w\n%s%s", strings.Join(args, " "), moduleDir, err, out, diag)
 	}
 	if err := os.Rename(tmp.Name(), bin); err != nil {
@@ -122,10 +166,10 @@ func buildService(ctx context.Context, moduleDir string, log *slog.Logger) (stri
 // its standard output and its diagnostics apart: on a cold module cache the
 // go command prints "go: downloading …" on stderr even when it succeeds,
 // and that must not reach a parser of `go list -json` or `go env`.
-func goCmd(ctx context.Context, dir string, args ...string) (stdout, stderr []byte, err error) {
+func goCmd(ctx context.Context, dir string, t Target, args ...string) (stdout, stderr []byte, err error) {
 	cmd := exec.CommandContext(ctx, goTool(), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), buildEnv...)
+	cmd.Env = append(os.Environ(), t.env()...)
 	var out, diag bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &diag
 	err = cmd.Run()
@@ -154,11 +198,11 @@ type listedPackage struct {
 }
 
 // sourceHash is the content key of the service binary: every source file
-// of this module that goes into it, go.mod and go.sum (which pin every
-// other module), and the Go version and target.
-func sourceHash(ctx context.Context, moduleDir string) (string, error) {
+// of this module that goes into it for t, go.mod and go.sum (which pin
+// every other module), the Go version, the target and the flags.
+func sourceHash(ctx context.Context, moduleDir string, t Target) (string, error) {
 	args := []string{"list", "-deps", "-e", "-json=ImportPath,Dir,GoFiles,CgoFiles,SFiles,EmbedFiles,Module,Error", "./images/service"}
-	out, diag, err := goCmd(ctx, moduleDir, args...)
+	out, diag, err := goCmd(ctx, moduleDir, t, args...)
 	if err != nil {
 		return "", fmt.Errorf("hash the service sources: go %s (in %s): %w\n%s", strings.Join(args, " "), moduleDir, err, diag)
 	}
@@ -171,11 +215,11 @@ func sourceHash(ctx context.Context, moduleDir string) (string, error) {
 		h.Write([]byte{0})
 		return nil
 	}
-	env, diag, err := goCmd(ctx, moduleDir, "env", "GOVERSION", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GOFLAGS")
+	env, diag, err := goCmd(ctx, moduleDir, t, "env", "GOVERSION", "GOOS", "GOARCH", "GOAMD64", "GOARM64", "GOFLAGS")
 	if err != nil {
 		return "", fmt.Errorf("hash the service sources: go env: %w\n%s", err, diag)
 	}
-	add("go env", bytes.NewReader(append(env, strings.Join(buildEnv, " ")...)))
+	add("go env", bytes.NewReader(append(env, strings.Join(append(t.env(), buildFlags...), " ")...)))
 	var files []string
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
@@ -267,9 +311,15 @@ func moduleAbove(dir string) (string, bool) {
 	}
 }
 
-func isExecutable(p string) bool {
+// IsExecutable reports whether p is a regular file that may be executed.
+func IsExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && (runtime.GOOS == "windows" || fi.Mode()&0o111 != 0)
+}
+
+func (t Target) String() string {
+	t = t.resolved()
+	return t.OS + "/" + t.Arch
 }
 
 // discard is the default logger: library code says nothing unless asked.

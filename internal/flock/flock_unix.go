@@ -1,6 +1,8 @@
 //go:build unix
 
-package local
+// Package flock is an exclusive lock between processes on a file: the
+// service build cache and the local runtime's port drawing use it.
+package flock
 
 import (
 	"context"
@@ -10,10 +12,11 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive flock on path, polling so that ctx can end
+// Lock takes an exclusive flock on path, polling so that ctx can end
 // the wait; the lock goes with the process if it dies. The file is 0666
-// (as far as the umask allows) so that runtimes of other users share it.
-func lockFile(ctx context.Context, path string) (func(), error) {
+// (as far as the umask allows) so that processes of other users share it.
+// The returned func releases it.
+func Lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		return nil, err

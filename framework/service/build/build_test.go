@@ -1,10 +1,12 @@
-package local
+package build
 
 import (
 	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +54,7 @@ func TestSourceHashFollowsTheSources(t *testing.T) {
 	ctx := context.Background()
 	hash := func() string {
 		t.Helper()
-		h, err := sourceHash(ctx, dir)
+		h, err := sourceHash(ctx, dir, Target{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +88,7 @@ func TestSourceHashFollowsTheSources(t *testing.T) {
 	}
 }
 
-func TestBuildServiceCachesAndSerializes(t *testing.T) {
+func TestServiceCachesAndSerializes(t *testing.T) {
 	needGo(t)
 	t.Setenv("VECRO_CACHE", t.TempDir())
 	dir := newTinyModule(t)
@@ -102,7 +104,7 @@ func TestBuildServiceCachesAndSerializes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			paths[i], errs[i] = buildService(ctx, dir, discard)
+			paths[i], errs[i] = buildService(ctx, dir, Target{}, discard)
 		}()
 	}
 	wg.Wait()
@@ -125,20 +127,20 @@ func TestBuildServiceCachesAndSerializes(t *testing.T) {
 		}
 	}
 	// Through the memo, a second call is the same path without work.
-	p1, err := BuildService(ctx, dir, nil)
+	p1, err := Service(ctx, dir, Target{}, nil)
 	if err != nil || p1 != paths[0] {
-		t.Errorf("BuildService = %s, %v; want %s", p1, err, paths[0])
+		t.Errorf("Service = %s, %v; want %s", p1, err, paths[0])
 	}
 }
 
-func TestBuildServiceReportsCompileErrors(t *testing.T) {
+func TestServiceReportsCompileErrors(t *testing.T) {
 	needGo(t)
 	t.Setenv("VECRO_CACHE", t.TempDir())
 	dir := newTinyModule(t)
 	if err := os.WriteFile(filepath.Join(dir, "lib", "lib.go"), []byte("package lib\n\nconst Greeting = undefinedName\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := buildService(context.Background(), dir, discard)
+	_, err := buildService(context.Background(), dir, Target{}, discard)
 	if err == nil || !strings.Contains(err.Error(), "undefinedName") || !strings.Contains(err.Error(), "go build") {
 		t.Fatalf("build error %v, want the command and the compiler's message", err)
 	}
@@ -188,12 +190,50 @@ func TestSourceHashOnAColdModuleCache(t *testing.T) {
 	t.Setenv("GOPROXY", "file://"+proxy)
 	t.Setenv("GOFLAGS", "-modcacherw")
 	t.Setenv("GOSUMDB", "off")
-	if _, err := sourceHash(context.Background(), dir); err != nil {
+	if _, err := sourceHash(context.Background(), dir, Target{}); err != nil {
 		t.Fatal(err)
 	}
 	// The cache was empty: finding the dependency there now proves the go
 	// command downloaded it (and said so on stderr) inside sourceHash.
 	if _, err := os.Stat(filepath.Join(modCache, dep+"@v2.3.0")); err != nil {
 		t.Fatalf("the module cache was not filled by sourceHash, so it never ran cold: %v", err)
+	}
+}
+
+// The local runtime's binary and the image's are one file when the
+// machine is the nodes' platform, and another target gets its own binary.
+func TestServiceTargets(t *testing.T) {
+	needGo(t)
+	t.Setenv("VECRO_CACHE", t.TempDir())
+	dir := newTinyModule(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	host, err := Service(ctx, dir, Target{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := Service(ctx, dir, Target{OS: runtime.GOOS, Arch: runtime.GOARCH}, nil)
+	if err != nil || same != host {
+		t.Errorf("explicit %s/%s = %s, %v; want the host's %s", runtime.GOOS, runtime.GOARCH, same, err, host)
+	}
+	other := "arm64"
+	if runtime.GOARCH == other {
+		other = "amd64"
+	}
+	cross, err := Service(ctx, dir, Linux(other), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cross == host {
+		t.Fatalf("linux/%s got the host's binary %s", other, host)
+	}
+	f, err := elf.Open(cross)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[other]
+	if f.Machine != want {
+		t.Errorf("linux/%s binary is for %v", other, f.Machine)
 	}
 }
