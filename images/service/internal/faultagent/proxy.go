@@ -109,6 +109,10 @@ func registerToxics() {
 // Toxiproxy makes a toxic by reflection and fills it from JSON, so a toxic
 // cannot be handed a pointer. Instead its JSON carries a handle that its
 // UnmarshalJSON resolves here, before the toxic is attached to any link.
+// Setting a field on the toxic AddToxicJson returns would be too late: the
+// links already run it by then. The map is process-wide because Toxiproxy's
+// registry is; handles are unique across agents. What this relies on in
+// Toxiproxy is pinned, with its version, by toxiproxy_contract_test.go.
 var (
 	bindings   sync.Map // handle string → binding
 	nextHandle atomic.Uint64
