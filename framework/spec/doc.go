@@ -1,7 +1,16 @@
-// Package spec defines the two input formats of vecro, a system definition
-// (services, their types, workloads and calls) and a fault definition (timed
-// faults on target services), and reads them from YAML with errors that name
-// file, line and field.
+// Package spec defines the input formats of vecro and reads them from YAML
+// with errors that name file, line and field:
+//
+//   - a system definition (services, their types, workloads and calls);
+//   - a fault definition (timed faults on target services);
+//   - an experiment (kind: Experiment): a system and fault file, the load,
+//     the phases and what the dataset keeps (experiment.go);
+//   - a campaign (kind: Campaign): fault templates at several strengths
+//     across targets or target selectors, the matrix of experiments that
+//     makes a dataset corpus (campaign*.go).
+//
+// One decoder reads all four; DetectKind tells them apart (kind:, or the
+// fields a system or fault file has).
 //
 // The formats are those of the original VECROsim (see the seed document),
 // read leniently where its own examples were (the seed's "2min", "memory: 16"

@@ -23,7 +23,7 @@ const (
 	KindCampaign
 )
 
-// String names the kind: system, faults, experiment or unknown.
+// String names the kind: system, faults, experiment, campaign or unknown.
 func (k Kind) String() string {
 	switch k {
 	case KindSystem:
