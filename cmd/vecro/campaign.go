@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/vecrosim/vecro/framework/campaign"
 	"github.com/vecrosim/vecro/framework/dataset"
 	"github.com/vecrosim/vecro/framework/experiment"
+	"github.com/vecrosim/vecro/framework/runtime/kube"
 )
 
 func newCampaignCmd(s streams) *cobra.Command {
@@ -25,6 +27,8 @@ func newCampaignCmd(s streams) *cobra.Command {
 		social9, noPlots, original         bool
 		traceSample                        float64
 		verbose                            bool
+		rt, kcfg                           string
+		k                                  kubeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "campaign CAMPAIGN.yaml",
@@ -45,13 +49,16 @@ ones keep their outcome unless --retry-failed.
 --dry-run prints the matrix (one line per case: id, behaviour, parameters,
 target, seed) and the estimated time, and starts nothing.
 
-Cases run one at a time: on one machine, cases side by side would share its
-CPUs and each would measure the other's load. --parallel N above 1 is refused
-unless --force-parallel; running cases in parallel without that interference
-is for the Kubernetes runtime, which campaigns do not use yet.`,
+Cases run one at a time on the embedded runtime: on one machine, cases side by
+side would share its CPUs and each would measure the other's load, so
+--parallel N above 1 is refused there unless --force-parallel. On Kubernetes
+(--runtime kube, with the flags of vecro run) --parallel N runs N cases at
+once, slot i in namespace <namespace>-i, each with its own agents, load and
+PromQL selectors.`,
 		Example: `  vecro campaign --dry-run fixtures/campaigns/social-small.yaml
   vecro campaign --artifacts corpora fixtures/campaigns/social-small.yaml
-  vecro campaign --retry-failed fixtures/campaigns/social-small.yaml`,
+  vecro campaign --retry-failed fixtures/campaigns/social-small.yaml
+  vecro campaign --runtime kube --kubeconfig ~/.kube/config --parallel 2 fixtures/campaigns/social-small.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, err := campaign.LoadFile(args[0])
@@ -73,12 +80,41 @@ is for the Kubernetes runtime, which campaigns do not use yet.`,
 			if verbose {
 				opts.Logger = slog.New(slog.NewTextHandler(s.Err, nil))
 			}
-			opts.Prepare = func(_ *campaign.Case, e *experiment.Experiment) {
+			var onKube func(slot int, e *experiment.Experiment)
+			switch rt {
+			case "local":
+			case "kube":
+				logger := opts.Logger
+				if logger == nil {
+					logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+				}
+				base, err := kubeOptions(k, kcfg, 0, logger)
+				if err != nil {
+					return err
+				}
+				opts.Isolated = true
+				onKube = func(slot int, e *experiment.Experiment) { e.Runtime = kube.New(slotOptions(base, e, slot, parallel)) }
+				defer func() {
+					// A kind cluster the first case's Start created goes
+					// with the campaign, as with vecro run.
+					dctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 5*time.Minute)
+					defer cancel()
+					if derr := base.Cluster.Delete(dctx); derr != nil {
+						fmt.Fprintf(s.Err, "campaign %s: delete the cluster: %v\n", plan.Name, derr)
+					}
+				}()
+			default:
+				return fmt.Errorf("--runtime %q: want local or kube", rt)
+			}
+			opts.Prepare = func(slot int, _ *campaign.Case, e *experiment.Experiment) {
 				e.Social9 = e.Social9 || social9
 				e.NoPlots = e.NoPlots || noPlots
 				e.OriginalMetricNames = e.OriginalMetricNames || original
 				if cmd.Flags().Changed("trace-sample") {
 					e.TraceSampleRatio = traceSample
+				}
+				if onKube != nil {
+					onKube(slot, e)
 				}
 			}
 			fmt.Fprintf(s.Out, "campaign %s: %d cases, estimated %s; corpus %s\n",
@@ -99,14 +135,39 @@ is for the Kubernetes runtime, which campaigns do not use yet.`,
 	f.BoolVar(&dryRun, "dry-run", false, "print the cases and the estimated time; run nothing")
 	f.StringVar(&artifacts, "artifacts", "", "directory for corpora (default $ARTIFACTS_DIR or artifacts)")
 	f.BoolVar(&retryFailed, "retry-failed", false, "run the cases an earlier run left failed again")
-	f.IntVar(&parallel, "parallel", 1, "cases at once (above 1 needs --force-parallel on this machine)")
+	f.IntVar(&parallel, "parallel", 1, "cases at once (on the embedded runtime above 1 needs --force-parallel)")
 	f.BoolVar(&forceParallel, "force-parallel", false, "run --parallel cases at once on this machine although they share its CPUs")
+	f.StringVar(&rt, "runtime", "local", "where the cases run: local (processes on this machine) or kube")
+	f.StringVar(&kcfg, "kubeconfig", "", "kube runtime: kubeconfig of an existing cluster")
+	k.AddFlags(f)
 	f.BoolVar(&social9, "social9", false, "also write the original VECROsim dataset layout")
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
 	f.BoolVar(&original, "original-metric-names", false, originalNamesHelp)
 	f.Float64Var(&traceSample, "trace-sample", 1, "share of load requests traced, each a whole trace (0 < ratio ≤ 1)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the campaign's and the cases' events to stderr")
 	return cmd
+}
+
+// slotOptions are the kube runtime's options for a case in slot: the
+// case's seed, and with more than one slot a namespace of the slot's own
+// (the system's namespace, or --namespace, suffixed "-<slot>"), so that
+// cases side by side share neither objects nor series.
+func slotOptions(base kube.Options, e *experiment.Experiment, slot, slots int) kube.Options {
+	o := base
+	if e.Seed != nil {
+		o.Seed = *e.Seed
+	}
+	if e.OriginalMetricNames {
+		o.LegacyMetrics = true
+	}
+	if slots > 1 {
+		ns := o.Namespace
+		if ns == "" && e.System != nil {
+			ns = e.System.EffectiveNamespace()
+		}
+		o.Namespace = fmt.Sprintf("%s-%d", ns, slot)
+	}
+	return o
 }
 
 // printPlan writes the matrix, one case a line, and the estimate.

@@ -23,10 +23,12 @@
 // still there and whole, and runs the planned and partial ones again
 // (failed ones too with Options.RetryFailed).
 //
-// Cases run one at a time because the embedded runtime runs every service
-// on this one machine: two cases at once would share its CPUs, and each
-// would measure the other's load as its own. Run refuses Options.Parallel
-// above 1 unless Options.ForceParallel says the caller accepts that.
-// Running cases side by side without that interference is the Kubernetes
-// runtime's part (one namespace per case), which campaigns do not use yet.
+// Cases run one at a time on the embedded runtime, which runs every
+// service on this one machine: two cases at once would share its CPUs, and
+// each would measure the other's load as its own. Run refuses
+// Options.Parallel above 1 there unless Options.ForceParallel says the
+// caller accepts that. On Kubernetes (Options.Isolated) each of the
+// Parallel slots runs its cases in a namespace of its own, with its own
+// agents, load and PromQL selectors; Options.Prepare, which gets the slot,
+// gives each case its runtime.
 package campaign

@@ -28,13 +28,19 @@ type Options struct {
 	// RetryFailed runs the cases an earlier run left failed again; by
 	// default they keep their outcome, as evidence, and are not rerun.
 	RetryFailed bool
-	// Parallel is how many cases run at once; 0 and 1 mean one. Above 1
-	// Run refuses unless ForceParallel is set (see the package doc).
-	Parallel      int
-	ForceParallel bool
-	// Prepare is called with each case's experiment before it runs, to set
-	// what the caller sets on every run: a runtime, a logger, social9.
-	Prepare func(c *Case, e *experiment.Experiment)
+	// Parallel is how many cases run at once, each in its own slot
+	// (0 to Parallel-1); 0 and 1 mean one. Above 1 Run refuses unless
+	// Isolated or ForceParallel is set (see the package doc).
+	Parallel int
+	// Isolated says that cases in different slots do not share what they
+	// measure: Prepare gives each slot a namespace of its own on a
+	// cluster. ForceParallel runs them side by side although they do.
+	Isolated, ForceParallel bool
+	// Prepare is called with each case's experiment and the slot it runs
+	// in before it runs, to set what the caller sets on every run: a
+	// runtime (one per slot, or per case), a logger, social9. No two cases
+	// run in the same slot at once.
+	Prepare func(slot int, c *Case, e *experiment.Experiment)
 
 	// run runs one experiment; tests put a fake here.
 	run func(context.Context, *experiment.Experiment) (*experiment.Result, error)
@@ -78,8 +84,8 @@ func Run(ctx context.Context, plan Plan, artifactsDir string, opts Options) (sum
 	started := time.Now()
 	defer func() { sum.Elapsed = time.Since(started) }()
 	workers := max(opts.Parallel, 1)
-	if workers > 1 && !opts.ForceParallel {
-		return sum, fmt.Errorf("campaign %s: %d cases at once on one machine would share its CPUs and measure each other's load: the local runtime runs cases one at a time (force it anyway with --force-parallel)", plan.Name, workers)
+	if workers > 1 && !opts.Isolated && !opts.ForceParallel {
+		return sum, fmt.Errorf("campaign %s: %d cases at once on one machine would share its CPUs and measure each other's load: the local runtime runs cases one at a time (run on Kubernetes, where each slot has a namespace of its own, or force it anyway with --force-parallel)", plan.Name, workers)
 	}
 	if len(plan.Cases) == 0 {
 		return sum, fmt.Errorf("campaign %s: no cases to run", plan.Name)
@@ -156,7 +162,7 @@ func Run(ctx context.Context, plan Plan, artifactsDir string, opts Options) (sum
 		}
 	}()
 	var wg sync.WaitGroup
-	for range workers {
+	for slot := range workers {
 		wg.Go(func() {
 			for i := range next {
 				if ctx.Err() != nil {
@@ -173,7 +179,7 @@ func Run(ctx context.Context, plan Plan, artifactsDir string, opts Options) (sum
 				e := *c.Experiment
 				e.ArtifactsDir, e.Logger, e.Progress = corpus, opts.Logger, prog.caseWriter(c.ID)
 				if opts.Prepare != nil {
-					opts.Prepare(&c, &e)
+					opts.Prepare(slot, &c, &e)
 				}
 				prog.begin(c.ID, c.Duration+CaseOverhead)
 				began := time.Now()

@@ -360,6 +360,35 @@ func TestRunParallel(t *testing.T) {
 	if peak.Load() != 2 {
 		t.Errorf("at most %d cases ran at once, want 2", peak.Load())
 	}
+
+	// Isolated slots (a namespace each, on Kubernetes) need no force, and
+	// no two cases run in one slot at once: Prepare tags each experiment
+	// with its slot, and the run checks the slot is not busy.
+	var busy [3]atomic.Bool
+	slots := map[int]int{}
+	var mu sync.Mutex
+	iso := &fakeRun{t: t, during: func(e *experiment.Experiment) {
+		slot := int(*e.Seed) // Prepare put the slot there
+		if !busy[slot].CompareAndSwap(false, true) {
+			t.Errorf("two cases at once in slot %d", slot)
+		}
+		time.Sleep(30 * time.Millisecond)
+		busy[slot].Store(false)
+	}}
+	prepare := func(slot int, c *Case, e *experiment.Experiment) {
+		v := int64(slot)
+		e.Seed = &v
+		mu.Lock()
+		slots[slot]++
+		mu.Unlock()
+	}
+	sum, err = Run(context.Background(), smallPlan(t, 6), t.TempDir(), Options{run: iso.run, Parallel: 3, Isolated: true, Prepare: prepare})
+	if err != nil || sum.Complete != 6 {
+		t.Fatalf("isolated: %v %+v", err, sum)
+	}
+	if len(slots) != 3 || slots[0]+slots[1]+slots[2] != 6 {
+		t.Errorf("cases per slot %v, want 6 over slots 0, 1 and 2", slots)
+	}
 	if got := statuses(t, filepath.Join(arts, "c")); len(got) != 4 || slices.ContainsFunc(got, func(s string) bool { return !strings.HasSuffix(s, ":complete") }) {
 		t.Errorf("cases.csv %v", got)
 	}

@@ -30,6 +30,10 @@ type Manifest struct {
 	Experiment string `json:"experiment"`
 	RunID      string `json:"run_id"`
 	Runtime    string `json:"runtime"`
+	// Namespace is the system's namespace: on Kubernetes where it ran (the
+	// definition's, --namespace, or a campaign slot's), on the embedded
+	// runtime the definition's.
+	Namespace string `json:"namespace,omitempty"`
 	// Monitoring is what collected the metrics (runtime.Deployment).
 	Monitoring string            `json:"monitoring,omitempty"`
 	Seed       int64             `json:"seed"`

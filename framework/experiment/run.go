@@ -427,7 +427,7 @@ func (e *Experiment) datasetRun(res *Result, failed error) dataset.Run {
 	}
 	return dataset.Run{
 		Manifest: dataset.Manifest{
-			Experiment: e.Name, RunID: res.RunID, Runtime: res.Runtime, Monitoring: monitoringOf(res.Deployment), Isolation: isolationOf(res.Deployment), Seed: res.Seed,
+			Experiment: e.Name, RunID: res.RunID, Runtime: res.Runtime, Namespace: namespaceOf(res.Deployment), Monitoring: monitoringOf(res.Deployment), Isolation: isolationOf(res.Deployment), Seed: res.Seed,
 			System: e.System, Faults: e.Faults, Load: e.Load,
 			Phases: map[string]any{"warm_up": e.Phases.withDefaults().WarmUp.String(), "baseline": res.Timeline.Baseline.End.Sub(res.Timeline.Baseline.Start).String(),
 				"recovery": e.Phases.withDefaults().Recovery.String(), "steady_state": e.SteadyState, "guardrail": e.Guardrail},
@@ -451,6 +451,13 @@ func isolationOf(dep *runtime.Deployment) string {
 		return ""
 	}
 	return dep.Isolation
+}
+
+func namespaceOf(dep *runtime.Deployment) string {
+	if dep == nil {
+		return ""
+	}
+	return dep.Namespace
 }
 
 func monitoringOf(dep *runtime.Deployment) string {
