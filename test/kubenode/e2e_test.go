@@ -18,6 +18,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/dataset"
@@ -251,6 +252,87 @@ func TestSocialDelayE2E(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().Namespaces().Get(ctx, "social", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("namespace social after the scenario suite: %v", err)
+	}
+
+	parallelCampaign(ctx, t, vecro, root, kubeFlags, cs)
+}
+
+// parallelCampaign runs a two-case campaign with --parallel 2 on the node:
+// a delay on mid's ingress and one on leaf's, at the same time, each in a
+// namespace of its own (chain-0, chain-1). Each dataset must hold its own
+// run only: mid's p95 rises in the leaf case (its callee is slow) and not
+// in the mid case (its own ingress delay is not in its server latency), so
+// a selector that mixed the namespaces would show the leaf case's rise in
+// the mid case. It logs the experiments per hour, against the embedded
+// runtime's one at a time.
+func parallelCampaign(ctx context.Context, t *testing.T, vecro, root string, kubeFlags []string, cs kubernetes.Interface) {
+	t.Helper()
+	arts := t.TempDir()
+	args := append([]string{"campaign", "--artifacts", arts, "--runtime", "kube", "--parallel", "2"}, kubeFlags...)
+	args = append(args, "fixtures/campaigns/chain-parallel.yaml")
+	cmd := exec.CommandContext(ctx, vecro, args...)
+	cmd.Dir = root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	t.Logf("vecro %s (%s):\n%s", strings.Join(args, " "), took.Round(time.Second), out.String())
+	if err != nil {
+		t.Fatalf("parallel campaign: %v", err)
+	}
+	corpus := filepath.Join(arts, "chain-parallel")
+	cases, err := dataset.Cases(filepath.Join(corpus, dataset.CasesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCase := map[string]map[string]string{}
+	for _, c := range cases {
+		byCase[c["case"]] = c
+	}
+	var windows []analysis.Window
+	namespaces := map[string]bool{}
+	for _, id := range []string{"delay-mid-r1", "delay-leaf-r1"} {
+		c, ok := byCase[id]
+		if !ok || c["status"] != "complete" {
+			t.Fatalf("case %s: %v", id, c)
+		}
+		dir := filepath.Join(corpus, c["dataset"])
+		m, err := dataset.ReadManifest(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		namespaces[m.Namespace] = true
+		w := faultWindow(t, dir)
+		windows = append(windows, w)
+		mid := compareP95(t, dir, "mid", w)
+		front := compareP95(t, dir, "front", w)
+		t.Logf("%s in namespace %s: p95 of front %.1f×, of mid %.1f×", id, m.Namespace, front.Ratio, mid.Ratio)
+		if !front.Valid() || front.Ratio < 3 {
+			t.Errorf("%s: front's p95 did not rise 3× (%.2f×)", id, front.Ratio)
+		}
+		switch id {
+		case "delay-mid-r1":
+			if !mid.Valid() || mid.Ratio > 2 {
+				t.Errorf("%s: mid's p95 rose %.2f× although only its ingress was delayed: the other case's series are in this dataset?", id, mid.Ratio)
+			}
+		case "delay-leaf-r1":
+			if !mid.Valid() || mid.Ratio < 3 {
+				t.Errorf("%s: mid's p95 did not rise 3× with leaf delayed (%.2f×)", id, mid.Ratio)
+			}
+		}
+	}
+	if !namespaces["chain-0"] || !namespaces["chain-1"] {
+		t.Errorf("the cases ran in namespaces %v, want chain-0 and chain-1", namespaces)
+	}
+	if len(windows) == 2 && !(windows[0].Start.Before(windows[1].End) && windows[1].Start.Before(windows[0].End)) {
+		t.Errorf("the two fault windows %v and %v do not overlap: the cases did not run side by side", windows[0], windows[1])
+	}
+	t.Logf("experiments per hour: %.0f with --parallel 2 on the node (2 cases in %s)", 2/took.Hours(), took.Round(time.Second))
+	for _, ns := range []string{"chain-0", "chain-1"} {
+		if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("namespace %s after the campaign: %v", ns, err)
+		}
 	}
 }
 
