@@ -56,6 +56,7 @@ an agent inside every service, and writes the metrics as a labelled dataset.`,
 		newFaultsCmd,
 		newDeleteCmd,
 		newEvalCmd,
+		newExportCmd,
 	} {
 		root.AddCommand(c(s))
 	}
