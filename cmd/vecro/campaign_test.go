@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vecrosim/vecro/framework/campaign"
+	"github.com/vecrosim/vecro/framework/runtime/kube"
 )
 
 // TestCampaignDryRun: the matrix, one case a line, and the estimate; no
@@ -78,8 +81,11 @@ func TestCampaignErrors(t *testing.T) {
 	arts := t.TempDir()
 	// Refused before anything starts: nothing is written.
 	_, _, err := runCLI(t, "campaign", "--parallel", "2", "--artifacts", arts, f)
-	if err == nil || !strings.Contains(err.Error(), "the local runtime runs cases one at a time (force it anyway with --force-parallel)") {
+	if err == nil || !strings.Contains(err.Error(), "the local runtime runs cases one at a time") || !strings.Contains(err.Error(), "--force-parallel") {
 		t.Errorf("--parallel 2: %v", err)
+	}
+	if _, _, err := runCLI(t, "campaign", "--runtime", "docker", "--artifacts", arts, f); err == nil || !strings.Contains(err.Error(), `--runtime "docker": want local or kube`) {
+		t.Errorf("--runtime docker: %v", err)
 	}
 	if entries, _ := os.ReadDir(arts); len(entries) != 0 {
 		t.Errorf("a refused run wrote %d entries", len(entries))
@@ -116,5 +122,26 @@ func TestValidateCampaign(t *testing.T) {
 	_, errOut, err = runCLI(t, "validate", short)
 	if exitCode(err) != 1 || !strings.HasPrefix(errOut, short+`:26: fault-window.start: fault "delay" starts at 35s: after a warm-up of 32s`) {
 		t.Errorf("exit %d, stderr %q", exitCode(err), errOut)
+	}
+}
+
+// On Kubernetes each slot's cases get a namespace of the slot's own and
+// their own seed; one slot keeps the system's namespace.
+func TestCampaignSlotOptions(t *testing.T) {
+	plan, err := campaign.LoadFile(fx + "/campaigns/chain-parallel.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := plan.Cases[1].Experiment
+	base := kube.Options{Namespace: "", Seed: 1}
+	o := slotOptions(base, e, 1, 2)
+	if o.Namespace != "chain-1" || o.Seed != *e.Seed {
+		t.Errorf("slot 1 of 2: namespace %q, seed %d; want chain-1 and the case's %d", o.Namespace, o.Seed, *e.Seed)
+	}
+	if o := slotOptions(kube.Options{Namespace: "exp"}, e, 0, 3); o.Namespace != "exp-0" {
+		t.Errorf("--namespace exp, slot 0: %q", o.Namespace)
+	}
+	if o := slotOptions(base, e, 0, 1); o.Namespace != "" {
+		t.Errorf("one slot: namespace %q, want the system's own", o.Namespace)
 	}
 }
