@@ -217,25 +217,10 @@ func TestToxiproxyContract(t *testing.T) {
 	in2W.Close()
 }
 
-// syncBuffer is a link's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+// syncBuffer is a link's output: a link closes what it writes to.
+type syncBuffer struct{ testutil.SyncBuffer }
 
 func (s *syncBuffer) Close() error { return nil }
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor waits until the output ends with want.
 func (s *syncBuffer) waitFor(t *testing.T, want string) {
