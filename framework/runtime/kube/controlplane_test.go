@@ -300,6 +300,15 @@ func startControlPlane() (c *controlPlane, skip string, err error) {
 		// lifecycle controller lifts the not-ready taint once kwok says
 		// Ready.
 		"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,node-lifecycle-controller,serviceaccount-controller,endpointslice-controller",
+		// kwok renews its nodes' leases every 10 s from a cache fed by
+		// watches that this API server keeps ending (kwok's client-go asks
+		// for watch-list streams, which need progress notifications this
+		// etcd 3.4 lacks: "RequestWatchProgress is disabled"). Renewals
+		// came later than the default 50 s grace three times in CI, and
+		// every node went not-Ready with its pods (TestSocialOnEnvtest's
+		// Prometheus never became Ready). No test here is about node
+		// failure: a late lease waits.
+		"--node-monitor-grace-period=5m",
 	); err != nil {
 		return c, "", err
 	}
