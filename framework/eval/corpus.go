@@ -42,6 +42,8 @@ type Fault struct {
 	Name, Behavior, Target string
 	// Start and End are the applied window, as the agents measured it.
 	Start, End time.Time
+	// Partial is set when only some of the planned instances applied it.
+	Partial bool
 }
 
 // InjectTime is the earliest applied start of the case's faults: the time
@@ -195,7 +197,7 @@ func LoadCase(id, dir string) (Case, error) {
 		if l["status"] != string(fault.StatusApplied) && l["status"] != string(fault.StatusPartial) {
 			continue
 		}
-		f := Fault{Name: l["fault"], Behavior: l["behavior"], Target: l["target"]}
+		f := Fault{Name: l["fault"], Behavior: l["behavior"], Target: l["target"], Partial: l["status"] == string(fault.StatusPartial)}
 		if f.Start, err = time.Parse(time.RFC3339Nano, l["applied_start"]); err != nil {
 			return c, fmt.Errorf("%s:%d: applied_start: %w", filepath.Join(dir, "labels.csv"), i+2, err)
 		}

@@ -89,13 +89,9 @@ func ExportRCAEval(cases []Case, out string) (exported []Exported, skipped []str
 			skipped = append(skipped, fmt.Sprintf("case %s: %s", c.ID, c.Skip))
 			continue
 		}
-		partial, err := partialFaults(c.Dir)
-		if err != nil {
-			return exported, skipped, err
-		}
 		var data [][]string
 		for _, f := range c.Faults {
-			if partial[f.Name] {
+			if f.Partial {
 				skipped = append(skipped, fmt.Sprintf("case %s, fault %s: applied on some instances only", c.ID, f.Name))
 				continue
 			}
@@ -107,6 +103,7 @@ func ExportRCAEval(cases []Case, out string) (exported []Exported, skipped []str
 				return exported, skipped, fmt.Errorf("case %s, fault %s: target %q has a \"_\", which RCAEval reads as the end of the service name", c.ID, f.Name, f.Target)
 			}
 			if data == nil {
+				var err error
 				if data, err = rcaevalData(c); err != nil {
 					return exported, skipped, fmt.Errorf("case %s: %w", c.ID, err)
 				}
@@ -126,20 +123,6 @@ func ExportRCAEval(cases []Case, out string) (exported []Exported, skipped []str
 		}
 	}
 	return exported, skipped, nil
-}
-
-func partialFaults(dir string) (map[string]bool, error) {
-	labels, err := dataset.Labels(dir)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for _, l := range labels {
-		if l["status"] == "partial" {
-			out[l["fault"]] = true
-		}
-	}
-	return out, nil
 }
 
 // rcaevalData is data.csv's rows: time in unix seconds, then
