@@ -172,12 +172,24 @@ func slotOptions(base kube.Options, e *experiment.Experiment, slot, slots int) k
 
 // printPlan writes the matrix, one case a line, and the estimate.
 func printPlan(w io.Writer, p campaign.Plan) error {
-	fmt.Fprintf(w, "campaign %s (%s): %d cases on system %s\n", p.Name, p.File, len(p.Cases), p.System)
+	on := "system " + p.Systems[0]
+	if len(p.Systems) > 1 {
+		on = "systems " + strings.Join(p.Systems, ", ")
+	}
+	fmt.Fprintf(w, "campaign %s (%s): %d cases on %s\n", p.Name, p.File, len(p.Cases), on)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "case\tbehavior\tparams\ttarget\tseed")
+	// The system column only where it tells cases apart.
+	several := len(p.Systems) > 1
+	sysCol := func(name string) string {
+		if several {
+			return name + "\t"
+		}
+		return ""
+	}
+	fmt.Fprintln(tw, "case\t"+sysCol("system")+"behavior\tparams\ttarget\tseed")
 	var timelines time.Duration
 	for _, c := range p.Cases {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", c.ID, strings.Join(c.Behaviors, ";"), strings.Join(c.Params, ";"), c.Target, c.Seed)
+		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%d\n", c.ID, sysCol(c.System), strings.Join(c.Behaviors, ";"), strings.Join(c.Params, ";"), c.Target, c.Seed)
 		timelines += c.Duration
 	}
 	if err := tw.Flush(); err != nil {
@@ -187,6 +199,9 @@ func printPlan(w io.Writer, p campaign.Plan) error {
 		what := sk.Fault
 		if sk.Strength != "" {
 			what += " " + sk.Strength
+		}
+		if several {
+			what += " (" + sk.System + ")"
 		}
 		fmt.Fprintf(w, "skipped: %s on %s: %s\n", what, sk.Target, sk.Reason)
 	}

@@ -1,6 +1,7 @@
 // Package campaign turns a campaign definition (spec.CampaignFile, kind:
 // Campaign) into a corpus: one experiment per case of its matrix, fault
-// templates × strengths × targets × repetitions, each case's dataset under
+// templates × strengths × targets × repetitions on one system or several,
+// each case's dataset under
 // the corpus's directory and an index of them all, cases.csv.
 //
 // Expand builds the matrix as a Plan: every case an experiment.Experiment

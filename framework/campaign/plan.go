@@ -19,8 +19,11 @@ import (
 // Case is one experiment of a campaign's matrix.
 type Case struct {
 	// ID names the case in cases.csv and its dataset's directory:
-	// <fault>[-<strength>]-<target>-r<repetition>.
-	ID       string
+	// [<system>-]<fault>[-<strength>]-<target>-r<repetition>, the system's
+	// name when the campaign has several.
+	ID string
+	// System is the name of the system the case runs.
+	System   string
 	Fault    string
 	Strength string
 	Target   string
@@ -41,15 +44,15 @@ type Case struct {
 // Skip is a case left out of the matrix: a variant a selector's target
 // cannot take (spec.Variant.Skip).
 type Skip struct {
-	Fault, Strength, Target, Reason string
+	System, Fault, Strength, Target, Reason string
 }
 
 // Plan is an expanded campaign.
 type Plan struct {
 	// Name is the campaign's: the corpus is <artifacts>/<Name>/.
 	Name string
-	// System is the name of the system every case runs.
-	System string
+	// Systems are the names of the systems the cases run, in file order.
+	Systems []string
 	// File is the campaign file's path.
 	File    string
 	Cases   []Case
@@ -99,10 +102,16 @@ func CheckFile(path string) error {
 // cannot: the load, the families, and that the fault window leaves the
 // baseline an experiment demands.
 func Expand(cf *spec.CampaignFile) (Plan, error) {
-	if cf == nil || cf.System == nil {
+	if cf == nil || len(cf.Systems) == 0 {
 		return Plan{}, errors.New("expand campaign: no campaign, or no system")
 	}
-	p := Plan{Name: cf.Name, System: cf.System.Name, File: cf.File}
+	p := Plan{Name: cf.Name, File: cf.File}
+	for _, cs := range cf.Systems {
+		if cs.System == nil {
+			return Plan{}, fmt.Errorf("expand campaign: %s was not read", cs.Field)
+		}
+		p.Systems = append(p.Systems, cs.System.Name)
+	}
 	var errs spec.ErrorList
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, &spec.Error{File: cf.File, Line: cf.Line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -111,26 +120,28 @@ func Expand(cf *spec.CampaignFile) (Plan, error) {
 
 	ids := map[string]Case{}
 	for rep := 1; rep <= cf.Repetitions; rep++ {
-		for _, t := range cf.Faults {
-			for _, v := range t.Variants {
-				for _, tg := range cf.Targets {
-					if why, skip := v.Skip[tg.Service]; skip {
-						if rep == 1 {
-							p.Skipped = append(p.Skipped, Skip{Fault: t.Name, Strength: v.Strength, Target: tg.Service, Reason: why})
+		for _, cs := range cf.Systems {
+			for _, t := range cs.Faults {
+				for _, v := range t.Variants {
+					for _, tg := range cs.Targets {
+						if why, skip := v.Skip[tg.Service]; skip {
+							if rep == 1 {
+								p.Skipped = append(p.Skipped, Skip{System: cs.System.Name, Fault: t.Name, Strength: v.Strength, Target: tg.Service, Reason: why})
+							}
+							continue
 						}
-						continue
+						c, err := newCase(cf, cs.System, t, v, tg.Service, rep)
+						if err != nil {
+							return Plan{}, err
+						}
+						if prev, dup := ids[c.ID]; dup {
+							fail("faults", "cases %s/%s/%s/%s and %s/%s/%s/%s would both be called %q: rename a template, a target or a system",
+								prev.System, prev.Fault, prev.Strength, prev.Target, c.System, c.Fault, c.Strength, c.Target, c.ID)
+							continue
+						}
+						ids[c.ID] = c
+						p.Cases = append(p.Cases, c)
 					}
-					c, err := newCase(cf, t, v, tg.Service, rep)
-					if err != nil {
-						return Plan{}, err
-					}
-					if prev, dup := ids[c.ID]; dup {
-						fail("faults", "cases %s/%s/%s and %s/%s/%s would both be called %q: rename a template or a target",
-							prev.Fault, prev.Strength, prev.Target, c.Fault, c.Strength, c.Target, c.ID)
-						continue
-					}
-					ids[c.ID] = c
-					p.Cases = append(p.Cases, c)
 				}
 			}
 		}
@@ -167,8 +178,10 @@ func checkSettings(cf *spec.CampaignFile, fail func(field, format string, args .
 		fail("load.users", "users is %d; want 0 or more", l.Users)
 	}
 	for i, s := range l.Services {
-		if cf.System.Service(s) == nil {
-			fail(fmt.Sprintf("load.services[%d]", i), "%q is not a service of system %q", s, cf.System.Name)
+		for _, cs := range cf.Systems {
+			if cs.System.Service(s) == nil {
+				fail(fmt.Sprintf("load.services[%d]", i), "%q is not a service of system %q", s, cs.System.Name)
+			}
 		}
 	}
 	if ts := cf.Experiment.TraceSample; !(ts >= 0 && ts <= 1) {
@@ -183,13 +196,17 @@ func checkSettings(cf *spec.CampaignFile, fail func(field, format string, args .
 
 // newCase builds one case's experiment: the campaign's settings, and a
 // fault file with the variant on the target.
-func newCase(cf *spec.CampaignFile, t spec.FaultTemplate, v spec.Variant, target string, rep int) (Case, error) {
-	parts := []string{t.Name}
+func newCase(cf *spec.CampaignFile, sys *spec.System, t spec.FaultTemplate, v spec.Variant, target string, rep int) (Case, error) {
+	var parts []string
+	if len(cf.Systems) > 1 {
+		parts = append(parts, sys.Name)
+	}
+	parts = append(parts, t.Name)
 	if v.Strength != "" {
 		parts = append(parts, v.Strength)
 	}
 	parts = append(parts, target, fmt.Sprintf("r%d", rep))
-	c := Case{ID: strings.Join(parts, "-"), Fault: t.Name, Strength: v.Strength, Target: target, Repetition: rep}
+	c := Case{ID: strings.Join(parts, "-"), System: sys.Name, Fault: t.Name, Strength: v.Strength, Target: target, Repetition: rep}
 	c.Seed = fault.DeriveSeed(cf.Seed, c.ID)
 	for _, b := range v.Behaviors.List() {
 		js, err := json.Marshal(b)
@@ -203,9 +220,9 @@ func newCase(cf *spec.CampaignFile, t spec.FaultTemplate, v spec.Variant, target
 	ef := cf.Experiment
 	ef.Name, ef.Seed = c.ID, &c.Seed
 	e := experiment.FromSpec(&ef)
-	e.System = cf.System
+	e.System = sys
 	e.Faults = &spec.FaultFile{
-		Name: c.ID, Namespace: cf.System.EffectiveNamespace(), Seed: &c.Seed,
+		Name: c.ID, Namespace: sys.EffectiveNamespace(), Seed: &c.Seed,
 		Faults: []spec.Fault{{
 			Name: t.Name, Target: target, Mode: t.Mode, Behaviors: v.Behaviors,
 			Start: cf.FaultWindow.Start, Duration: cf.FaultWindow.Duration,
@@ -222,10 +239,10 @@ func newCase(cf *spec.CampaignFile, t spec.FaultTemplate, v spec.Variant, target
 // Row is the case's planned row of cases.csv: status planned, no dataset.
 // A fault with several behaviours has one entry per behaviour in fault,
 // behavior, target and params, as labels.csv has one row per behaviour.
-func (c Case) Row(system string) Row {
+func (c Case) Row() Row {
 	n := max(len(c.Behaviors), 1)
 	return Row{
-		Case: c.ID, System: system,
+		Case: c.ID, System: c.System,
 		Fault:      strings.Join(slices.Repeat([]string{c.Fault}, n), ";"),
 		Behavior:   strings.Join(c.Behaviors, ";"),
 		Target:     strings.Join(slices.Repeat([]string{c.Target}, n), ";"),

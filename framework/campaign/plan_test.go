@@ -46,8 +46,8 @@ func TestExpandFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Name != "social-small" || p.System != "social" || p.File != fixture || len(p.Cases) != 18 || len(p.Skipped) != 0 {
-		t.Fatalf("plan %s on %s from %s: %d cases, %d skipped", p.Name, p.System, p.File, len(p.Cases), len(p.Skipped))
+	if p.Name != "social-small" || !slices.Equal(p.Systems, []string{"social"}) || p.File != fixture || len(p.Cases) != 18 || len(p.Skipped) != 0 {
+		t.Fatalf("plan %s on %s from %s: %d cases, %d skipped", p.Name, p.Systems, p.File, len(p.Cases), len(p.Skipped))
 	}
 	// Repetitions outermost, then templates, then targets.
 	want := []string{
@@ -103,7 +103,7 @@ func TestExpandDeterministic(t *testing.T) {
 	}
 	seeds := map[int64]string{}
 	for i, c := range a.Cases {
-		if c.ID != b.Cases[i].ID || c.Seed != b.Cases[i].Seed || !reflect.DeepEqual(c.Row("social"), b.Cases[i].Row("social")) {
+		if c.ID != b.Cases[i].ID || c.Seed != b.Cases[i].Seed || !reflect.DeepEqual(c.Row(), b.Cases[i].Row()) {
 			t.Errorf("case %d: %s/%d vs %s/%d", i, c.ID, c.Seed, b.Cases[i].ID, b.Cases[i].Seed)
 		}
 		if c.Seed != fault.DeriveSeed(42, c.ID) {
@@ -193,5 +193,28 @@ func TestExpandErrors(t *testing.T) {
 	}
 	if _, err := Expand(&spec.CampaignFile{}); err == nil {
 		t.Error("Expand of an empty CampaignFile")
+	}
+}
+
+// TestExpandSystems: a campaign of two systems has each system's cases,
+// named after it, each running its own system in its own namespace.
+func TestExpandSystems(t *testing.T) {
+	p, err := LoadFile("../../fixtures/campaigns/two-systems.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Systems, []string{"social", "chain"}) {
+		t.Errorf("systems %v", p.Systems)
+	}
+	var got []string
+	for _, c := range p.Cases {
+		got = append(got, c.ID)
+		if c.Experiment.System.Name != c.System || c.Row().System != c.System || !strings.HasPrefix(c.ID, c.System+"-") ||
+			c.Experiment.Faults.Namespace != c.Experiment.System.EffectiveNamespace() {
+			t.Errorf("%s: system %s, experiment's %s, namespace %s", c.ID, c.System, c.Experiment.System.Name, c.Experiment.Faults.Namespace)
+		}
+	}
+	if want := []string{"social-delay-blocked-users-r1", "chain-delay-mid-r1", "chain-delay-leaf-r1"}; !slices.Equal(got, want) {
+		t.Errorf("cases %v, want %v", got, want)
 	}
 }

@@ -104,7 +104,7 @@ func Run(ctx context.Context, plan Plan, artifactsDir string, opts Options) (sum
 	index := filepath.Join(corpus, dataset.CasesFile)
 	rows := make([]Row, len(plan.Cases))
 	for i, c := range plan.Cases {
-		rows[i] = c.Row(plan.System)
+		rows[i] = c.Row()
 	}
 	if fileExists(index) {
 		old, err := ReadCases(index)

@@ -22,6 +22,8 @@ type Case struct {
 	ID string
 	// Dir is the case's run directory.
 	Dir string
+	// System is the name of the system the case ran.
+	System string
 	// Faults are the faults some agent applied (labels.csv status applied
 	// or partial), with their applied windows. A fault no agent applied
 	// never happened, and is no answer.
@@ -184,6 +186,7 @@ func LoadCase(id, dir string) (Case, error) {
 		c.Skip = "ground truth failed the run: " + m.Failure
 	}
 	if m.System != nil {
+		c.System = m.System.Name
 		for _, s := range m.System.Services {
 			c.Candidates = append(c.Candidates, s.Name)
 		}

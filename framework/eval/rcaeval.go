@@ -70,7 +70,7 @@ var (
 type Exported struct {
 	// Case and Fault name the source: the corpus case and its fault.
 	Case, Fault string
-	// Dir is the case's folder, <out>/<service>_<fault>/<rep>.
+	// Dir is the case's folder, <out>/[<system>/]<service>_<fault>/<rep>.
 	Dir        string
 	InjectTime int64
 }
@@ -82,8 +82,16 @@ type Exported struct {
 // in its folder, so corpora exported one after another into one out
 // accumulate. Cases not scored (Case.Skip) and faults applied on only some
 // instances (partial: RCAEval's layout cannot say so) are left out and
-// listed in skipped.
+// listed in skipped. A corpus of several systems is written one folder per
+// system, <out>/<system>/<service>_<fault>/<rep>, as RCAEval keeps one
+// dataset per system (RE2-OB, RE2-SS, …).
 func ExportRCAEval(cases []Case, out string) (exported []Exported, skipped []string, err error) {
+	systems := map[string]bool{}
+	for _, c := range cases {
+		if c.Skip == "" {
+			systems[c.System] = true
+		}
+	}
 	for _, c := range cases {
 		if c.Skip != "" {
 			skipped = append(skipped, fmt.Sprintf("case %s: %s", c.ID, c.Skip))
@@ -108,7 +116,11 @@ func ExportRCAEval(cases []Case, out string) (exported []Exported, skipped []str
 					return exported, skipped, fmt.Errorf("case %s: %w", c.ID, err)
 				}
 			}
-			dir, err := nextRep(filepath.Join(out, f.Target+"_"+tok))
+			base := out
+			if len(systems) > 1 {
+				base = filepath.Join(out, c.System)
+			}
+			dir, err := nextRep(filepath.Join(base, f.Target+"_"+tok))
 			if err != nil {
 				return exported, skipped, err
 			}

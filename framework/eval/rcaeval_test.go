@@ -98,6 +98,23 @@ func TestExportRCAEval(t *testing.T) {
 	if err != nil || len(again) != 1 || filepath.Base(again[0].Dir) != "2" {
 		t.Errorf("second export: %+v, %v", again, err)
 	}
+
+	// Cases of two systems go one folder per system.
+	two := slices.Clone(cases[:2])
+	if two[0].System == "" {
+		t.Fatal("LoadCorpus left Case.System empty")
+	}
+	two[1].System = "other"
+	out2 := t.TempDir()
+	split, _, err := eval.ExportRCAEval(two, out2)
+	if err != nil || len(split) != 2 {
+		t.Fatalf("two systems: %+v, %v", split, err)
+	}
+	for i, e := range split {
+		if rel, _ := filepath.Rel(out2, e.Dir); !strings.HasPrefix(rel, two[i].System+string(filepath.Separator)) || strings.Count(rel, string(filepath.Separator)) != 2 {
+			t.Errorf("case of system %s went to %s", two[i].System, rel)
+		}
+	}
 }
 
 func writeRows(t *testing.T, path string, header []string, rows ...[]string) {

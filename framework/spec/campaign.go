@@ -10,8 +10,8 @@ import (
 )
 
 // CampaignFile is a dataset-generation campaign (kind: Campaign): fault
-// templates × targets × repetitions on one system, each combination a case
-// that runs as an experiment of its own. It is read by the decoder of the
+// templates × targets × repetitions on one system or several, each
+// combination a case that runs as an experiment of its own. It is read by the decoder of the
 // other kinds, so its problems name file, line and field the same way;
 // package campaign expands it into its cases and runs them.
 //
@@ -19,6 +19,7 @@ import (
 //	kind: Campaign                         # required: a campaign is never told by its keys
 //	name: social-small                     # names the corpus, <artifacts>/<name>/
 //	system: ../systems/social.yaml         # a path relative to this file, or the definition inline
+//	# systems: [../systems/social.yaml, ../systems/chain.yaml]   # or several: each case runs on one
 //	faults:                                # fault templates
 //	  - name: delay
 //	    behaviors: {net-delay: {time: [100ms, 400ms], jitter: 20ms}}   # a list: one case per strength
@@ -57,17 +58,18 @@ import (
 // selector chose is skipped for that variant instead, with the reason in
 // Variant.Skip, since a selector such as all is meant to range over
 // services of every kind; a variant that no target can take is an error.
+//
+// With several systems (systems:, each named differently), the templates
+// and targets apply to each system on its own: a named target is a target
+// in the systems that have a service of that name (an error when none
+// has), a selector chooses in each system, and a variant that no target of
+// any system can take is an error. Case ids then start with the system's
+// name.
 type CampaignFile struct {
 	Name string
-	// SystemRef is the system as written; System is the definition it
-	// names, read and validated.
-	SystemRef Ref
-	System    *System
-	// Faults are the fault templates, each with its variants.
-	Faults []FaultTemplate
-	// Targets are the services the templates are applied to, each once,
-	// in the order the targets list first chose them.
-	Targets []CampaignTarget
+	// Systems are the systems the cases run on, in file order, each with
+	// its targets and the templates' variants as they apply to it.
+	Systems []*CampaignSystem
 	// Repetitions is how many times each case runs (default 1).
 	Repetitions int
 	// Seed is the campaign's base seed; cases derive theirs from it.
@@ -87,6 +89,22 @@ type CampaignFile struct {
 	File string
 
 	meta *fileMeta
+}
+
+// CampaignSystem is one system of a campaign.
+type CampaignSystem struct {
+	// Ref is the system as written; System is the definition it names,
+	// read and validated (nil when it has problems).
+	Ref    Ref
+	System *System
+	// Field is where the file names it: system, or systems[i].
+	Field string
+	// Faults are the fault templates, each with its variants, whose Skip
+	// is this system's.
+	Faults []FaultTemplate
+	// Targets are the services of this system the templates are applied
+	// to, each once, in the order the targets list first chose them.
+	Targets []CampaignTarget
 }
 
 // FaultTemplate is one entry of a campaign's faults.
@@ -138,7 +156,8 @@ type campaignDoc struct {
 	APIVersion  string             `yaml:"apiVersion,omitempty"`
 	Kind        string             `yaml:"kind,omitempty"`
 	Name        string             `yaml:"name" vecro:"required"`
-	System      Ref                `yaml:"system" vecro:"required"`
+	System      Ref                `yaml:"system,omitempty" vecro:"required,or=systems"`
+	Systems     []Ref              `yaml:"systems,omitempty"`
 	Faults      []faultTemplateDoc `yaml:"faults" vecro:"required"`
 	Targets     []Ref              `yaml:"targets" vecro:"required"`
 	Repetitions int                `yaml:"repetitions,omitempty"`
@@ -214,7 +233,7 @@ func ParseCampaign(name string, data []byte) (*CampaignFile, error) {
 		d:   d,
 		c:   &checker{file: name, meta: d.meta},
 		doc: &doc,
-		cf:  &CampaignFile{Name: doc.Name, SystemRef: doc.System, Repetitions: 1, Seed: doc.Seed, File: name, meta: d.meta},
+		cf:  &CampaignFile{Name: doc.Name, Repetitions: 1, Seed: doc.Seed, File: name, meta: d.meta},
 		// Every variant of every template repeats the checks that do not
 		// depend on it (the fault window's); one report of each is enough.
 		seen: map[string]bool{},
@@ -246,12 +265,22 @@ type campaignParser struct {
 	// decoder errors); seen dedupes them.
 	errs ErrorList
 	seen map[string]bool
-	// sysErr is the problem on the system: key and sysList the system
-	// file's own problems, which are listed right after it.
-	sysErr  *Error
-	sysList ErrorList
+	// sysErrs are the problems on the system: key or a systems: item,
+	// each with the system file's own problems, listed right after it.
+	sysErrs []systemErr
 	// namedAt is where the targets list names each service it names.
 	namedAt map[string]int
+	// multi is set for a campaign with systems: rather than system:.
+	multi bool
+	// templ are the fault templates and their variants, before any
+	// system's skips; checks are each variant's, by template and variant.
+	templ  []FaultTemplate
+	checks [][]variantCheck
+}
+
+type systemErr struct {
+	at   *Error
+	list ErrorList
 }
 
 func (p *campaignParser) parse() {
@@ -264,7 +293,7 @@ func (p *campaignParser) parse() {
 		c.add("kind", "missing kind: Campaign (a campaign is never told by its keys)")
 	}
 	c.dnsLabel("name", "campaign name", doc.Name)
-	p.system()
+	p.systems()
 	if c.set("repetitions", doc.Repetitions != 0) {
 		if doc.Repetitions < 1 {
 			c.add("repetitions", "repetitions is %d; want at least 1", doc.Repetitions)
@@ -300,17 +329,58 @@ func (p *campaignParser) parse() {
 		File:                p.cf.File,
 		meta:                p.d.meta,
 	}
-	p.targets()
 	p.templates()
+	p.nameTargets()
+	for _, cs := range cf.Systems {
+		p.targets(cs)
+	}
+	p.namedNowhere()
+	p.variantSkips()
 }
 
-// system reads the system: key as an experiment's is read.
-func (p *campaignParser) system() {
-	r := p.doc.System
+// systems reads the system: key, or each item of systems:, as an
+// experiment's system: is read.
+func (p *campaignParser) systems() {
+	doc, c := p.doc, p.c
+	hasOne, hasMany := c.set("system", !doc.System.Empty()), c.set("systems", len(doc.Systems) > 0)
+	switch {
+	case hasOne && hasMany:
+		c.add("systems", "both system and systems: give one system, or a list of them")
+		return
+	case hasMany:
+		p.multi = true
+		for i, r := range doc.Systems {
+			p.system(r, fmt.Sprintf("systems[%d]", i))
+		}
+	case hasOne:
+		p.system(doc.System, "system")
+	default:
+		return // the decoder reports it missing
+	}
+	names := map[string]string{}
+	for _, cs := range p.cf.Systems {
+		if cs.System == nil {
+			continue
+		}
+		if prev, dup := names[cs.System.Name]; dup {
+			c.add(cs.Field, "system %q again (also %s): case ids and datasets are named after the system", cs.System.Name, prev)
+			continue
+		}
+		names[cs.System.Name] = cs.Field
+	}
+}
+
+// system reads one system of the campaign; field is where it is written.
+func (p *campaignParser) system(r Ref, field string) {
+	cs := &CampaignSystem{Ref: r, Field: field}
+	p.cf.Systems = append(p.cf.Systems, cs)
+	if p.c.meta.isBad(field) {
+		return
+	}
 	switch {
 	case r.Inline():
 		sys, err := ParseSystemRef(p.cf.File+" (inline system)", r)
-		p.cf.System = sys
+		cs.System = sys
 		p.appendErr(err)
 	case r.Path != "":
 		full := r.Path
@@ -318,17 +388,19 @@ func (p *campaignParser) system() {
 			full = filepath.Join(filepath.Dir(p.cf.File), r.Path)
 		}
 		sys, err := LoadSystem(full)
-		p.cf.System = sys
+		cs.System = sys
 		var list ErrorList
+		at := &Error{File: p.cf.File, Line: p.c.meta.line(field), Field: field}
 		switch {
 		case err == nil:
+			return
 		case errors.As(err, &list):
-			p.sysErr = &Error{File: p.cf.File, Line: p.c.meta.line("system"), Field: "system",
-				Msg: fmt.Sprintf("%s has %d problem(s), listed below", r.Path, len(list))}
-			p.sysList = list
+			at.Msg = fmt.Sprintf("%s has %d problem(s), listed below", r.Path, len(list))
 		default:
-			p.sysErr = &Error{File: p.cf.File, Line: p.c.meta.line("system"), Field: "system", Msg: err.Error()}
+			at.Msg = err.Error()
 		}
+		cs.System = nil
+		p.sysErrs = append(p.sysErrs, systemErr{at: at, list: list})
 	}
 }
 
@@ -359,8 +431,10 @@ func (p *campaignParser) addOnce(e *Error) {
 // the problem that names it.
 func (p *campaignParser) result() error {
 	all := append(p.c.errs, p.errs...)
-	if p.sysErr != nil {
-		all = append(all, p.sysErr)
+	listed := map[*Error]ErrorList{}
+	for _, se := range p.sysErrs {
+		all = append(all, se.at)
+		listed[se.at] = se.list
 	}
 	if len(all) == 0 {
 		return nil
@@ -373,15 +447,13 @@ func (p *campaignParser) result() error {
 		}
 		return compareFields(a.Field, b.Field)
 	})
-	if p.sysErr == nil {
+	if len(listed) == 0 {
 		return all
 	}
-	out := make(ErrorList, 0, len(all)+len(p.sysList))
+	out := make(ErrorList, 0, len(all))
 	for _, e := range all {
 		out = append(out, e)
-		if e == p.sysErr {
-			out = append(out, p.sysList...)
-		}
+		out = append(out, listed[e]...)
 	}
 	return out
 }

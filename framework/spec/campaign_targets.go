@@ -9,11 +9,16 @@ import (
 	"github.com/vecrosim/vecro/framework/behavior"
 )
 
-// targets resolves the targets list against the system.
-func (p *campaignParser) targets() {
-	c, sys := p.c, p.cf.System
+// targets resolves the targets list against one of the campaign's
+// systems. With several systems, a name or a selector that chooses nothing
+// in this one is not a problem of its own (namedNowhere and the
+// selectors' check below say when it chooses nothing in any).
+func (p *campaignParser) targets(cs *CampaignSystem) {
+	c, sys := p.c, cs.System
 	if len(p.doc.Targets) == 0 {
-		c.add("targets", "no targets: name services, all, or a selector such as {role: leaf}")
+		if cs == p.cf.Systems[0] {
+			c.add("targets", "no targets: name services, all, or a selector such as {role: leaf}")
+		}
 		return
 	}
 	if sys == nil {
@@ -26,14 +31,12 @@ func (p *campaignParser) targets() {
 	chosen := map[string]int{} // service → index in cf.Targets
 	add := func(svc string, named bool) {
 		if k, ok := chosen[svc]; ok {
-			p.cf.Targets[k].Named = p.cf.Targets[k].Named || named
+			cs.Targets[k].Named = cs.Targets[k].Named || named
 			return
 		}
-		chosen[svc] = len(p.cf.Targets)
-		p.cf.Targets = append(p.cf.Targets, CampaignTarget{Service: svc, Named: named})
+		chosen[svc] = len(cs.Targets)
+		cs.Targets = append(cs.Targets, CampaignTarget{Service: svc, Named: named})
 	}
-	namedAt := map[string]int{}
-	p.namedAt = namedAt
 	for i, r := range p.doc.Targets {
 		path := fmt.Sprintf("targets[%d]", i)
 		if c.meta.isBad(path) {
@@ -46,13 +49,15 @@ func (p *campaignParser) targets() {
 					add(s.Name, false)
 				}
 			case sys.Service(r.Path) == nil:
-				c.add(path, "target %q is not a service of system %q%s", r.Path, sys.Name, behavior.DidYouMean(r.Path, append([]string{"all"}, names...)))
+				if !p.multi {
+					c.add(path, "target %q is not a service of system %q%s", r.Path, sys.Name, behavior.DidYouMean(r.Path, append([]string{"all"}, names...)))
+				}
 			default:
-				if j, dup := namedAt[r.Path]; dup {
-					c.add(path, "%q is named twice (also targets[%d], line %d)", r.Path, j, c.meta.line(fmt.Sprintf("targets[%d]", j)))
+				if j := p.namedAt[r.Path]; j != i {
+					p.addOnce(&Error{File: p.cf.File, Line: c.meta.line(path), Field: path,
+						Msg: fmt.Sprintf("%q is named twice (also targets[%d], line %d)", r.Path, j, c.meta.line(fmt.Sprintf("targets[%d]", j)))})
 					continue
 				}
-				namedAt[r.Path] = i
 				add(r.Path, true)
 			}
 			continue
@@ -62,12 +67,69 @@ func (p *campaignParser) targets() {
 			continue
 		}
 		matched := sys.selectServices(sel)
-		if len(matched) == 0 {
+		if len(matched) == 0 && !p.multi {
 			c.add(path, "%s selects no service of system %q", sel, sys.Name)
 			continue
 		}
 		for _, s := range matched {
 			add(s, false)
+		}
+	}
+}
+
+// nameTargets records where the targets list first names each service it
+// names, whichever system has it.
+func (p *campaignParser) nameTargets() {
+	p.namedAt = map[string]int{}
+	for i, r := range p.doc.Targets {
+		if r.Inline() || r.Path == "all" || p.c.meta.isBad(fmt.Sprintf("targets[%d]", i)) {
+			continue
+		}
+		if _, dup := p.namedAt[r.Path]; !dup {
+			p.namedAt[r.Path] = i
+		}
+	}
+}
+
+// namedNowhere reports, for several systems, the targets that choose no
+// service of any of them (a single system's are reported by targets).
+func (p *campaignParser) namedNowhere() {
+	if !p.multi {
+		return
+	}
+	var names []string
+	for _, cs := range p.cf.Systems {
+		if cs.System == nil {
+			return // a system's problems are reported; its services are unknown
+		}
+		names = append(names, cs.System.Name)
+	}
+	for i, r := range p.doc.Targets {
+		path := fmt.Sprintf("targets[%d]", i)
+		if p.c.meta.isBad(path) || (!r.Inline() && r.Path == "all") {
+			continue
+		}
+		var sel targetSelector
+		if r.Inline() {
+			var ok bool
+			if sel, ok = p.selector(path, r); !ok {
+				continue
+			}
+		}
+		found := false
+		for _, cs := range p.cf.Systems {
+			if r.Inline() {
+				found = found || len(cs.System.selectServices(sel)) > 0
+			} else {
+				found = found || cs.System.Service(r.Path) != nil
+			}
+		}
+		switch {
+		case found:
+		case r.Inline():
+			p.c.add(path, "%s selects no service of any system (%s)", sel, strings.Join(names, ", "))
+		default:
+			p.c.add(path, "target %q is not a service of any system (%s)", r.Path, strings.Join(names, ", "))
 		}
 	}
 }

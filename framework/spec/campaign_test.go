@@ -37,14 +37,15 @@ func TestCampaignFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cf.Name != "social-small" || cf.System == nil || cf.System.Name != "social" || cf.SystemRef.Path != "../systems/social.yaml" {
-		t.Fatalf("campaign %q system %+v ref %+v", cf.Name, cf.System, cf.SystemRef)
+	if cf.Name != "social-small" || len(cf.Systems) != 1 || cf.Systems[0].System == nil || cf.Systems[0].System.Name != "social" ||
+		cf.Systems[0].Ref.Path != "../systems/social.yaml" || cf.Systems[0].Field != "system" {
+		t.Fatalf("campaign %q systems %+v", cf.Name, cf.Systems)
 	}
 	if cf.Repetitions != 2 || cf.Seed != 42 || cf.FaultWindow.Start.D() != 35*time.Second || cf.FaultWindow.Duration.D() != 30*time.Second {
 		t.Errorf("repetitions %d seed %d window %+v", cf.Repetitions, cf.Seed, cf.FaultWindow)
 	}
 	var names []string
-	for _, f := range cf.Faults {
+	for _, f := range cf.Systems[0].Faults {
 		names = append(names, f.Name)
 		if len(f.Variants) != 1 || f.Variants[0].Strength != "" || len(f.Variants[0].Behaviors.List()) != 1 {
 			t.Errorf("template %s: variants %+v", f.Name, f.Variants)
@@ -54,8 +55,8 @@ func TestCampaignFixture(t *testing.T) {
 		t.Errorf("templates %v", names)
 	}
 	want := []CampaignTarget{{"posts-storage-db", true}, {"user-info", true}, {"blocked-users", true}}
-	if !slices.Equal(cf.Targets, want) {
-		t.Errorf("targets %+v, want %+v", cf.Targets, want)
+	if !slices.Equal(cf.Systems[0].Targets, want) {
+		t.Errorf("targets %+v, want %+v", cf.Systems[0].Targets, want)
 	}
 	ex := cf.Experiment
 	if ex.Name != "social-small" || ex.Load.Rate != "40" || ex.Load.Arrivals != "poisson" || ex.Phases.WarmUp.D() != 15*time.Second ||
@@ -99,7 +100,7 @@ func TestCampaignTargets(t *testing.T) {
 		t.Run(tc.targets, func(t *testing.T) {
 			cf := parseCampaign(t, campaign(oneDelay, tc.targets, ""))
 			var got, named []string
-			for _, tg := range cf.Targets {
+			for _, tg := range cf.Systems[0].Targets {
 				got = append(got, tg.Service)
 				if tg.Named {
 					named = append(named, tg.Service)
@@ -123,7 +124,7 @@ func TestCampaignStrengths(t *testing.T) {
     behaviors: {http-abort: {percent: [50, 12.5%]}}
 `, "[user-info]", ""))
 	var got []string
-	for _, v := range cf.Faults[0].Variants {
+	for _, v := range cf.Systems[0].Faults[0].Variants {
 		d := v.Behaviors.NetDelay
 		got = append(got, v.Strength+"="+d.Time.String()+"/"+d.Jitter.String()+"/"+d.Distribution)
 	}
@@ -134,7 +135,7 @@ func TestCampaignStrengths(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("variants\n%v\nwant\n%v", got, want)
 	}
-	abort := cf.Faults[1].Variants
+	abort := cf.Systems[0].Faults[1].Variants
 	if len(abort) != 2 || abort[0].Strength != "50" || abort[1].Strength != "12.5pct" || abort[1].Behaviors.HTTPAbort.Percent != 12.5 {
 		t.Errorf("abort variants %+v", abort)
 	}
@@ -145,7 +146,7 @@ func TestCampaignStrengths(t *testing.T) {
 // is an error, as is one on a target named outright.
 func TestCampaignSkip(t *testing.T) {
 	cf := parseCampaign(t, campaign("  - name: delay\n    behaviors: {net-delay: {time: 100ms, on: [ingress, db]}}\n", "[{role: fan-in}]", ""))
-	vs := cf.Faults[0].Variants
+	vs := cf.Systems[0].Faults[0].Variants
 	if len(vs) != 2 || vs[0].Strength != "ingress" || len(vs[0].Skip) != 0 {
 		t.Fatalf("variants %+v", vs)
 	}
@@ -232,13 +233,13 @@ faults:
 			"c.yaml:3: system: read system definition: open nowhere.yaml: no such file or directory",
 		}},
 		{"missing keys", "kind: Campaign\nname: c\n", []string{
-			"c.yaml:1: missing system", "c.yaml:1: missing faults", "c.yaml:1: missing targets", "c.yaml:1: missing fault-window",
+			"c.yaml:1: missing system (or systems)", "c.yaml:1: missing faults", "c.yaml:1: missing targets", "c.yaml:1: missing fault-window",
 		}},
 		{"wrong kind", "kind: System\nname: s\nservices: [{name: a, type: base}]\n", []string{
 			"c.yaml:1: kind: this is a system definition; a campaign (kind: Campaign) is wanted here",
 		}},
 		{"unknown kind", "kind: Campain\nname: c\n", []string{
-			"c.yaml:1: missing system", "c.yaml:1: missing faults", "c.yaml:1: missing targets", "c.yaml:1: missing fault-window",
+			"c.yaml:1: missing system (or systems)", "c.yaml:1: missing faults", "c.yaml:1: missing targets", "c.yaml:1: missing fault-window",
 			`c.yaml:1: kind: unknown kind "Campain" (did you mean "Campaign"?); want Campaign (or no kind)`,
 		}},
 	} {
@@ -310,15 +311,15 @@ func FuzzParseCampaign(f *testing.F) {
 			}
 			return
 		}
-		if cf.System == nil || len(cf.Targets) == 0 || len(cf.Faults) == 0 || cf.Repetitions < 1 {
+		if cf.Systems[0].System == nil || len(cf.Systems[0].Targets) == 0 || len(cf.Systems[0].Faults) == 0 || cf.Repetitions < 1 {
 			t.Fatalf("parsed without a system, targets, faults or repetitions: %+v", cf)
 		}
-		for _, tg := range cf.Targets {
-			if cf.System.Service(tg.Service) == nil {
+		for _, tg := range cf.Systems[0].Targets {
+			if cf.Systems[0].System.Service(tg.Service) == nil {
 				t.Fatalf("target %q is not a service", tg.Service)
 			}
 		}
-		for _, ft := range cf.Faults {
+		for _, ft := range cf.Systems[0].Faults {
 			for _, v := range ft.Variants {
 				for _, b := range v.Behaviors.List() {
 					if ps := b.Validate(); len(ps) > 0 {
@@ -342,5 +343,69 @@ func TestCampaignStrengthNamesCollide(t *testing.T) {
 	_, err := ParseCampaign("c.yaml", []byte(campaign("  - name: d\n    behaviors: {net-delay: {time: [1ms, 2ms, 1ms]}}\n", "[all]", "")))
 	if want := `c.yaml:6: faults[0].behaviors: two strengths are both named "1ms" in case ids: a list repeats a value, or two values differ only in what a directory name cannot hold`; err == nil || err.Error() != want {
 		t.Errorf("%v", err)
+	}
+}
+
+// TestCampaignSystems: with systems:, the templates and targets apply to
+// each system on its own; a name is a target where a service has it, and a
+// problem only when no system has it.
+func TestCampaignSystems(t *testing.T) {
+	abs := func(name string) string {
+		p, err := filepath.Abs(filepath.Join(fixtures, "systems", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	social, chain := abs("social.yaml"), abs("chain.yaml")
+	text := func(targets, faults string) string {
+		return "kind: Campaign\nname: c\nsystems:\n  - " + social + "\n  - " + chain + "\nfaults:\n" + faults +
+			"targets: " + targets + "\nfault-window: {start: 30s, duration: 20s}\n"
+	}
+	cf := parseCampaign(t, text("[user-info, mid, {role: leaf, type: base}]", oneDelay))
+	if len(cf.Systems) != 2 || cf.Systems[0].Field != "systems[0]" || cf.Systems[1].Field != "systems[1]" {
+		t.Fatalf("systems %+v", cf.Systems)
+	}
+	for i, want := range [][]CampaignTarget{
+		{{"user-info", true}, {"blocked-users", false}},
+		{{"mid", true}, {"leaf", false}},
+	} {
+		cs := cf.Systems[i]
+		if !slices.Equal(cs.Targets, want) {
+			t.Errorf("%s targets %+v, want %+v", cs.System.Name, cs.Targets, want)
+		}
+		if len(cs.Faults) != 1 || len(cs.Faults[0].Variants) != 1 {
+			t.Errorf("%s templates %+v", cs.System.Name, cs.Faults)
+		}
+	}
+
+	// on: db acts on social's stores only: chain's targets are skipped, and
+	// that is no problem while social has one that takes it.
+	cf = parseCampaign(t, text("[{role: leaf}]", "  - name: db\n    behaviors: {net-delay: {time: 100ms, on: db}}\n"))
+	if s := cf.Systems[1].Faults[0].Variants[0].Skip; len(s) != 1 || s["leaf"] == "" {
+		t.Errorf("chain skips %v", s)
+	}
+	if s := cf.Systems[0].Faults[0].Variants[0].Skip; len(s) != 1 || s["blocked-users"] == "" {
+		t.Errorf("social skips %v", s)
+	}
+
+	for _, tc := range []struct{ name, text, want string }{
+		{"named nowhere", text("[user-info, nobody]", oneDelay),
+			`c.yaml:9: targets[1]: target "nobody" is not a service of any system (social, chain)`},
+		{"selects nothing", text("[{type: mysql}]", oneDelay),
+			`c.yaml:9: targets[0]: {type: mysql} selects no service of any system (social, chain)`},
+		{"no target anywhere", text("[{role: entry}]", "  - name: db\n    behaviors: {net-delay: {time: 100ms, on: db}}\n"),
+			`c.yaml:8: faults[0].behaviors: no target can take it: on: db needs a storage service (mongodb, mysql, redis); "follow-user" is type base`},
+		{"twice", strings.Replace(text("[mid]", oneDelay), "  - "+chain, "  - "+chain+"\n  - "+chain, 1),
+			`c.yaml:6: systems[2]: system "chain" again (also systems[1]): case ids and datasets are named after the system`},
+		{"both", strings.Replace(text("[mid]", oneDelay), "systems:", "system: "+chain+"\nsystems:", 1),
+			`c.yaml:5: systems: both system and systems: give one system, or a list of them`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseCampaign("c.yaml", []byte(tc.text))
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("\n got %v\nwant %s", err, tc.want)
+			}
+		})
 	}
 }

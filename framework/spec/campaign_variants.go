@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -17,6 +18,7 @@ func (p *campaignParser) templates() {
 		return
 	}
 	first := map[string]int{}
+	p.checks = make([][]variantCheck, len(p.doc.Faults))
 	for i, ft := range p.doc.Faults {
 		path := fmt.Sprintf("faults[%d]", i)
 		if j, dup := first[ft.Name]; dup && ft.Name != "" {
@@ -32,7 +34,7 @@ func (p *campaignParser) templates() {
 				t.Variants = p.variants(i, ft)
 			}
 		}
-		p.cf.Faults = append(p.cf.Faults, t)
+		p.templ = append(p.templ, t)
 	}
 }
 
@@ -184,22 +186,88 @@ func (p *campaignParser) variant(i int, ft faultTemplateDoc, scan *decoder, root
 		return Variant{}, false
 	}
 	v := Variant{Strength: strings.Join(labels, "-"), Behaviors: b}
-	if p.cf.System == nil {
-		return v, true
+	p.checks[i] = append(p.checks[i], variantCheck{ff: ff, relocate: relocate})
+	return v, true
+}
+
+// variantCheck is what variantSkips needs of a variant: its fault file,
+// and how that file's problems are placed in the campaign.
+type variantCheck struct {
+	ff       *FaultFile
+	relocate func(*Error) *Error
+}
+
+// variantSkips gives each system its copy of the templates, with the
+// targets of that system each variant cannot act on in Variant.Skip; a
+// named target's is an error, and so is a variant that no target of any
+// system can take.
+func (p *campaignParser) variantSkips() {
+	type untaken struct {
+		systems int
+		reason  string
 	}
+	none := map[[2]int]*untaken{}
+	loaded := 0
+	for _, cs := range p.cf.Systems {
+		cs.Faults = make([]FaultTemplate, len(p.templ))
+		for ti, t := range p.templ {
+			t.Variants = slices.Clone(t.Variants)
+			cs.Faults[ti] = t
+		}
+		if cs.System == nil {
+			continue
+		}
+		loaded++
+		for ti := range cs.Faults {
+			for vi := range cs.Faults[ti].Variants {
+				v := &cs.Faults[ti].Variants[vi]
+				if reason, all := p.skips(cs, v, p.checks[ti][vi]); all {
+					u := none[[2]int{ti, vi}]
+					if u == nil {
+						u = &untaken{reason: reason}
+						none[[2]int{ti, vi}] = u
+					}
+					u.systems++
+				}
+			}
+		}
+	}
+	for ti, t := range p.templ {
+		for vi, v := range t.Variants {
+			u := none[[2]int{ti, vi}]
+			if u == nil || u.systems < loaded {
+				continue
+			}
+			what := "it"
+			if v.Strength != "" {
+				what = "strength " + v.Strength
+			}
+			field := fmt.Sprintf("faults[%d].behaviors", ti)
+			p.addOnce(&Error{File: p.cf.File, Line: p.c.meta.line(field), Field: field,
+				Msg: fmt.Sprintf("no target can take %s: %s", what, u.reason)})
+		}
+	}
+}
+
+// skips fills v.Skip for one system's targets; all is set, with the first
+// reason, when the system has targets and v can act on none of them.
+func (p *campaignParser) skips(cs *CampaignSystem, v *Variant, vc variantCheck) (reason string, all bool) {
+	v.Skip = nil
+	ff := *vc.ff
+	ff.Faults = slices.Clone(vc.ff.Faults)
 	var reasons []string
-	for _, t := range p.cf.Targets {
+	for _, t := range cs.Targets {
 		ff.Faults[0].Target = t.Service
-		err := CheckFaults(ff, p.cf.System)
+		err := CheckFaults(&ff, cs.System)
 		var list ErrorList
 		if !errors.As(err, &list) {
 			continue
 		}
 		for _, e := range list {
 			if t.Named {
-				e = relocate(e)
+				e = vc.relocate(e)
 				at := fmt.Sprintf("targets[%d]", p.namedAt[t.Service])
-				e.Msg += fmt.Sprintf(", and %s (line %d) names it", at, cm.line(at))
+				e.Msg += fmt.Sprintf(", and %s (line %d) names it", at, p.c.meta.line(at))
 				p.addOnce(e)
 				continue
 			}
@@ -210,15 +278,10 @@ func (p *campaignParser) variant(i int, ft faultTemplateDoc, scan *decoder, root
 			reasons = append(reasons, e.Msg)
 		}
 	}
-	if len(p.cf.Targets) > 0 && len(v.Skip) == len(p.cf.Targets) {
-		what := "it"
-		if v.Strength != "" {
-			what = "strength " + v.Strength
-		}
-		p.addOnce(&Error{File: p.cf.File, Line: cm.line(tp + ".behaviors"), Field: tp + ".behaviors",
-			Msg: fmt.Sprintf("no target can take %s: %s", what, reasons[0])})
+	if len(cs.Targets) > 0 && len(v.Skip) == len(cs.Targets) {
+		return reasons[0], true
 	}
-	return v, true
+	return "", false
 }
 
 // pick copies a template's behaviours mapping with each list in picked

@@ -214,7 +214,9 @@ func (d *decoder) resolve(n ast.Node) ast.Node {
 // fieldOpts are a struct field's `vecro` tag options.
 type fieldOpts struct {
 	required bool
-	alias    string
+	// or names a field that, when set, stands in for a required one.
+	or    string
+	alias string
 	// bareMS: a bare number is milliseconds (the original's workload delay).
 	bareMS bool
 }
@@ -228,8 +230,9 @@ type field struct {
 
 // structFields lists a struct's YAML fields: the name from the yaml tag and
 // the options of the vecro tag used in types.go — "required" (an error when
-// absent), "ms" (a bare number is milliseconds) and "alias=NAME" (a second
-// accepted key, e.g. mem for memory).
+// absent), "or=NAME" (with required: unless the field NAME is set, e.g.
+// a campaign's system or systems), "ms" (a bare number is milliseconds)
+// and "alias=NAME" (a second accepted key, e.g. mem for memory).
 func structFields(t reflect.Type) []field {
 	var out []field
 	for i := range t.NumField() {
@@ -247,6 +250,8 @@ func structFields(t reflect.Type) []field {
 				f.opts.bareMS = true
 			case strings.HasPrefix(o, "alias="):
 				f.opts.alias = strings.TrimPrefix(o, "alias=")
+			case strings.HasPrefix(o, "or="):
+				f.opts.or = strings.TrimPrefix(o, "or=")
 			}
 		}
 		out = append(out, f)
@@ -577,6 +582,18 @@ func (d *decoder) decodeStruct(m *ast.MappingNode, at ast.Node, v reflect.Value,
 		if _, ok := setBy[f.index]; ok || !f.opts.required {
 			continue
 		}
+		want := f.name
+		if f.opts.or != "" {
+			if alt, ok := byName[f.opts.or]; ok {
+				if _, set := setBy[alt.index]; set {
+					continue
+				}
+			}
+			if misspelt[f.opts.or] {
+				continue
+			}
+			want += " (or " + f.opts.or + ")"
+		}
 		fp := joinPath(path, f.name)
 		d.meta.bad[fp] = true
 		if misspelt[f.name] {
@@ -586,6 +603,6 @@ func (d *decoder) decodeStruct(m *ast.MappingNode, at ast.Node, v reflect.Value,
 		if m != nil {
 			line = nodeLine(m)
 		}
-		d.errorf(line, d.meta.display(path), "missing %s", f.name)
+		d.errorf(line, d.meta.display(path), "missing %s", want)
 	}
 }

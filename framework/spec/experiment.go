@@ -102,6 +102,9 @@ type Ref struct {
 // Inline reports whether the definition is written inline.
 func (r Ref) Inline() bool { return r.inline != nil }
 
+// Empty reports whether nothing is referred to.
+func (r Ref) Empty() bool { return r.Path == "" && r.inline == nil }
+
 var typeRef = reflect.TypeFor[Ref]()
 
 // decodeRef reads a path (a scalar) or an inline definition (a mapping).
