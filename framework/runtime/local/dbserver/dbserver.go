@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/internal/childproc"
 )
 
 // Defaults of Options. The grace is short because the data is thrown away
@@ -63,7 +64,7 @@ type Server struct {
 	url     string
 	dir     string
 	extra   []string // further directories Stop removes (a short socket dir)
-	proc    *proc
+	proc    *childproc.Proc
 	log     *slog.Logger
 	grace   time.Duration
 	startup time.Duration
@@ -126,7 +127,7 @@ func Start(ctx context.Context, kind spec.ServiceType, opts Options) (*Server, e
 	}
 	s.startup = time.Since(begin)
 	s.log.Info("database server ready", "program", s.program, "addr", s.addr,
-		"pid", s.proc.cmd.Process.Pid, "dir", s.dir, "took", s.startup)
+		"pid", s.proc.Pid(), "dir", s.dir, "took", s.startup)
 	return s, nil
 }
 
@@ -147,7 +148,7 @@ func (s *Server) URL() string { return s.url }
 func (s *Server) Dir() string { return s.dir }
 
 // Pid is the server's process id, which is also its process group id.
-func (s *Server) Pid() int { return s.proc.cmd.Process.Pid }
+func (s *Server) Pid() int { return s.proc.Pid() }
 
 // StartupTime is how long Start took, from finding the program to the first
 // answered query (for mysql including mariadb-install-db).
@@ -155,25 +156,25 @@ func (s *Server) StartupTime() time.Duration { return s.startup }
 
 // Done is closed when the server process has exited, whether by Stop or not;
 // a close before Stop was called means it died.
-func (s *Server) Done() <-chan struct{} { return s.proc.done }
+func (s *Server) Done() <-chan struct{} { return s.proc.Done() }
 
 // Err is why the server exited (nil while it runs), with its command and
 // last output.
 func (s *Server) Err() error {
-	if !s.proc.exited() {
+	if !s.proc.Exited() {
 		return nil
 	}
-	if s.proc.err == nil {
-		return fmt.Errorf("%s (pid %d) exited with status 0\noutput:\n%s", s.program, s.Pid(), lastLines(s.proc.out.String(), 20))
+	if err := s.proc.Wait(); err != nil {
+		return err
 	}
-	return s.proc.wait()
+	return fmt.Errorf("%s (pid %d) exited with status 0\noutput:\n%s", s.program, s.Pid(), childproc.LastLines(s.proc.Output(), 20))
 }
 
 // Output is the last part of the server's stdout and stderr.
-func (s *Server) Output() string { return s.proc.out.String() }
+func (s *Server) Output() string { return s.proc.Output() }
 
 // Tail returns the last n lines of the server's output so far.
-func (s *Server) Tail(n int) string { return lastLines(s.Output(), n) }
+func (s *Server) Tail(n int) string { return childproc.LastLines(s.Output(), n) }
 
 // Stop ends the server's whole process group (SIGTERM, then SIGKILL after
 // Options.StopGrace) and removes its directory. It also cleans up after a
@@ -182,7 +183,7 @@ func (s *Server) Tail(n int) string { return lastLines(s.Output(), n) }
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		if s.proc != nil {
-			s.proc.stop(s.grace)
+			s.proc.Stop(s.grace)
 		}
 		var errs []error
 		for _, d := range append([]string{s.dir}, s.extra...) {
@@ -273,7 +274,7 @@ func (s *Server) launch(ctx context.Context, opts Options, args func(port int) [
 		if err != nil {
 			return err
 		}
-		p, err := startProc(s.path, args(port), s.dir, opts.LogWriter)
+		p, err := childproc.Start(s.path, args(port), s.dir, opts.LogWriter)
 		if err != nil {
 			return err
 		}
@@ -288,7 +289,7 @@ func (s *Server) launch(ctx context.Context, opts Options, args func(port int) [
 			var probe probeFunc
 			var closeProbe func()
 			if probe, closeProbe, err = newProbe(s.url); err != nil {
-				p.stop(s.grace)
+				p.Stop(s.grace)
 				return err
 			}
 			err = waitReady(ctx, p, probe)
@@ -297,8 +298,8 @@ func (s *Server) launch(ctx context.Context, opts Options, args func(port int) [
 				return nil
 			}
 		}
-		p.stop(s.grace)
-		if attempt < attempts && strings.Contains(strings.ToLower(p.out.String()), "already in use") {
+		p.Stop(s.grace)
+		if attempt < attempts && strings.Contains(strings.ToLower(p.Output()), "already in use") {
 			s.log.Debug("port taken meanwhile, retrying", "port", port)
 			continue
 		}
@@ -308,7 +309,7 @@ func (s *Server) launch(ctx context.Context, opts Options, args func(port int) [
 
 // waitListening polls until addr accepts TCP connections, the process
 // exits, or ctx ends.
-func waitListening(ctx context.Context, p *proc, addr string) error {
+func waitListening(ctx context.Context, p *childproc.Proc, addr string) error {
 	var d net.Dialer
 	return poll(ctx, p, 10*time.Millisecond, "accept connections on "+addr, func(ctx context.Context) error {
 		c, err := d.DialContext(ctx, "tcp", addr)
@@ -320,19 +321,19 @@ func waitListening(ctx context.Context, p *proc, addr string) error {
 }
 
 // waitReady polls probe until it succeeds, the process exits, or ctx ends.
-func waitReady(ctx context.Context, p *proc, probe probeFunc) error {
+func waitReady(ctx context.Context, p *childproc.Proc, probe probeFunc) error {
 	return poll(ctx, p, 20*time.Millisecond, "accept queries", probe)
 }
 
 // poll calls attempt, each with a bounded time, until it succeeds, the
 // process exits, or ctx ends.
-func poll(ctx context.Context, p *proc, pause time.Duration, what string, attempt func(context.Context) error) error {
+func poll(ctx context.Context, p *childproc.Proc, pause time.Duration, what string, attempt func(context.Context) error) error {
 	const attemptTimeout = time.Second
 	for {
-		if p.exited() {
-			err := p.wait()
+		if p.Exited() {
+			err := p.Wait()
 			if err == nil {
-				err = &CommandError{Command: p.cmd.String(), Output: p.out.String(), Err: errors.New("exited with status 0")}
+				err = &CommandError{Command: p.Command(), Output: p.Output(), Err: errors.New("exited with status 0")}
 			}
 			return fmt.Errorf("server exited before it would %s: %w", what, err)
 		}
@@ -345,8 +346,8 @@ func poll(ctx context.Context, p *proc, pause time.Duration, what string, attemp
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("server did not %s (last attempt: %v): %w\ncommand: %s\noutput:\n%s",
-				what, last, ctx.Err(), p.cmd.String(), lastLines(p.out.String(), 20))
-		case <-p.done:
+				what, last, ctx.Err(), p.Command(), childproc.LastLines(p.Output(), 20))
+		case <-p.Done():
 		case <-time.After(pause):
 		}
 	}
@@ -355,15 +356,19 @@ func poll(ctx context.Context, p *proc, pause time.Duration, what string, attemp
 // runToEnd runs a set-up program (such as mariadb-install-db) in its own
 // process group and waits for it; ctx ending kills the group.
 func runToEnd(ctx context.Context, program string, args []string, dir string, w io.Writer) error {
-	p, err := startProc(program, args, dir, w)
+	p, err := childproc.Start(program, args, dir, w)
 	if err != nil {
 		return err
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-ctx.Done():
-		p.stop(time.Second)
-		return &CommandError{Command: p.cmd.String(), Output: p.out.String(), Err: ctx.Err()}
+		p.Stop(time.Second)
+		return &CommandError{Command: p.Command(), Output: p.Output(), Err: ctx.Err()}
 	}
-	return p.wait()
+	return p.Wait()
 }
+
+// CommandError is a failed database server process: the command line, the
+// last of its output, and why it failed.
+type CommandError = childproc.CommandError

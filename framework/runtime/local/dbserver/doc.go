@@ -17,7 +17,7 @@
 // with it. The kernel ties that signal to the OS thread that forked the
 // child, not to the process: a Go program may lose a thread (a goroutine that
 // exits while locked to its thread takes the thread with it), which would kill
-// the child early. So every child is started from one goroutine that locks
+// the child early. So every child is started (internal/childproc) from one goroutine that locks
 // itself to its OS thread and never returns, making the thread live exactly
 // as long as the process. The parent-death signal is not inherited across
 // fork: the bootstrap mariadbd that mariadb-install-db runs for about a second

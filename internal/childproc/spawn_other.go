@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package dbserver
+package childproc
 
 import (
 	"os/exec"

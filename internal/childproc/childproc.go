@@ -1,4 +1,8 @@
-package dbserver
+// Package childproc runs helper servers (database servers, Jaeger) as
+// children that cannot outlive the harness: each in its own process group,
+// killed whole when it ends, and on Linux started with SIGKILL as its
+// parent-death signal from a thread that lives as long as the process.
+package childproc
 
 import (
 	"io"
@@ -9,8 +13,8 @@ import (
 	"time"
 )
 
-// proc is one child process in its own process group.
-type proc struct {
+// Proc is one child process in its own process group.
+type Proc struct {
 	cmd  *exec.Cmd
 	pgid int
 	out  *tailBuffer
@@ -18,9 +22,9 @@ type proc struct {
 	err  error // the exit status; set before done is closed
 }
 
-// startProc starts the program with its output (stdout and stderr) kept in a
-// tail buffer and copied to w when w is not nil.
-func startProc(program string, args []string, dir string, w io.Writer) (*proc, error) {
+// Start starts the program in dir with its output (stdout and stderr) kept
+// in a tail buffer and copied to w when w is not nil.
+func Start(program string, args []string, dir string, w io.Writer) (*Proc, error) {
 	cmd := exec.Command(program, args...)
 	cmd.Dir = dir
 	out := &tailBuffer{max: 16 << 10}
@@ -37,7 +41,7 @@ func startProc(program string, args []string, dir string, w io.Writer) (*proc, e
 	if err := startInGroup(cmd); err != nil {
 		return nil, &CommandError{Command: cmd.String(), Err: err}
 	}
-	p := &proc{cmd: cmd, pgid: cmd.Process.Pid, out: out, done: make(chan struct{})}
+	p := &Proc{cmd: cmd, pgid: cmd.Process.Pid, out: out, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		// Whatever the leader left in its group goes with it. The group
@@ -49,9 +53,9 @@ func startProc(program string, args []string, dir string, w io.Writer) (*proc, e
 	return p, nil
 }
 
-// signal sends sig to the whole process group; a group that is already gone
+// Signal sends sig to the whole process group; a group that is already gone
 // is not an error.
-func (p *proc) signal(sig syscall.Signal) {
+func (p *Proc) Signal(sig syscall.Signal) {
 	select {
 	case <-p.done:
 		return
@@ -60,8 +64,8 @@ func (p *proc) signal(sig syscall.Signal) {
 	_ = syscall.Kill(-p.pgid, sig)
 }
 
-// exited reports whether the leader has exited.
-func (p *proc) exited() bool {
+// Exited reports whether the leader has exited.
+func (p *Proc) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -70,9 +74,9 @@ func (p *proc) exited() bool {
 	}
 }
 
-// stop asks the group to terminate and kills it after grace.
-func (p *proc) stop(grace time.Duration) {
-	p.signal(syscall.SIGTERM)
+// Stop asks the group to terminate and kills it after grace.
+func (p *Proc) Stop(grace time.Duration) {
+	p.Signal(syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
@@ -80,13 +84,13 @@ func (p *proc) stop(grace time.Duration) {
 		return
 	case <-t.C:
 	}
-	p.signal(syscall.SIGKILL)
+	p.Signal(syscall.SIGKILL)
 	<-p.done
 }
 
-// wait waits for the leader to exit and returns an error carrying the
+// Wait waits for the leader to exit and returns an error carrying the
 // command and its output when it failed.
-func (p *proc) wait() error {
+func (p *Proc) Wait() error {
 	<-p.done
 	if p.err != nil {
 		return &CommandError{Command: p.cmd.String(), Output: p.out.String(), Err: p.err}
@@ -142,8 +146,8 @@ func (b *tailBuffer) String() string {
 	return s
 }
 
-// lastLines returns at most n trailing lines of s.
-func lastLines(s string, n int) string {
+// LastLines returns at most n trailing lines of s.
+func LastLines(s string, n int) string {
 	s = strings.TrimRight(s, "\n")
 	lines := strings.Split(s, "\n")
 	if len(lines) > n {
@@ -151,3 +155,15 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Pid is the leader's process id (and the group's id).
+func (p *Proc) Pid() int { return p.pgid }
+
+// Output is the last of the process's output, for error messages.
+func (p *Proc) Output() string { return p.out.String() }
+
+// Command is the command line, for error messages.
+func (p *Proc) Command() string { return p.cmd.String() }
+
+// Done is closed when the leader has exited.
+func (p *Proc) Done() <-chan struct{} { return p.done }
