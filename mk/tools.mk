@@ -15,6 +15,9 @@ tool_inputs = $(wildcard tools/$(1)/go.mod tools/$(1)/go.sum tools/$(1)/*.go too
 FERRETDB_VERSION := $(call tool_version,ferretdb)
 FERRETDB_BIN := $(VECRO_CACHE)/ferretdb/$(FERRETDB_VERSION)/ferretdb
 
+JAEGER_VERSION := $(call tool_version,jaeger)
+JAEGER_BIN := $(VECRO_CACHE)/jaeger/$(JAEGER_VERSION)/jaeger
+
 PROMETHEUS_VERSION := $(call tool_version,prometheus)
 PROMETHEUS_BIN := $(VECRO_CACHE)/prometheus/$(PROMETHEUS_VERSION)/prometheus
 

@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/runtime/local"
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/toolcache"
 )
 
 // deployOptions are deploy's flags.
@@ -32,6 +34,7 @@ type deployOptions struct {
 	readyTimeout  time.Duration
 	verbose       bool
 	originalNames bool
+	tracing       string
 }
 
 func newDeployCmd(s streams) *cobra.Command {
@@ -75,6 +78,7 @@ runs on Kubernetes instead; the kube runtime's flags say how.`,
 	f.StringVar(&o.serviceBinary, "service-binary", "", "run this service binary instead of building images/service")
 	f.DurationVar(&o.readyTimeout, "ready-timeout", local.DefaultReadyTimeout, "how long the whole system may take to become ready")
 	f.BoolVar(&o.originalNames, "original-metric-names", false, originalNamesHelp)
+	tracingFlag(f, &o.tracing)
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log the runtime's events to stderr")
 	// The kube runtime (deploy_kube.go) adds its flags and takes
 	// --runtime kube; everything else comes here.
@@ -120,7 +124,12 @@ func runDeploy(ctx context.Context, s streams, path string, o deployOptions) (er
 	if o.verbose {
 		level = slog.LevelInfo
 	}
+	jaeger, err := jaegerBinary(o.tracing)
+	if err != nil {
+		return err
+	}
 	rt, err := local.New(local.Options{
+		Jaeger:        jaeger,
 		LogDir:        logDir,
 		Logger:        slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level})),
 		ServiceBinary: o.serviceBinary,
@@ -184,6 +193,30 @@ func writeDeployment(s streams, dep *runtime.Deployment, sys *spec.System) {
 	}
 	tw.Flush()
 	fmt.Fprintf(s.Out, "\nPrometheus API: %s\n", dep.PrometheusURL)
+	if dep.JaegerURL != "" {
+		fmt.Fprintf(s.Out, "Jaeger (traces): %s (API: %s/api/v3/services)\n", dep.JaegerURL, dep.JaegerURL)
+	}
+}
+
+// tracingFlag adds --tracing, on run and deploy.
+func tracingFlag(f *pflag.FlagSet, v *string) {
+	f.StringVar(v, "tracing", "", "jaeger: also run Jaeger v2 with the system (make jaeger builds it), to search the traces while it runs; on the embedded runtime the dataset's spans still come from vecro's own receiver, on Kubernetes (where services export spans only with it) they are read back from Jaeger")
+}
+
+// jaegerBinary is the jaeger executable --tracing asks the embedded
+// runtime for, or "".
+func jaegerBinary(tracing string) (string, error) {
+	switch tracing {
+	case "":
+		return "", nil
+	case "jaeger":
+		bin, err := toolcache.Find("jaeger", toolcache.JaegerVersion)
+		if err != nil {
+			return "", fmt.Errorf("--tracing jaeger: %w", err)
+		}
+		return bin, nil
+	}
+	return "", fmt.Errorf("--tracing %q: want jaeger (or leave it out)", tracing)
 }
 
 // removeOwnState removes the state file if it still describes this

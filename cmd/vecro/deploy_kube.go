@@ -81,7 +81,7 @@ func withKube(cmd *cobra.Command, o *deployOptions) *cobra.Command {
 		if o.runtime != kube.Name {
 			return local(cmd, args)
 		}
-		k.LegacyMetrics = o.originalNames
+		k.LegacyMetrics, k.Tracing = o.originalNames, o.tracing
 		path, err := defFile(cmd, args)
 		if err != nil {
 			return err

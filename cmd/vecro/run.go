@@ -30,6 +30,7 @@ func newRunCmd(s streams) *cobra.Command {
 		k         kubeFlags
 		// traceSample is the share of load requests traced.
 		traceSample float64
+		tracing     string
 	)
 	cmd := &cobra.Command{
 		Use:   "run EXPERIMENT.yaml",
@@ -79,7 +80,12 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 				if cmd.Flags().Changed("trace-sample") {
 					e.TraceSampleRatio = traceSample
 				}
-				k.LegacyMetrics = e.OriginalMetricNames
+				if rt == "local" {
+					if e.Jaeger, err = jaegerBinary(tracing); err != nil {
+						return err
+					}
+				}
+				k.LegacyMetrics, k.Tracing = e.OriginalMetricNames, tracing
 				e.Progress = s.Err
 				e.StateFile = state
 				if verbose {
@@ -161,6 +167,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
 	f.BoolVar(&original, "original-metric-names", false, originalNamesHelp+" (experiment file: original-metric-names: true)")
 	f.StringVar(&family, "summary-family", "latency_p95", "metric family of the printed summary")
+	tracingFlag(f, &tracing)
 	f.Float64Var(&traceSample, "trace-sample", 1, "share of load requests traced, each a whole trace (0 < ratio ≤ 1; the embedded runtime)")
 	f.StringVar(&state, "state", "", "write the running deployment's state file here (for vecro faults clear, vecro collect)")
 	f.StringVar(&rt, "runtime", "local", "where the system runs: local (processes on this machine) or kube")

@@ -66,6 +66,11 @@ type Experiment struct {
 	// whole trace (the services follow its root's decision), where the
 	// runtime collects spans: 0 means all of them; lower it for long runs.
 	TraceSampleRatio float64
+	// Jaeger, when set, is a jaeger executable that the embedded runtime
+	// runs beside the system (local.Options.Jaeger), so that the traces
+	// can be searched while the run goes on; a Runtime given here has its
+	// own option.
+	Jaeger string
 	// Logger receives the run's events; default none.
 	Logger *slog.Logger
 	// StateFile, when set, receives the running deployment's state (as

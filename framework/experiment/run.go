@@ -54,7 +54,7 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 	seed := e.seed()
 	rt := e.Runtime
 	if rt == nil {
-		l, err := local.New(local.Options{Seed: seed, ScrapeInterval: e.Step, Logger: e.Logger, LegacyMetrics: e.OriginalMetricNames})
+		l, err := local.New(local.Options{Seed: seed, ScrapeInterval: e.Step, Logger: e.Logger, LegacyMetrics: e.OriginalMetricNames, Jaeger: e.Jaeger})
 		if err != nil {
 			return nil, fmt.Errorf("experiment %s: %w", e.Name, err)
 		}
@@ -79,6 +79,9 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		return nil, fmt.Errorf("experiment %s: deploy: %w", e.Name, err)
 	}
 	log.Info("deployed", "services", len(dep.Services), "prometheus", dep.PrometheusURL)
+	if dep.JaegerURL != "" {
+		prog.say("traces searchable in Jaeger while the run goes on: %s", dep.JaegerURL)
+	}
 	if iso, ok := strings.CutPrefix(dep.Isolation, "none: "); ok {
 		// A fault here reaches services that share nothing with its target
 		// but the machine: the dataset says so (manifest isolation), and so

@@ -57,6 +57,9 @@ type Deployment struct {
 	// Metrics reads this deployment's metrics; it lives until the dataset is
 	// written (Close). Not saved.
 	Metrics metrics.Source `json:"-"`
+	// JaegerURL is the query service (API and UI) of a Jaeger that gets
+	// the spans too, when the runtime runs one; empty otherwise.
+	JaegerURL string `json:"jaeger_url,omitempty"`
 	// Traces reads the spans the services and the load generator exported;
 	// nil when nothing collects them. It is readable until the runtime
 	// stops. Not saved.

@@ -41,6 +41,8 @@ func Find(name, version string) (string, error) {
 const (
 	FerretDBVersion   = "v1.24.2"
 	PrometheusVersion = "v3.16.0"
+	// JaegerVersion is the Go module's; it is Jaeger v2.12.0's release.
+	JaegerVersion = "v1.75.0"
 	// KubeVersion is every Kubernetes component's (tools/kube).
 	KubeVersion    = "v1.37.2"
 	KwokVersion    = "v0.8.0"

@@ -11,7 +11,7 @@ import (
 func TestVersionsMatchTheToolModules(t *testing.T) {
 	for name, want := range map[string]string{
 		"ferretdb": FerretDBVersion, "prometheus": PrometheusVersion, "kube": KubeVersion,
-		"kwok": KwokVersion, "coredns": CoreDNSVersion, "crictl": CrictlVersion,
+		"kwok": KwokVersion, "coredns": CoreDNSVersion, "crictl": CrictlVersion, "jaeger": JaegerVersion,
 	} {
 		out, err := exec.Command("../../tools/version.sh", name).CombinedOutput()
 		if err != nil {

@@ -1,6 +1,7 @@
 package traces
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +52,27 @@ type ReceiverOptions struct {
 	MaxRequest int64
 	// Logger receives refused requests; nil discards them.
 	Logger *slog.Logger
+	// Forward, when set, is an OTLP/HTTP base URL (a Jaeger's) that gets
+	// a copy of every request the receiver took, so that a user can
+	// query the spans there while the system runs. The copies go out in
+	// the background, at most ForwardQueue waiting; one that finds the
+	// queue full or fails is counted (ForwardStats), never retried: the
+	// receiver's own store, what datasets are made of, is not affected.
+	Forward string
+	// ForwardQueue bounds the requests waiting to be forwarded; 0 means
+	// DefaultForwardQueue.
+	ForwardQueue int
+}
+
+// DefaultForwardQueue is ReceiverOptions.ForwardQueue's default: the SDK's
+// batches are 512 spans, so some 130,000 spans may wait.
+const DefaultForwardQueue = 256
+
+// ForwardStats count what a receiver forwarded.
+type ForwardStats struct {
+	// Sent counts requests the forward endpoint accepted; Dropped those
+	// that found the queue full, Failed those it refused or never got.
+	Sent, Dropped, Failed int64
 }
 
 // Receiver is an OTLP/HTTP trace endpoint (POST /v1/traces, protobuf or
@@ -73,6 +96,18 @@ type Receiver struct {
 
 	srv *http.Server
 	url string
+
+	fwd       chan forwarded
+	fwdDone   chan struct{}
+	fwdStat   ForwardStats
+	fwdClosed bool
+	closeOnce sync.Once
+}
+
+// forwarded is a request to copy to ReceiverOptions.Forward.
+type forwarded struct {
+	contentType string
+	body        []byte
 }
 
 var _ Source = (*Receiver)(nil)
@@ -89,7 +124,50 @@ func NewReceiver(o ReceiverOptions) *Receiver {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{opts: o, log: o.Logger, strs: map[string]string{}}
+	if o.ForwardQueue <= 0 {
+		o.ForwardQueue = DefaultForwardQueue
+	}
+	r := &Receiver{opts: o, log: o.Logger, strs: map[string]string{}}
+	if o.Forward != "" {
+		r.fwd, r.fwdDone = make(chan forwarded, o.ForwardQueue), make(chan struct{})
+		go r.forward(strings.TrimSuffix(o.Forward, "/") + TracesPath)
+	}
+	return r
+}
+
+// forward sends the queued copies, one at a time, until Close.
+func (r *Receiver) forward(url string) {
+	defer close(r.fwdDone)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for f := range r.fwd {
+		resp, err := client.Post(url, f.contentType, bytes.NewReader(f.body))
+		ok := err == nil && resp.StatusCode == http.StatusOK
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		r.mu.Lock()
+		if ok {
+			r.fwdStat.Sent++
+		} else {
+			r.fwdStat.Failed++
+		}
+		failed := r.fwdStat.Failed
+		r.mu.Unlock()
+		if !ok && failed == 1 {
+			if err == nil {
+				err = fmt.Errorf("%s", resp.Status)
+			}
+			r.log.Warn("forward spans: the first failure (later ones are only counted)", "url", url, "err", err)
+		}
+	}
+}
+
+// ForwardStats says what was forwarded so far.
+func (r *Receiver) ForwardStats() ForwardStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fwdStat
 }
 
 // StartReceiver serves a new receiver on addr (127.0.0.1:0: a free
@@ -112,14 +190,25 @@ func StartReceiver(addr string, o ReceiverOptions) (*Receiver, error) {
 // /v1/traces), for ExportOptions.Endpoint and the service contract.
 func (r *Receiver) URL() string { return r.url }
 
-// Close stops serving; the spans stay readable.
+// Close stops serving and sends what waits to be forwarded; the spans
+// stay readable.
 func (r *Receiver) Close() error {
-	if r.srv == nil {
-		return nil
+	var err error
+	if r.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = r.srv.Shutdown(ctx)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return r.srv.Shutdown(ctx)
+	r.closeOnce.Do(func() {
+		if r.fwd != nil {
+			r.mu.Lock()
+			r.fwdClosed = true
+			close(r.fwd)
+			r.mu.Unlock()
+			<-r.fwdDone
+		}
+	})
+	return err
 }
 
 const (
@@ -172,6 +261,17 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	rejected := r.add(in.GetResourceSpans())
+	if r.fwd != nil {
+		r.mu.Lock()
+		if !r.fwdClosed {
+			select {
+			case r.fwd <- forwarded{contentType: ct, body: raw}:
+			default:
+				r.fwdStat.Dropped++
+			}
+		}
+		r.mu.Unlock()
+	}
 	var out coltracepb.ExportTraceServiceResponse
 	if rejected > 0 {
 		out.PartialSuccess = &coltracepb.ExportTracePartialSuccess{
@@ -204,15 +304,7 @@ func (r *Receiver) add(rss []*tracepb.ResourceSpans) int64 {
 	defer r.mu.Unlock()
 	var rejected int64
 	for _, rs := range rss {
-		var service, instance string
-		for _, kv := range rs.GetResource().GetAttributes() {
-			switch kv.GetKey() {
-			case "service.name":
-				service = r.intern(kv.GetValue().GetStringValue())
-			case "service.instance.id":
-				instance = r.intern(kv.GetValue().GetStringValue())
-			}
-		}
+		service, instance := resourceNames(rs, r.intern)
 		for _, ss := range rs.GetScopeSpans() {
 			for _, ps := range ss.GetSpans() {
 				r.received++
@@ -225,7 +317,7 @@ func (r *Receiver) add(rss []*tracepb.ResourceSpans) int64 {
 					r.chunks = append(r.chunks, make([]Span, 0, min(chunkSize, r.opts.MaxSpans-r.stored)))
 				}
 				last := &r.chunks[len(r.chunks)-1]
-				*last = append(*last, r.flatten(ps, service, instance))
+				*last = append(*last, flatten(ps, service, instance, r.intern))
 				r.stored++
 			}
 		}
@@ -241,12 +333,26 @@ func (r *Receiver) intern(s string) string {
 	return s
 }
 
-// flatten turns a protobuf span into a Span; r.mu is held.
-func (r *Receiver) flatten(ps *tracepb.Span, service, instance string) Span {
+// resourceNames are a resource's service.name and service.instance.id.
+func resourceNames(rs *tracepb.ResourceSpans, intern func(string) string) (service, instance string) {
+	for _, kv := range rs.GetResource().GetAttributes() {
+		switch kv.GetKey() {
+		case "service.name":
+			service = intern(kv.GetValue().GetStringValue())
+		case "service.instance.id":
+			instance = intern(kv.GetValue().GetStringValue())
+		}
+	}
+	return service, instance
+}
+
+// flatten turns a protobuf span into a Span, passing the strings that
+// repeat across spans through intern.
+func flatten(ps *tracepb.Span, service, instance string, intern func(string) string) Span {
 	s := Span{
 		Service: service, Instance: instance,
 		Kind:          kindName(ps.GetKind()),
-		Name:          r.intern(ps.GetName()),
+		Name:          intern(ps.GetName()),
 		Start:         time.Unix(0, int64(ps.GetStartTimeUnixNano())),
 		End:           time.Unix(0, int64(ps.GetEndTimeUnixNano())),
 		StatusCode:    statusName(ps.GetStatus().GetCode()),
@@ -259,14 +365,14 @@ func (r *Receiver) flatten(ps *tracepb.Span, service, instance string) Span {
 		v := kv.GetValue()
 		switch attribute.Key(kv.GetKey()) {
 		case AttrPeerService:
-			s.PeerService = r.intern(v.GetStringValue())
+			s.PeerService = intern(v.GetStringValue())
 		case AttrDBSystem:
-			s.DBSystem = r.intern(v.GetStringValue())
+			s.DBSystem = intern(v.GetStringValue())
 		case AttrHTTPStatus:
 			s.HTTPStatus = int(v.GetIntValue())
 		case AttrFaults:
 			for _, e := range v.GetArrayValue().GetValues() {
-				s.Faults = append(s.Faults, r.intern(e.GetStringValue()))
+				s.Faults = append(s.Faults, intern(e.GetStringValue()))
 			}
 		}
 	}
@@ -274,7 +380,7 @@ func (r *Receiver) flatten(ps *tracepb.Span, service, instance string) Span {
 		if e.GetName() != EventFaultStart && e.GetName() != EventFaultEnd {
 			continue
 		}
-		s.FaultEvents = append(s.FaultEvents, r.intern(e.GetName()+":"+stringAttr(e.GetAttributes(), EventAttrFault)))
+		s.FaultEvents = append(s.FaultEvents, intern(e.GetName()+":"+stringAttr(e.GetAttributes(), EventAttrFault)))
 	}
 	return s
 }

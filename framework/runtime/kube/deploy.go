@@ -23,6 +23,7 @@ import (
 	"github.com/vecrosim/vecro/framework/runtime/kube/internal/rollout"
 	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/framework/spec"
+	"github.com/vecrosim/vecro/framework/traces"
 )
 
 // Deploy applies sys to the connected cluster, waits for its rollout and
@@ -38,6 +39,9 @@ func (r *Runtime) Deploy(ctx context.Context, sys *spec.System) (*runtime.Deploy
 	names := make([]string, len(m.Deployments))
 	for i, d := range m.Deployments {
 		names[i] = d.Deployment
+	}
+	if r.opts.Jaeger != nil {
+		names = append(names, manifest.JaegerName(sys.Name))
 	}
 	r.log.Info("waiting for rollout", "namespace", m.Namespace, "deployments", len(names), "timeout", r.opts.RolloutTimeout)
 	if err := rollout.Wait(ctx, r.cs, m.Namespace, names, r.opts.RolloutTimeout); err != nil {
@@ -107,6 +111,12 @@ func (r *Runtime) Apply(ctx context.Context, sys *spec.System) (*Manifest, []App
 		LegacyMetrics:   r.opts.LegacyMetrics,
 	}
 	mon.Configure(&mo)
+	if r.opts.Jaeger != nil {
+		if mo.JaegerImage, err = r.jaegerImage(ctx); err != nil {
+			return nil, nil, err
+		}
+		mo.JaegerMaxTraces, mo.TraceSampleRatio = r.opts.Jaeger.MaxTraces, r.opts.TraceSampleRatio
+	}
 	m, err := manifest.Build(sys, mo)
 	if err != nil {
 		return nil, nil, err
@@ -284,6 +294,9 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		dep.PrometheusURL = url
 		return nil
 	})
+	if r.opts.Jaeger != nil {
+		g.Go(func() error { return r.reachJaeger(ctx, sys, m.Namespace, dep) })
+	}
 	if err := g.Wait(); err != nil {
 		r.fwd.CloseAll()
 		return nil, err
@@ -345,6 +358,67 @@ func (r *Runtime) standaloneImage(ctx context.Context) (string, error) {
 	r.promImage = ref
 	r.mu.Unlock()
 	return ref, nil
+}
+
+// jaegerImage makes Jaeger's image available: Options.Jaeger.Image, or
+// the tool cache's binary packed and handed to the loader.
+func (r *Runtime) jaegerImage(ctx context.Context) (string, error) {
+	r.mu.Lock()
+	done := r.jaegerRef
+	r.mu.Unlock()
+	if done != "" {
+		return done, nil
+	}
+	ref := r.opts.Jaeger.Image
+	if ref == "" {
+		loader, err := r.loader()
+		if err != nil {
+			return "", fmt.Errorf("jaeger image: %w; or pass one the cluster can pull (--jaeger-image)", err)
+		}
+		built, img, err := images.Jaeger(ctx, r.opts.Jaeger.Binary, r.log)
+		if err != nil {
+			return "", err
+		}
+		r.log.Info("loading the jaeger image", "image", built)
+		if ref, err = loader.Load(ctx, built, img); err != nil {
+			return "", err
+		}
+	}
+	r.mu.Lock()
+	r.jaegerRef = ref
+	r.mu.Unlock()
+	return ref, nil
+}
+
+// reachJaeger opens port-forwards to Jaeger's query API, which the
+// Deployment's Traces read, and to its OTLP port, where the load
+// generator's root spans go.
+func (r *Runtime) reachJaeger(ctx context.Context, sys *spec.System, ns string, dep *runtime.Deployment) error {
+	pods, err := r.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: manifest.JaegerSelector(sys.Name)})
+	if err != nil {
+		return fmt.Errorf("list jaeger's pod: %w", err)
+	}
+	var pod string
+	for i := range pods.Items {
+		if p := &pods.Items[i]; rollout.PodReady(p) && p.DeletionTimestamp == nil {
+			pod = p.Name
+			break
+		}
+	}
+	if pod == "" {
+		return fmt.Errorf("jaeger (%s): no ready pod after rollout", manifest.JaegerName(sys.Name))
+	}
+	query, err := r.forward(ctx, ns, pod, manifest.JaegerQueryPort)
+	if err != nil {
+		return fmt.Errorf("reach jaeger's query API: %w", err)
+	}
+	otlp, err := r.forward(ctx, ns, pod, manifest.JaegerOTLPPort)
+	if err != nil {
+		return fmt.Errorf("reach jaeger's OTLP receiver: %w", err)
+	}
+	dep.JaegerURL, dep.OTLPEndpoint = query, otlp
+	dep.Traces = &traces.Jaeger{URL: query}
+	return nil
 }
 
 // loader is Options.Loader, or the kind cluster's.

@@ -47,9 +47,17 @@
 // discovering its pods and the kubelets' cAdvisor endpoints itself, and
 // deleted with it.
 //
+// # Traces
+//
+// With Options.Jaeger, a Jaeger v2 (also built from the Go module proxy)
+// is applied with the system, the services export their spans to it, and
+// the Deployment reads them back through its query API (traces.Jaeger,
+// over a port-forward), as the local runtime's receiver is read.
+//
 // # Images
 //
-// The images the runtime builds (the service, the standalone Prometheus)
+// The images the runtime builds (the service, the standalone Prometheus,
+// Jaeger)
 // reach the cluster through an ImageLoader: a kind cluster's nodes, a
 // Registry, or a local Containerd.
 //

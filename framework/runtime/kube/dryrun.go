@@ -21,6 +21,8 @@ const (
 	// DryRunPrometheusImage stands for the standalone Prometheus' image
 	// Start would pack when none is given.
 	DryRunPrometheusImage = images.PrometheusRepository + ":dev"
+	// DryRunJaegerImage stands for Jaeger's image the same way.
+	DryRunJaegerImage = images.JaegerRepository + ":dev"
 )
 
 // DryRun is the manifest Start would apply for sys with opts, built without
@@ -53,6 +55,12 @@ func DryRun(sys *spec.System, opts Options) (*Manifest, error) {
 		LegacyMetrics:   o.LegacyMetrics,
 	}
 	dryRunMonitor(o).Configure(&mo)
+	if o.Jaeger != nil {
+		mo.JaegerImage, mo.JaegerMaxTraces, mo.TraceSampleRatio = o.Jaeger.Image, o.Jaeger.MaxTraces, o.TraceSampleRatio
+		if mo.JaegerImage == "" {
+			mo.JaegerImage = DryRunJaegerImage
+		}
+	}
 	return manifest.Build(sys, mo)
 }
 

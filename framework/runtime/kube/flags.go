@@ -33,9 +33,12 @@ type Flags struct {
 	CPURequest     string
 	MemoryRequest  string
 	RolloutTimeout time.Duration
-	// LegacyMetrics is --original-metric-names, which each command
-	// registers itself because it is not the kube runtime's alone.
+	// LegacyMetrics is --original-metric-names, and Tracing --tracing,
+	// which each command registers itself because they are not the kube
+	// runtime's alone.
 	LegacyMetrics bool
+	Tracing       string
+	JaegerImage   string
 }
 
 // AddFlags registers the flags on f, all but --kubeconfig, which the CLI's
@@ -57,6 +60,7 @@ func (k *Flags) AddFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&k.DBImages, "db-image", nil, "kube runtime: TYPE=IMAGE, the database image of a storage type (mongodb, redis, mysql) with the type's port and data dir and the image's own arguments, e.g. mongodb=vecro.local/ferretdb:v1.24.2 (repeatable)")
 	f.StringVar(&k.CPURequest, "cpu-request", "", "kube runtime: CPU request of every container instead of the original's 200m (100m per database), e.g. 20m for the social system on a 2-core node")
 	f.StringVar(&k.MemoryRequest, "memory-request", "", "kube runtime: memory request of every container instead of the original's 50Mi (128Mi per database)")
+	f.StringVar(&k.JaegerImage, "jaeger-image", "", "kube runtime: Jaeger image for --tracing jaeger (default: the binary of make jaeger packed and loaded like the service image)")
 	f.DurationVar(&k.RolloutTimeout, "rollout-timeout", DefaultRolloutTimeout, "kube runtime: how long the system's Deployments may take to be ready")
 }
 
@@ -68,6 +72,7 @@ func ParseFlags(args string) (Flags, error) {
 	fs.SetOutput(new(strings.Builder))
 	k.AddFlags(fs)
 	fs.StringVar(&k.Kubeconfig, "kubeconfig", "", "kubeconfig of an existing cluster")
+	fs.StringVar(&k.Tracing, "tracing", "", "jaeger: deploy Jaeger with the system and collect spans")
 	if err := fs.Parse(strings.Fields(args)); err != nil {
 		return k, err
 	}
@@ -110,6 +115,16 @@ func (k Flags) Options(seed int64, logger *slog.Logger) (Options, error) {
 		RolloutTimeout: k.RolloutTimeout,
 		LegacyMetrics:  k.LegacyMetrics,
 		Logger:         logger,
+	}
+	switch k.Tracing {
+	case "":
+		if k.JaegerImage != "" {
+			return Options{}, errors.New("--jaeger-image without --tracing jaeger")
+		}
+	case "jaeger":
+		o.Jaeger = &Jaeger{Image: k.JaegerImage}
+	default:
+		return Options{}, fmt.Errorf("--tracing %q: want jaeger (or leave it out)", k.Tracing)
 	}
 	if k.CPURequest != "" {
 		if o.CPURequest, err = spec.ParseMilliCPU(k.CPURequest); err != nil || o.CPURequest <= 0 {

@@ -71,6 +71,17 @@ type Options struct {
 	// before it falls back to the standalone Prometheus; default 30s.
 	FetchTimeout time.Duration
 
+	// Jaeger, when set, deploys Jaeger v2 with the system (its in-memory
+	// store, in the system's namespace) and points every service's span
+	// export at it; the Deployment then reads spans back through its
+	// query API (Deployment.Traces, a traces.Jaeger) and the load
+	// generator's root spans reach it through a port-forward
+	// (Deployment.OTLPEndpoint). Without it the services make no spans.
+	Jaeger *Jaeger
+	// TraceSampleRatio is the share of new traces a service keeps; 0
+	// keeps all.
+	TraceSampleRatio float64
+
 	// RolloutTimeout bounds the wait for the system's Deployments;
 	// default DefaultRolloutTimeout.
 	RolloutTimeout time.Duration
@@ -97,6 +108,8 @@ type Runtime struct {
 	// was made available.
 	mon       monitor.Monitor
 	promImage string
+	// jaegerRef is Jaeger's image once it was made available.
+	jaegerRef string
 	dyn       dynamic.Interface
 	cs        kubernetes.Interface
 	manifest  *Manifest

@@ -80,5 +80,7 @@
 // Deployment hands it over as Traces (readable until Stop) and its URL as
 // OTLPEndpoint, where the load generator's root spans go too. Each
 // instance's request log, JSON lines among its other output in
-// <LogDir>/<instance>.log, is the Deployment's Logs (logs.Files).
+// <LogDir>/<instance>.log, is the Deployment's Logs (logs.Files). With
+// Options.Jaeger the runtime also runs Jaeger (package jaeger) before the
+// receiver, which forwards it a copy of every span (Deployment.JaegerURL).
 package local

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/vecrosim/vecro/framework/metrics"
 	"github.com/vecrosim/vecro/framework/runtime"
 	"github.com/vecrosim/vecro/framework/runtime/local/dbserver"
+	"github.com/vecrosim/vecro/framework/runtime/local/jaeger"
 	"github.com/vecrosim/vecro/framework/service/build"
 	"github.com/vecrosim/vecro/framework/spec"
 	"github.com/vecrosim/vecro/framework/traces"
@@ -93,6 +95,12 @@ type Options struct {
 	// MaxSpans caps the span receiver's store; 0 means
 	// traces.DefaultMaxSpans.
 	MaxSpans int
+	// Jaeger, when set, is a jaeger executable (cmd/jaeger, make jaeger):
+	// the runtime runs it beside the system (package jaeger) and the span
+	// receiver forwards a copy of every span there, so that a user can
+	// search the traces while the system runs (Deployment.JaegerURL).
+	// Datasets are still made from the receiver's own store.
+	Jaeger string
 
 	// watchdog replaces Pdeathsig by the watchdog process, as on systems
 	// without Pdeathsig; for tests of that path.
@@ -105,19 +113,21 @@ type Runtime struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	started  bool
-	procs    []*process
-	dbs      []*dbserver.Server
-	fronts   []*front
-	cg       *cgroups
-	limits   Limits
-	spawn    *spawner
-	dog      *watchdog
-	embedded *ownedSource
-	promSrv  *http.Server
-	spans    *traces.Receiver
-	tmpRun   string // the default RunDir, removed by Stop
+	mu        sync.Mutex
+	started   bool
+	procs     []*process
+	dbs       []*dbserver.Server
+	fronts    []*front
+	cg        *cgroups
+	limits    Limits
+	spawn     *spawner
+	dog       *watchdog
+	embedded  *ownedSource
+	promSrv   *http.Server
+	spans     *traces.Receiver
+	jaeger    *jaeger.Server
+	jaegerLog io.Closer
+	tmpRun    string // the default RunDir, removed by Stop
 	// handedOver: Start returned the Deployment, whose user now owns the
 	// metrics source (Close).
 	handedOver bool
@@ -251,7 +261,15 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 	}
 	r.failures = make(chan error, len(p.instances())*2+1)
 	if !r.opts.NoTracing {
-		rcv, err := traces.StartReceiver("127.0.0.1:0", traces.ReceiverOptions{MaxSpans: r.opts.MaxSpans, Logger: r.log})
+		ro := traces.ReceiverOptions{MaxSpans: r.opts.MaxSpans, Logger: r.log}
+		if r.opts.Jaeger != "" {
+			js, err := r.startJaeger(ctx, logDir)
+			if err != nil {
+				return nil, err
+			}
+			ro.Forward = js.OTLPURL()
+		}
+		rcv, err := traces.StartReceiver("127.0.0.1:0", ro)
 		if err != nil {
 			return nil, err
 		}
@@ -333,6 +351,11 @@ func (r *Runtime) Start(ctx context.Context, sys *spec.System) (dep *runtime.Dep
 	if rcv := r.receiver(); rcv != nil {
 		dep.Traces, dep.OTLPEndpoint = rcv, rcv.URL()
 	}
+	r.mu.Lock()
+	if r.jaeger != nil {
+		dep.JaegerURL = r.jaeger.QueryURL()
+	}
+	r.mu.Unlock()
 	dep.Isolation = r.Limits().isolation()
 	r.mu.Lock()
 	r.handedOver = true
@@ -458,6 +481,24 @@ func (r *Runtime) receiver() *traces.Receiver {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.spans
+}
+
+// startJaeger runs Jaeger for Options.Jaeger, its output in logDir; Stop
+// ends it.
+func (r *Runtime) startJaeger(ctx context.Context, logDir string) (*jaeger.Server, error) {
+	lf, err := openLog(filepath.Join(logDir, "jaeger.log"))
+	if err != nil {
+		return nil, err
+	}
+	js, err := jaeger.Start(ctx, jaeger.Options{Binary: r.opts.Jaeger, Log: lf, Logger: r.log})
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
+	r.mu.Lock()
+	r.jaeger, r.jaegerLog = js, lf
+	r.mu.Unlock()
+	return js, nil
 }
 
 // randomHex returns n random bytes as hex.

@@ -126,6 +126,14 @@ func (r *Runtime) stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close the span receiver: %w", err))
 		}
 	}
+	// After the receiver, which forwarded its last copies to it.
+	r.mu.Lock()
+	js, jlog := r.jaeger, r.jaegerLog
+	r.mu.Unlock()
+	if js != nil {
+		js.Stop()
+		jlog.Close()
+	}
 
 	var wg sync.WaitGroup
 	dbErrs := make([]error, len(dbs))

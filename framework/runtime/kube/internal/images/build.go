@@ -107,3 +107,38 @@ func Prometheus(ctx context.Context, binary string, logger *slog.Logger) (string
 	}
 	return ref, img, nil
 }
+
+// JaegerVersion is the Jaeger that tools/jaeger builds (`make jaeger`)
+// into the tool cache and the Jaeger option packs.
+const JaegerVersion = toolcache.JaegerVersion
+
+// JaegerRepository names the Jaeger images vecro packs; the tag is a prefix
+// of the image's digest.
+const JaegerRepository = "vecro.local/jaeger"
+
+// Jaeger packs a static Jaeger v2 binary (default: the tool cache's) into
+// an image named JaegerRepository:<digest prefix>: one layer, non-root,
+// /bin/jaeger as the entrypoint, /tmp writable.
+func Jaeger(ctx context.Context, binary string, logger *slog.Logger) (string, v1.Image, error) {
+	if binary == "" {
+		var err error
+		if binary, err = toolcache.Find("jaeger", JaegerVersion); err != nil {
+			return "", nil, fmt.Errorf("the Jaeger option needs a Jaeger binary: %w (or pass a Jaeger image the cluster can pull)", err)
+		}
+	}
+	img, err := image.Build(ctx, image.Spec{
+		Binary: binary,
+		Path:   "/bin/jaeger",
+		Dirs:   []string{"/tmp"},
+		Ports:  []int{manifest.JaegerOTLPPort, manifest.JaegerQueryPort},
+		Logger: logger,
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("pack jaeger %s: %w", binary, err)
+	}
+	ref, err := image.ContentRef(JaegerRepository, img)
+	if err != nil {
+		return "", nil, err
+	}
+	return ref, img, nil
+}

@@ -151,6 +151,14 @@ type Options struct {
 	// LegacyMetrics makes every service also expose the original's
 	// vecro_base_<system>_* series, for the original's dashboards and scripts.
 	LegacyMetrics bool
+	// JaegerImage, when set, adds Jaeger v2 (that image) to the system and
+	// points every service's span export at it; JaegerMaxTraces bounds its
+	// store (0: DefaultJaegerMaxTraces).
+	JaegerImage     string
+	JaegerMaxTraces int
+	// TraceSampleRatio is the share of new traces a service keeps; 0
+	// keeps all.
+	TraceSampleRatio float64
 }
 
 // ServiceAccountRef names a service account.
@@ -268,6 +276,9 @@ func Build(sys *spec.System, o Options) (*Manifest, error) {
 	}
 	if o.Standalone != nil {
 		b.standalone(*o.Standalone, o.PrometheusImage)
+	}
+	if o.JaegerImage != "" {
+		b.jaeger(o.JaegerImage, o.JaegerMaxTraces)
 	}
 	for _, s := range sys.Services {
 		b.service(s)

@@ -71,6 +71,9 @@ func (b *builder) agentContainer(s spec.Service) *corev1ac.ContainerApplyConfigu
 	in := runtime.Contract(b.sys.Name, &s, b.o.Seed, b.o.LegacyMetrics)
 	in.Listen, in.AdminListen = ":"+strconv.Itoa(ServicePort), ":"+strconv.Itoa(AdminPort)
 	in.TokenFile, in.DataDir = tokenDir+"/"+SecretToken, scratch
+	if b.o.JaegerImage != "" {
+		in.OTLPEndpoint, in.TraceSampleRatio = jaegerOTLPEndpoint(b.sys.Name), b.o.TraceSampleRatio
+	}
 	var env []*corev1ac.EnvVarApplyConfiguration
 	if s.Type.IsStorage() {
 		db, _ := dbImage(b.o, s.Type)

@@ -164,13 +164,18 @@ func (b *builder) standalone(s Standalone, img string) {
 				corev1ac.Volume().WithName("config").WithConfigMap(corev1ac.ConfigMapVolumeSource().WithName(name)),
 				corev1ac.Volume().WithName("data").WithEmptyDir(corev1ac.EmptyDirVolumeSource()),
 			))
+	b.onePod(name, l, tmpl)
+}
+
+// onePod adds the one-pod Deployment of a helper the runtime runs with the
+// system (the standalone Prometheus, Jaeger). Never two at once: the old
+// pod goes first on a rollout.
+func (b *builder) onePod(name string, l map[string]string, tmpl *corev1ac.PodTemplateSpecApplyConfiguration) {
 	b.add(gvrDeployment, "Deployment", b.ns, name, appsv1ac.Deployment(name, b.ns).
 		WithLabels(l).
 		WithSpec(appsv1ac.DeploymentSpec().
 			WithReplicas(1).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(l)).
-			// Never two Prometheus on one emptyDir-less rollout: the old
-			// pod goes first.
 			WithStrategy(appsv1ac.DeploymentStrategy().WithType("Recreate")).
 			WithTemplate(tmpl)))
 }
@@ -228,12 +233,13 @@ func prometheusConfig(system, ns string, s Standalone) (string, error) {
 			map[string]any{"target_label": "metrics_path", "replacement": "/metrics/cadvisor"},
 		},
 		// A busy node has thousands of containers' series; only this
-		// system's services are read. Prometheus' own pod is dropped: its
-		// name has the shape of a service's pod (<system>-<name>-<hashes>),
-		// and it would show as a service in the dataset.
+		// system's services are read. Prometheus' and Jaeger's own pods
+		// are dropped: their names have the shape of a service's pod
+		// (<system>-<name>-<hashes>), and they would show as services in
+		// the dataset.
 		"metric_relabel_configs": []any{
 			map[string]any{"source_labels": []string{"namespace"}, "regex": regexp.QuoteMeta(ns), "action": "keep"},
-			map[string]any{"source_labels": []string{"pod"}, "regex": regexp.QuoteMeta(prometheusName(system)) + "-.*", "action": "drop"},
+			map[string]any{"source_labels": []string{"pod"}, "regex": "(" + regexp.QuoteMeta(prometheusName(system)) + "|" + regexp.QuoteMeta(JaegerName(system)) + ")-.*", "action": "drop"},
 		},
 	}
 	cfg := map[string]any{

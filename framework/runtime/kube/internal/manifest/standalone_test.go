@@ -110,7 +110,7 @@ func TestStandaloneManifest(t *testing.T) {
 	if kubelet.Native != nil || kubelet.Protocols != nil {
 		t.Errorf("kubelet job: native %v, protocols %v; want Prometheus' defaults", kubelet.Native, kubelet.Protocols)
 	}
-	if len(kubelet.MetricRelabel) != 2 || kubelet.MetricRelabel[0]["regex"] != "exp" || kubelet.MetricRelabel[1]["regex"] != "social-vecro-prometheus-.*" || kubelet.MetricRelabel[1]["action"] != "drop" {
+	if len(kubelet.MetricRelabel) != 2 || kubelet.MetricRelabel[0]["regex"] != "exp" || kubelet.MetricRelabel[1]["regex"] != "(social-vecro-prometheus|social-vecro-jaeger)-.*" || kubelet.MetricRelabel[1]["action"] != "drop" {
 		t.Errorf("kubelet metric relabelling: %+v", kubelet.MetricRelabel)
 	}
 
