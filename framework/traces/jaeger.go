@@ -197,7 +197,7 @@ func traceCount(td *tracepb.TracesData) int {
 
 // otlpID is an id field of OTLP/JSON, which spells ids in hex where
 // protobuf's JSON mapping (protojson) wants base64.
-var otlpID = regexp.MustCompile(`"(traceId|spanId|parentSpanId)"\s*:\s*"([0-9a-fA-F]*)"`)
+var otlpID = regexp.MustCompile(`"(traceId|spanId|parentSpanId)"\s*:\s*"([^"]*)"`)
 
 // decodeTraces reads an API v3 answer, {"result": <OTLP/JSON TracesData>},
 // into td.
