@@ -13,8 +13,9 @@ APT_PACKAGES := prometheus redis-server mariadb-server etcd-server wrk
 # mk/*.mk append their targets.
 TOOLS :=
 # Ginkgo labels `make test` leaves out: suites that cannot run on a machine
-# without Docker and the internet (they run with `make test-kind`).
-LABEL_FILTER ?= !runtime:kind
+# without Docker and the internet (they run with `make test-kind`), and the
+# corpus scenario, 18 experiments in about 25 minutes (`make test-corpus`).
+LABEL_FILTER ?= !runtime:kind && !corpus
 
 # staticcheck, built from the Go module proxy like every other tool.
 STATICCHECK_VERSION := v0.8.2
@@ -24,7 +25,7 @@ TOOLS += $(STATICCHECK)
 include mk/tools.mk
 include $(filter-out mk/tools.mk,$(wildcard mk/*.mk))
 
-.PHONY: test deps apt tools vet unit scenarios test-long kube-node-e2e demo build
+.PHONY: test deps apt tools vet unit scenarios test-long test-corpus kube-node-e2e demo build
 
 test: deps vet unit scenarios kube-node-e2e
 
@@ -67,6 +68,12 @@ scenarios:
 test-long: deps
 	@mkdir -p '$(ARTIFACTS_DIR)/junit'
 	VECRO_LONG=1 $(GO) test -count=1 -timeout 0 ./scenarios/ -args $(SCENARIO_ARGS)
+
+# The corpus scenario alone: a campaign of 18 cases on the social system,
+# scored by the built-in baselines (about 25 minutes).
+test-corpus: deps
+	@mkdir -p '$(ARTIFACTS_DIR)/junit'
+	$(GO) test -count=1 -timeout 75m ./scenarios/ -args -ginkgo.label-filter='corpus' -ginkgo.v -ginkgo.junit-report='$(ARTIFACTS_DIR)/junit/corpus.xml'
 
 # The offline single-node Kubernetes (mk/kubenode.mk) rewires host-wide
 # networking, so it runs on its own, after everything else, and only where

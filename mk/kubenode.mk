@@ -30,7 +30,7 @@ $(COREDNS_BIN): $(call tool_inputs,coredns)
 $(CRICTL_BIN): $(call tool_inputs,crictl)
 	tools/crictl/build.sh
 
-kube-node-tools-all: $(COREDNS_BIN) $(CRICTL_BIN) $(FERRETDB_BIN) $(PROMETHEUS_BIN) $(KUBE_CONTROL_PLANE_BINS) $(KUBE_NODE_BINS)
+kube-node-tools-all: $(COREDNS_BIN) $(CRICTL_BIN) $(FERRETDB_BIN) $(PROMETHEUS_BIN) $(JAEGER_BIN) $(KUBE_CONTROL_PLANE_BINS) $(KUBE_NODE_BINS)
 
 kube-node-deps: apt kube-node-tools-all
 

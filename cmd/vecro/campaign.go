@@ -81,8 +81,12 @@ PromQL selectors.`,
 				opts.Logger = slog.New(slog.NewTextHandler(s.Err, nil))
 			}
 			var onKube func(slot int, e *experiment.Experiment)
+			var jaeger string
 			switch rt {
 			case "local":
+				if jaeger, err = jaegerBinary(k.Tracing); err != nil {
+					return err
+				}
 			case "kube":
 				logger := opts.Logger
 				if logger == nil {
@@ -113,6 +117,7 @@ PromQL selectors.`,
 				if cmd.Flags().Changed("trace-sample") {
 					e.TraceSampleRatio = traceSample
 				}
+				e.Jaeger = jaeger
 				if onKube != nil {
 					onKube(slot, e)
 				}
@@ -144,6 +149,7 @@ PromQL selectors.`,
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
 	f.BoolVar(&original, "original-metric-names", false, originalNamesHelp)
 	f.Float64Var(&traceSample, "trace-sample", 1, "share of load requests traced, each a whole trace (0 < ratio ≤ 1)")
+	tracingFlag(f, &k.Tracing)
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the campaign's and the cases' events to stderr")
 	return cmd
 }
@@ -160,6 +166,7 @@ func slotOptions(base kube.Options, e *experiment.Experiment, slot, slots int) k
 	if e.OriginalMetricNames {
 		o.LegacyMetrics = true
 	}
+	o.TraceSampleRatio = e.TraceSampleRatio
 	if slots > 1 {
 		ns := o.Namespace
 		if ns == "" && e.System != nil {

@@ -30,11 +30,12 @@ func kubeOptions(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger
 // newKubeRuntime is the kube runtime for deploy and run, and its cluster:
 // the runtime provisions a kind cluster on Start, and the caller deletes it
 // (Cluster.Delete) once the system is gone.
-func newKubeRuntime(k kubeFlags, kubeconfig string, seed int64, logger *slog.Logger) (*kube.Runtime, *kube.Cluster, error) {
+func newKubeRuntime(k kubeFlags, kubeconfig string, seed int64, traceSample float64, logger *slog.Logger) (*kube.Runtime, *kube.Cluster, error) {
 	o, err := kubeOptions(k, kubeconfig, seed, logger)
 	if err != nil {
 		return nil, nil, err
 	}
+	o.TraceSampleRatio = traceSample
 	return kube.New(o), o.Cluster, nil
 }
 
@@ -113,7 +114,7 @@ func runDeployKube(ctx context.Context, st streams, path string, sys *spec.Syste
 	if o.verbose {
 		level = slog.LevelInfo
 	}
-	rt, cluster, err := newKubeRuntime(k, o.kubeconfig, o.seed, slog.New(slog.NewTextHandler(st.Err, &slog.HandlerOptions{Level: level})))
+	rt, cluster, err := newKubeRuntime(k, o.kubeconfig, o.seed, 0, slog.New(slog.NewTextHandler(st.Err, &slog.HandlerOptions{Level: level})))
 	if err != nil {
 		return err
 	}

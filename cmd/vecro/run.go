@@ -105,9 +105,11 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 					if logger == nil {
 						logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 					}
-					if e.Runtime, cluster, err = newKubeRuntime(k, kcfg, s0, logger); err != nil {
+					var kr *kube.Runtime
+					if kr, cluster, err = newKubeRuntime(k, kcfg, s0, e.TraceSampleRatio, logger); err != nil {
 						return err
 					}
+					e.Runtime = kr
 				default:
 					return fmt.Errorf("--runtime %q: want local or kube", rt)
 				}

@@ -111,7 +111,10 @@ func TestSocialDelayE2E(t *testing.T) {
 		"--db-image", "mongodb=" + node.Images.FerretDB,
 		// 25 services and 5 databases at the original's 200m and 100m
 		// ask for 5.5 cores; the node has 2.
-		"--cpu-request", "20m"}
+		"--cpu-request", "20m",
+		// Spans on Kubernetes: Jaeger deployed with the system, read back
+		// through its query API.
+		"--tracing", "jaeger"}
 	kube := run("kube", append([]string{"--runtime", "kube"}, kubeFlags...)...)
 
 	m, err := dataset.ReadManifest(kube)
@@ -133,17 +136,25 @@ func TestSocialDelayE2E(t *testing.T) {
 		t.Errorf("embedded dataset: monitoring %q (%v)", lm.Monitoring, err)
 	}
 
-	// Same files, same columns, except the traces: only the embedded
-	// runtime collects spans so far (issue #15's Kubernetes half: Jaeger);
-	// the request logs are read from the pods on Kubernetes. Should the
-	// kube dataset gain traces, they are compared again: the exception is
-	// dropped only for the side that lacks them.
-	lf, kf := csvHeaders(t, local), csvHeaders(t, kube)
-	for _, name := range []string{"traces.csv", "logs.csv"} {
-		if _, ok := kf[name]; !ok {
-			delete(lf, name)
+	// Every load request is a complete trace on Kubernetes too: the
+	// services export to the Jaeger deployed with them, and the runtime
+	// reads the spans back through Jaeger's query API.
+	if m.Traces == nil || m.Traces.Rooted < 1500 || m.Traces.CompletePercent < 99 {
+		t.Errorf("kube dataset: traces %+v, want one complete trace per load request", m.Traces)
+	}
+
+	// In the spans, the delay lengthens the callers' client spans to
+	// posts-storage-db by about the injected 400 ms ± 150 ms (uniform).
+	for name, dir := range map[string]string{"embedded": local, "kube": kube} {
+		during, base := clientSpanMedians(t, dir, "posts-storage-db", faultWindow(t, dir))
+		t.Logf("%s: client spans to posts-storage-db: median %v during the delay, %v outside it", name, during, base)
+		if during-base < 300*time.Millisecond || during-base > 500*time.Millisecond {
+			t.Errorf("%s: client spans to posts-storage-db lengthened by %v: want the injected ~400 ms", name, during-base)
 		}
 	}
+
+	// Same files, same columns, traces and request logs included.
+	lf, kf := csvHeaders(t, local), csvHeaders(t, kube)
 	if !slices.Equal(sortedKeys(lf), sortedKeys(kf)) {
 		t.Errorf("CSV files differ:\n  embedded %v\n  kube     %v", sortedKeys(lf), sortedKeys(kf))
 	}
@@ -393,6 +404,52 @@ func faultWindow(t *testing.T, dir string) analysis.Window {
 		t.Fatalf("%s: applied window %q–%q: %v %v", dir, labels[0]["applied_start"], labels[0]["applied_end"], err1, err2)
 	}
 	return analysis.Window{Name: labels[0]["fault"], Start: start, End: end}
+}
+
+// clientSpanMedians are the median durations of the client spans to
+// peer in traces.csv that started inside w (its first second left out)
+// and of those that started outside it.
+func clientSpanMedians(t *testing.T, dir, peer string, w analysis.Window) (during, outside time.Duration) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "traces.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%s traces.csv: %d rows, %v", dir, len(rows), err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	var in, out []time.Duration
+	for _, r := range rows[1:] {
+		if r[col["kind"]] != "client" || r[col["peer_service"]] != peer {
+			continue
+		}
+		us, err1 := strconv.ParseInt(r[col["start_unix_us"]], 10, 64)
+		d, err2 := strconv.ParseInt(r[col["duration_us"]], 10, 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s traces.csv: %v %v", dir, err1, err2)
+		}
+		start, dur := time.UnixMicro(us), time.Duration(d)*time.Microsecond
+		switch {
+		case !start.Before(w.Start.Add(time.Second)) && start.Before(w.End):
+			in = append(in, dur)
+		case start.Before(w.Start) || !start.Before(w.End):
+			out = append(out, dur)
+		}
+	}
+	if len(in) < 100 || len(out) < 100 {
+		t.Fatalf("%s: %d client spans to %s during the fault, %d outside: want 100 or more of each", dir, len(in), peer, len(out))
+	}
+	median := func(ds []time.Duration) time.Duration {
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	return median(in), median(out)
 }
 
 // compareP95 sets the service's p95 during w, after the 10 s quantile
