@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -333,59 +334,45 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 // standaloneImage makes the standalone Prometheus' image available: the
 // given one, or the tool cache's binary packed and handed to the loader.
 func (r *Runtime) standaloneImage(ctx context.Context) (string, error) {
-	r.mu.Lock()
-	done := r.promImage
-	r.mu.Unlock()
-	if done != "" {
-		return done, nil
-	}
-	ref := r.opts.Standalone.Image
-	if ref == "" {
-		loader, err := r.loader()
-		if err != nil {
-			return "", fmt.Errorf("standalone prometheus image: %w; or pass one the cluster can pull (--prometheus-image)", err)
-		}
-		built, img, err := images.Prometheus(ctx, r.opts.Standalone.Binary, r.log)
-		if err != nil {
-			return "", err
-		}
-		r.log.Info("loading the standalone prometheus image", "image", built)
-		if ref, err = loader.Load(ctx, built, img); err != nil {
-			return "", err
-		}
-	}
-	r.mu.Lock()
-	r.promImage = ref
-	r.mu.Unlock()
-	return ref, nil
+	return r.helperImage(ctx, &r.promImage, r.opts.Standalone.Image, "standalone prometheus", "--prometheus-image",
+		func() (string, v1.Image, error) { return images.Prometheus(ctx, r.opts.Standalone.Binary, r.log) })
 }
 
 // jaegerImage makes Jaeger's image available: Options.Jaeger.Image, or
 // the tool cache's binary packed and handed to the loader.
 func (r *Runtime) jaegerImage(ctx context.Context) (string, error) {
+	return r.helperImage(ctx, &r.jaegerRef, r.opts.Jaeger.Image, "jaeger", "--jaeger-image",
+		func() (string, v1.Image, error) { return images.Jaeger(ctx, r.opts.Jaeger.Binary, r.log) })
+}
+
+// helperImage makes the image of a helper the runtime deploys with the
+// system available once: given, when set, else the image pack builds,
+// handed to the loader. The reference is kept in *cached (guarded by
+// r.mu); what names the helper and the flag that gives one are for errors.
+func (r *Runtime) helperImage(ctx context.Context, cached *string, given, what, flag string, pack func() (string, v1.Image, error)) (string, error) {
 	r.mu.Lock()
-	done := r.jaegerRef
+	done := *cached
 	r.mu.Unlock()
 	if done != "" {
 		return done, nil
 	}
-	ref := r.opts.Jaeger.Image
+	ref := given
 	if ref == "" {
 		loader, err := r.loader()
 		if err != nil {
-			return "", fmt.Errorf("jaeger image: %w; or pass one the cluster can pull (--jaeger-image)", err)
+			return "", fmt.Errorf("%s image: %w; or pass one the cluster can pull (%s)", what, err, flag)
 		}
-		built, img, err := images.Jaeger(ctx, r.opts.Jaeger.Binary, r.log)
+		built, img, err := pack()
 		if err != nil {
 			return "", err
 		}
-		r.log.Info("loading the jaeger image", "image", built)
+		r.log.Info("loading the "+what+" image", "image", built)
 		if ref, err = loader.Load(ctx, built, img); err != nil {
 			return "", err
 		}
 	}
 	r.mu.Lock()
-	r.jaegerRef = ref
+	*cached = ref
 	r.mu.Unlock()
 	return ref, nil
 }

@@ -85,23 +85,41 @@ const PrometheusRepository = "vecro.local/prometheus"
 // one layer, non-root, /bin/prometheus as the entrypoint, /prometheus
 // writable for the TSDB.
 func Prometheus(ctx context.Context, binary string, logger *slog.Logger) (string, v1.Image, error) {
+	return tool(ctx, toolImage{name: "prometheus", version: PrometheusVersion, repository: PrometheusRepository,
+		title: "Prometheus", need: "standalone monitoring", dirs: []string{"/prometheus"}, ports: []int{manifest.PrometheusPort}}, binary, logger)
+}
+
+// toolImage is how a tool-cache binary becomes an image.
+type toolImage struct {
+	name, version, repository string
+	// title names the tool and need what needs it, in the error when the
+	// binary is not built.
+	title, need string
+	dirs        []string
+	ports       []int
+}
+
+// tool packs binary (default: the tool cache's t.name at t.version) into
+// an image named t.repository:<digest prefix>: one layer, non-root,
+// /bin/<name> as the entrypoint.
+func tool(ctx context.Context, t toolImage, binary string, logger *slog.Logger) (string, v1.Image, error) {
 	if binary == "" {
 		var err error
-		if binary, err = toolcache.Find("prometheus", PrometheusVersion); err != nil {
-			return "", nil, fmt.Errorf("standalone monitoring needs a Prometheus binary: %w (or pass a Prometheus image the cluster can pull)", err)
+		if binary, err = toolcache.Find(t.name, t.version); err != nil {
+			return "", nil, fmt.Errorf("%s needs a %s binary: %w (or pass a %s image the cluster can pull)", t.need, t.title, err, t.title)
 		}
 	}
 	img, err := image.Build(ctx, image.Spec{
 		Binary: binary,
-		Path:   "/bin/prometheus",
-		Dirs:   []string{"/prometheus"},
-		Ports:  []int{manifest.PrometheusPort},
+		Path:   "/bin/" + t.name,
+		Dirs:   t.dirs,
+		Ports:  t.ports,
 		Logger: logger,
 	})
 	if err != nil {
-		return "", nil, fmt.Errorf("pack prometheus %s: %w", binary, err)
+		return "", nil, fmt.Errorf("pack %s %s: %w", t.name, binary, err)
 	}
-	ref, err := image.ContentRef(PrometheusRepository, img)
+	ref, err := image.ContentRef(t.repository, img)
 	if err != nil {
 		return "", nil, err
 	}
@@ -120,25 +138,6 @@ const JaegerRepository = "vecro.local/jaeger"
 // an image named JaegerRepository:<digest prefix>: one layer, non-root,
 // /bin/jaeger as the entrypoint, /tmp writable.
 func Jaeger(ctx context.Context, binary string, logger *slog.Logger) (string, v1.Image, error) {
-	if binary == "" {
-		var err error
-		if binary, err = toolcache.Find("jaeger", JaegerVersion); err != nil {
-			return "", nil, fmt.Errorf("the Jaeger option needs a Jaeger binary: %w (or pass a Jaeger image the cluster can pull)", err)
-		}
-	}
-	img, err := image.Build(ctx, image.Spec{
-		Binary: binary,
-		Path:   "/bin/jaeger",
-		Dirs:   []string{"/tmp"},
-		Ports:  []int{manifest.JaegerOTLPPort, manifest.JaegerQueryPort},
-		Logger: logger,
-	})
-	if err != nil {
-		return "", nil, fmt.Errorf("pack jaeger %s: %w", binary, err)
-	}
-	ref, err := image.ContentRef(JaegerRepository, img)
-	if err != nil {
-		return "", nil, err
-	}
-	return ref, img, nil
+	return tool(ctx, toolImage{name: "jaeger", version: JaegerVersion, repository: JaegerRepository,
+		title: "Jaeger", need: "the Jaeger option", dirs: []string{"/tmp"}, ports: []int{manifest.JaegerOTLPPort, manifest.JaegerQueryPort}}, binary, logger)
 }
