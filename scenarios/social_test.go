@@ -7,6 +7,7 @@ import (
 	"github.com/vecrosim/vecro/framework/analysis"
 	"github.com/vecrosim/vecro/framework/experiment"
 	m "github.com/vecrosim/vecro/framework/matchers"
+	"github.com/vecrosim/vecro/framework/metrics"
 )
 
 // Services of the social system that neither call the targets below nor are
@@ -52,10 +53,34 @@ func staysIsolated(res *experiment.Result, fault, family string, services ...str
 // which calls nothing and answers in 1.3 ms, read 4.0 ms (3.0x) during the
 // delay scenario on a fresh machine whose other cores were busy, a few ms
 // of scheduling that no fault causes; a real leak moves it by the delay.
+//
+// A latency family must also rise by latencyLeak to count as a leak.
 func staysUnraised(s m.Series, fault m.Window, what string) {
 	GinkgoHelper()
 	floor := analysis.DefaultThresholds().Floor[s.Family]
-	Expect(s).NotTo(m.RiseDuring(fault, m.ByAtLeast(isolated), m.Settle(settle()), m.Floor(floor)), what)
+	leak := []m.Option{m.ByAtLeast(isolated), m.Settle(settle()), m.Floor(floor)}
+	if isLatency(s.Family) {
+		leak = append(leak, m.ByAtLeastAbs(latencyLeak))
+	}
+	Expect(s).NotTo(m.RiseDuring(fault, leak...), what)
+}
+
+// latencyLeak is the smallest rise in seconds of a latency family that
+// counts as a network fault reaching a service it should not: a sixth of
+// the smallest delay in this suite (300 ms), a quarter of the ~200 ms
+// retransmission timeout a lost packet costs. A ratio alone fails on the
+// machine's noise for the services that answer in a few ms: CI failed the
+// database-link delay's isolation spec (the log kept neither the service
+// nor the ratio) where four local runs saw blocked-users 1.11–1.55x and
+// favorite 1.14–1.51x — 1 to 13 ms of scheduling that no fault causes —
+// and on the node favorite moved 19 -> 54 ms. A leaked delay, a delay proxy
+// on the wrong connection or a shared pool held by the delayed calls,
+// moves a service by hundreds of ms.
+const latencyLeak = 0.05
+
+func isLatency(family string) bool {
+	f, err := metrics.LookupFamily(family)
+	return err == nil && f.Unit == "seconds"
 }
 
 var _ = Describe("posts-storage-db ingress delay (the published baseline scenario)", Ordered, ContinueOnFailure, Label("fault:net-delay", "runtime:local"), func() {
