@@ -15,7 +15,6 @@ import (
 	"github.com/vecrosim/vecro/framework/service"
 	"github.com/vecrosim/vecro/framework/traces"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -225,7 +224,7 @@ func (c *Caller) call(ctx context.Context, ce Callee) (err error) {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
 	if span != nil {
-		traces.Propagator.Inject(ctx, propagation.HeaderCarrier(req.Header))
+		traces.Propagator.Inject(ctx, traces.HeaderCarrier(req.Header))
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/vecrosim/vecro/framework/logs"
@@ -12,7 +13,6 @@ import (
 	"github.com/vecrosim/vecro/images/service/internal/httprec"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -41,15 +41,17 @@ func Middleware(o Options, next http.Handler) http.Handler {
 	if o.Faults == nil {
 		o.Faults = func() []string { return nil }
 	}
+	names := &spanNames{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx := r.Context()
 		var span trace.Span
 		var faults []string
 		if o.Tracer != nil {
-			ctx = traces.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-			ctx, span = o.Tracer.Start(ctx, r.Method+" "+r.URL.Path,
-				trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
+			// The SDK reads the clock for the span's start and end itself:
+			// a timestamp passed as an option costs an allocation.
+			ctx = traces.Propagator.Extract(ctx, traces.HeaderCarrier(r.Header))
+			ctx, span = o.Tracer.Start(ctx, names.of(r.Method, r.URL.Path), serverKind...)
 			if span.IsRecording() {
 				faults = o.Faults()
 			}
@@ -74,12 +76,49 @@ func Middleware(o Options, next http.Handler) http.Handler {
 				}
 				faultEvents(span, faults, o.Faults(), end)
 			}
-			span.End(trace.WithTimestamp(end))
+			span.End()
 		}
 		if o.Log != nil {
 			logRequest(ctx, o.Log.Handler(), r, status, start, end)
 		}
 	})
+}
+
+// serverKind is the server span's one start option, made once: an option
+// made per request is an allocation per request.
+var serverKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
+// spanNames keeps the "METHOD /path" names of the server spans, so that a
+// request to a path seen before does not build its name again. A service
+// serves a handful of paths; past maxSpanNames (a scan, say) names are
+// built per request and not kept.
+type spanNames struct {
+	mu    sync.RWMutex
+	names map[methodPath]string
+}
+
+type methodPath struct{ method, path string }
+
+const maxSpanNames = 256
+
+func (n *spanNames) of(method, path string) string {
+	k := methodPath{method, path}
+	n.mu.RLock()
+	name, ok := n.names[k]
+	n.mu.RUnlock()
+	if ok {
+		return name
+	}
+	name = method + " " + path
+	n.mu.Lock()
+	if n.names == nil {
+		n.names = map[methodPath]string{}
+	}
+	if len(n.names) < maxSpanNames {
+		n.names[k] = name
+	}
+	n.mu.Unlock()
+	return name
 }
 
 // faultEvents adds an event for every fault that switched on or off
