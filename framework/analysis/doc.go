@@ -17,9 +17,10 @@
 // against. The golden's rise and fall cells are the fault's effect, so they
 // must hold: a run where one is unknown, flat, reversed or missing fails (a
 // fault that got weaker would otherwise hide in the dead zone), and so does
-// one whose ratio is weaker than the band the golden's learning runs saw by
-// more than BandSlack (a fault three times weaker; see BandSlack for why a
-// stronger one passes). A golden
+// one whose effect (during − baseline) is weaker than the band the golden's
+// learning runs saw by more than BandSlack (a fault three times weaker; see
+// BandSlack for why the effect and not the ratio, and why a stronger one
+// passes). A golden
 // flat cell fails only when the run rises or falls there; a golden unknown
 // is not asserted.
 //
@@ -27,5 +28,6 @@
 // every signature check records its run in <golden>.runs.jsonl, and the N-th writes
 // the golden. A cell is decided there only where all N runs agree, so the
 // noise of this machine turns cells unknown instead of into flaky failures;
-// each rise and fall keeps the smallest and largest ratio of the N runs.
+// each rise and fall keeps the smallest and largest ratio and effect of the
+// N runs.
 package analysis

@@ -116,20 +116,40 @@ type Golden struct {
 }
 
 // Band is the smallest and largest ratio (during / baseline) seen for a
-// cell across the runs a golden was learned from.
+// cell across the runs a golden was learned from, and the smallest and
+// largest effect (during − baseline, in the family's unit).
 type Band struct {
 	Min float64 `json:"min"`
 	Max float64 `json:"max"`
+	// EffectMin and EffectMax bound the effect: positive for a rise,
+	// negative for a fall; both zero in files older than effects, whose
+	// cells are checked by their ratio.
+	EffectMin float64 `json:"effect_min,omitempty"`
+	EffectMax float64 `json:"effect_max,omitempty"`
 }
 
+// hasEffect reports whether b bounds the effect.
+func (b Band) hasEffect() bool { return b.EffectMin != 0 || b.EffectMax != 0 }
+
 // BandSlack widens a golden band on its weak side when a run is checked
-// against it: a rise passes with a ratio of at least Min/BandSlack, a fall
-// with one of at most Max·BandSlack. The strong side is not checked: a
-// ratio is (baseline + effect)/baseline, and the same delay is a larger
-// ratio on a quieter machine whose baseline p95 is lower (the goldens of
-// 2026-12-05 were learned beside a compiler; the demo on a quiet machine
-// saw 2–3× their ratios), so a stronger-than-learned ratio says more about
-// the machine than about the fault.
+// against it. Where the band bounds the effect, a rise passes with an
+// effect of at least EffectMin/BandSlack and a fall with one of at most
+// EffectMax/BandSlack (both towards zero); else a rise passes with a ratio
+// of at least Min/BandSlack, a fall with one of at most Max·BandSlack. The
+// strong side is not checked: a stronger fault is not a regression of the
+// harness, and a ratio is (baseline + effect)/baseline, so the same delay is
+// a larger ratio on a quieter machine whose baseline p95 is lower (the
+// goldens of 2026-12-05 were learned beside a compiler; the demo on a quiet
+// machine saw 2–3× their ratios).
+//
+// The effect is what the fault adds, and it is the better measure: a busier
+// machine raises the baseline p95 and so lowers the ratio of the same delay
+// (read-post's 13.6–14.3× of the delay golden read 8.47× beside a cold
+// build of the tools, its baseline p95 66 ms instead of ~40 ms, its effect
+// 0.50 s as in learning), while a fault three times weaker gives a third of
+// the effect wherever it runs. So with effects 1.5 catches a fault three
+// times weaker as long as the learning runs' smallest effect is within 2×
+// of a typical run's. What follows is the reasoning for a ratio band.
 //
 // 1.5 is the factor DefaultThresholds already take for "no change" on a
 // noisy machine (flat is within 1.5× of the baseline), applied to a ratio
@@ -156,7 +176,7 @@ func (s Signature) Golden() Golden {
 				if g.Bands[svc] == nil {
 					g.Bands[svc] = map[string]Band{}
 				}
-				g.Bands[svc][f] = Band{Min: c.Ratio, Max: c.Ratio}
+				g.Bands[svc][f] = Band{Min: c.Ratio, Max: c.Ratio, EffectMin: c.Delta, EffectMax: c.Delta}
 			}
 		}
 	}
@@ -205,17 +225,22 @@ func Learn(runs []Golden) (Golden, error) {
 			if out.Bands[svc] == nil {
 				out.Bands[svc] = map[string]Band{}
 			}
-			out.Bands[svc][f] = Band{Min: round3(band.Min, math.Floor), Max: round3(band.Max, math.Ceil)}
+			b := Band{Min: round3(band.Min, math.Floor), Max: round3(band.Max, math.Ceil)}
+			if band.hasEffect() {
+				b.EffectMin, b.EffectMax = round3(band.EffectMin, math.Floor), round3(band.EffectMax, math.Ceil)
+			}
+			out.Bands[svc][f] = b
 		}
 	}
 	return out, nil
 }
 
 // agree returns the trend every run gives the cell and the union of their
-// bands (Min 0 when a run has none).
+// bands (Min 0 when a run has none, no effect when a run has none).
 func agree(runs []Golden, svc, fam string) (Trend, Band, bool) {
 	var t Trend
 	band := Band{Min: math.Inf(1), Max: math.Inf(-1)}
+	effects := true
 	for i, r := range runs {
 		rt, ok := r.Trends[svc][fam]
 		if !ok || rt == Unknown || (i > 0 && rt != t) {
@@ -224,10 +249,21 @@ func agree(runs []Golden, svc, fam string) (Trend, Band, bool) {
 		t = rt
 		b, ok := r.Bands[svc][fam]
 		if !ok {
-			band.Min = 0
+			band.Min, effects = 0, false
 			continue
 		}
 		band.Min, band.Max = math.Min(band.Min, b.Min), math.Max(band.Max, b.Max)
+		switch {
+		case !b.hasEffect():
+			effects = false
+		case i == 0:
+			band.EffectMin, band.EffectMax = b.EffectMin, b.EffectMax
+		default:
+			band.EffectMin, band.EffectMax = math.Min(band.EffectMin, b.EffectMin), math.Max(band.EffectMax, b.EffectMax)
+		}
+	}
+	if !effects {
+		band.EffectMin, band.EffectMax = 0, 0
 	}
 	return t, band, true
 }
@@ -235,10 +271,10 @@ func agree(runs []Golden, svc, fam string) (Trend, Band, bool) {
 // round3 rounds x to three significant digits in the direction of dir
 // (math.Floor or math.Ceil).
 func round3(x float64, dir func(float64) float64) float64 {
-	if x <= 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+	if x == 0 || math.IsInf(x, 0) || math.IsNaN(x) {
 		return x
 	}
-	p := math.Pow(10, 2-math.Floor(math.Log10(x)))
+	p := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(x))))
 	return dir(x*p) / p
 }
 
@@ -386,6 +422,13 @@ func Diff(want Golden, got Signature) (diffs []string, compared int) {
 			if !ok || w == Flat {
 				continue
 			}
+			if b.hasEffect() {
+				if lo, hi := b.EffectMin/BandSlack, b.EffectMax/BandSlack; (w == Rise && c.Delta < lo) || (w == Fall && c.Delta > hi) {
+					diffs = append(diffs, fmt.Sprintf("  %s %s: %s by %+.4g (%.3g×), weaker than the golden band of effects [%.4g, %.4g] widened by %g to [%.4g, %.4g] (%s)",
+						svc, f, w, c.Delta, c.Ratio, b.EffectMin, b.EffectMax, BandSlack, lo, hi, numbers))
+				}
+				continue
+			}
 			if lo, hi := b.Min/BandSlack, b.Max*BandSlack; (w == Rise && c.Ratio < lo) || (w == Fall && c.Ratio > hi) {
 				diffs = append(diffs, fmt.Sprintf("  %s %s: %s by %.3g×, weaker than the golden band [%.3g, %.3g] widened by %g to [%.3g, %.3g] (%s)",
 					svc, f, w, c.Ratio, b.Min, b.Max, BandSlack, lo, hi, numbers))
@@ -457,6 +500,9 @@ func (g Golden) check() error {
 		for f, b := range fams {
 			if !(b.Min > 0 && b.Min <= b.Max) || math.IsInf(b.Max, 0) {
 				return fmt.Errorf("%s %s: band [%g, %g] is not a range of positive ratios", svc, f, b.Min, b.Max)
+			}
+			if b.hasEffect() && !(b.EffectMin <= b.EffectMax && (b.EffectMin > 0 || b.EffectMax < 0)) {
+				return fmt.Errorf("%s %s: effects [%g, %g] are not a range of one sign", svc, f, b.EffectMin, b.EffectMax)
 			}
 		}
 	}

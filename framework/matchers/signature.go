@@ -13,8 +13,8 @@ import (
 // MatchSignatureFile compares a Signature with the golden file at path.
 // A golden rise or fall must be the same trend in the run (unknown, flat,
 // the opposite trend or a missing cell fail: a fault that got weaker must
-// not hide in the dead zone), with a ratio inside the golden band widened
-// by analysis.BandSlack; a golden flat fails when the run rises or falls, and may
+// not hide in the dead zone), with an effect (a ratio, in goldens older
+// than effects) inside the golden band widened by analysis.BandSlack; a golden flat fails when the run rises or falls, and may
 // be unknown (the dead zone near a threshold is noise); a golden unknown is
 // not asserted. With VECRO_UPDATE_SIGNATURES=N it records the run and
 // succeeds, writing the golden once N runs are recorded (see analysis.UpdateEnv).

@@ -25,6 +25,12 @@ var callers = map[string][]string{"db": {"api", "web"}, "other": {"other"}}
 // with ±10% noise, the delay (±5% from run to run) added to the target's
 // callers during the fault window, and a flat error_rate.
 func run(seed uint64, target string, delay float64) analysis.Signature {
+	return runOn(seed, target, delay, 1)
+}
+
+// runOn is run on a machine busy enough to make every service's own
+// latency busy times what it is on the quiet one.
+func runOn(seed uint64, target string, delay, busy float64) analysis.Signature {
 	r := rand.New(rand.NewPCG(seed, 7))
 	d := delay * (0.95 + 0.1*r.Float64())
 	var ss []analysis.Series
@@ -33,7 +39,7 @@ func run(seed uint64, target string, delay float64) analysis.Signature {
 		errs := lat
 		errs.Family = "error_rate"
 		for i := range 120 {
-			v := base
+			v := base * busy
 			if i >= 60 && i < 90 {
 				for _, c := range callers[target] {
 					if c == svc {
@@ -123,6 +129,56 @@ func TestSignatureCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 	msg = mismatch(t, path, run(7, "other", 0.4))
 	g.Expect(msg).To(ContainSubstring("api latency_p95: golden rise, got flat"))
 	g.Expect(msg).To(ContainSubstring("other latency_p95: golden flat, got rise"))
+}
+
+// A busier machine raises the callers' own latency, so the same delay is a
+// smaller ratio there: the golden bounds the effect (during − baseline),
+// which the delay sets wherever it runs. Learned on a quiet machine, a run
+// with every service 1.8× slower still matches (api's ratio falls from
+// ~20× to ~12×, under a ratio band's 1.5 slack), and a third of the delay
+// on the busy machine is still caught.
+func TestGoldenBoundsTheEffectNotTheRatio(t *testing.T) {
+	g := NewWithT(t)
+	path := filepath.Join(t.TempDir(), "delay.json")
+	learn(t, path, run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4))
+	golden, err := analysis.ReadSignature(path)
+	g.Expect(err).NotTo(HaveOccurred())
+	b := golden.Bands["api"]["latency_p95"]
+	g.Expect(b.EffectMin).To(BeNumerically(">", 0.3))
+	g.Expect(b.EffectMax).To(BeNumerically("<", 0.5))
+
+	busy := runOn(8, "db", 0.4, 1.8)
+	c := busy.Cells["api"]["latency_p95"]
+	g.Expect(c.Ratio).To(BeNumerically("<", b.Min/analysis.BandSlack), "the busy run's ratio is outside the ratio band's slack")
+	g.Expect(busy).To(matchers.MatchSignatureFile(path), "the same delay on a busier machine")
+	g.Expect(mismatch(t, path, runOn(9, "db", 0.4/3, 1.8))).To(ContainSubstring("weaker than the golden band of effects"))
+}
+
+// Learning from runs where one has no effects (a golden of an older file
+// merged in) keeps the ratio band and drops the effects; a band of effects
+// of both signs is an error in the file.
+func TestEffectsAreLearnedOnlyFromRunsThatHaveThem(t *testing.T) {
+	g := NewWithT(t)
+	withEffects := run(1, "db", 0.4).Golden()
+	old := run(2, "db", 0.4).Golden()
+	for svc, fams := range old.Bands {
+		for f, b := range fams {
+			b.EffectMin, b.EffectMax = 0, 0
+			old.Bands[svc][f] = b
+		}
+	}
+	learned, err := analysis.Learn([]analysis.Golden{withEffects, old})
+	g.Expect(err).NotTo(HaveOccurred())
+	b := learned.Bands["api"]["latency_p95"]
+	g.Expect(b.Min).To(BeNumerically(">", 3))
+	g.Expect(b.EffectMin).To(BeZero())
+	g.Expect(b.EffectMax).To(BeZero())
+
+	path := filepath.Join(t.TempDir(), "bad.json")
+	g.Expect(os.WriteFile(path, []byte(`{"fault": "f", "trends": {"api": {"latency_p95": "rise"}},
+		"bands": {"api": {"latency_p95": {"min": 3, "max": 4, "effect_min": -0.1, "effect_max": 0.2}}}}`), 0o644)).To(Succeed())
+	_, err = analysis.ReadSignature(path)
+	g.Expect(err).To(MatchError(ContainSubstring("api latency_p95: effects [-0.1, 0.2] are not a range of one sign")))
 }
 
 func TestGoldenRiseMustNotHideInTheDeadZone(t *testing.T) {
