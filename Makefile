@@ -78,6 +78,10 @@ test-corpus: deps
 # The offline single-node Kubernetes (mk/kubenode.mk) rewires host-wide
 # networking, so it runs on its own, after everything else, and only where
 # that is wanted: in CI, or with VECRO_KUBE_NODE=1 (as root).
+# Under `make test` the scenario suite has just run the delay scenario on the
+# embedded runtime: the node e2e compares its Kubernetes run with that
+# dataset instead of running the same experiment again.
+kube-node-e2e: export VECRO_EMBEDDED_DATASETS = $(if $(filter test,$(or $(MAKECMDGOALS),test)),$(ARTIFACTS_DIR)/junit/datasets.txt)
 kube-node-e2e:
 	@if [ "$$CI" = true ] || [ "$$VECRO_KUBE_NODE" = 1 ]; then $(MAKE) --no-print-directory test-kube-node; \
 	 else echo "Kubernetes node tests not run: VECRO_KUBE_NODE=1 make test runs them (root; rewires host networking)"; fi
