@@ -20,6 +20,7 @@ func newRunCmd(s streams) *cobra.Command {
 		seed      int64
 		artifacts string
 		social9   bool
+		rcaeval   bool
 		noPlots   bool
 		family    string
 		verbose   bool
@@ -75,6 +76,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 					e.ArtifactsDir = artifacts
 				}
 				e.Social9 = e.Social9 || social9
+				e.RCAEval = e.RCAEval || rcaeval
 				e.NoPlots = e.NoPlots || noPlots
 				e.OriginalMetricNames = e.OriginalMetricNames || original
 				if cmd.Flags().Changed("trace-sample") {
@@ -166,6 +168,7 @@ Ctrl-C by the harness, and by the agents even if vecro is killed.`,
 	f.Int64Var(&seed, "seed", 0, "seed of the (first) run; overrides the file's")
 	f.StringVar(&artifacts, "artifacts", "", "directory for datasets (default $ARTIFACTS_DIR or artifacts)")
 	f.BoolVar(&social9, "social9", false, "also write the original VECROsim dataset layout")
+	f.BoolVar(&rcaeval, "rcaeval", false, "also write the run in RCAEval's layout, under rcaeval/ in its dataset (experiment file: rcaeval: true)")
 	f.BoolVar(&noPlots, "no-plots", false, "skip the PNG plots")
 	f.BoolVar(&original, "original-metric-names", false, originalNamesHelp+" (experiment file: original-metric-names: true)")
 	f.StringVar(&family, "summary-family", "latency_p95", "metric family of the printed summary")

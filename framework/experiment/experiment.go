@@ -56,6 +56,11 @@ type Experiment struct {
 	Guardrail Guardrail
 	// Social9 also writes the original VECROsim dataset layout.
 	Social9 bool
+	// RCAEval also writes the run in RCAEval's layout under rcaeval/ in
+	// its dataset (as `vecro export --format rcaeval` would): one case
+	// folder per applied fault, <target>_<fault>/1/, which RCAEval's
+	// loaders and baselines read unchanged.
+	RCAEval bool
 	// NoPlots skips the PNG plots.
 	NoPlots bool
 	// OriginalMetricNames makes the embedded runtime's services also serve

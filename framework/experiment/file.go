@@ -91,7 +91,7 @@ func LoadFile(path string) (*Experiment, *spec.ExperimentFile, error) {
 // definition: everything but its system and faults, which the caller
 // resolves (LoadFile from the files it refers to, a campaign per case).
 func FromSpec(f *spec.ExperimentFile) *Experiment {
-	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, NoPlots: f.NoPlots, OriginalMetricNames: f.OriginalMetricNames,
+	e := &Experiment{Name: f.Name, Seed: f.Seed, Families: f.Families, Social9: f.Social9, RCAEval: f.RCAEval, NoPlots: f.NoPlots, OriginalMetricNames: f.OriginalMetricNames,
 		TraceSampleRatio: f.TraceSample}
 	e.Step = f.Step.D()
 	e.Phases = Phases{WarmUp: f.Phases.WarmUp.D(), Baseline: f.Phases.Baseline.D(), Recovery: f.Phases.Recovery.D()}

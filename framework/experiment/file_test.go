@@ -150,6 +150,18 @@ func TestTraceSampleFromTheFile(t *testing.T) {
 	}
 }
 
+func TestRCAEvalFromTheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "exp.yaml")
+	body := "kind: Experiment\nname: x\nsystem: " + mustAbs(t, "../..") + "/fixtures/systems/social.yaml\nrcaeval: true\n"
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, _, err := LoadFile(p)
+	if err != nil || !e.RCAEval {
+		t.Fatalf("rcaeval %v (%v), want true", e, err)
+	}
+}
+
 func mustAbs(t *testing.T, p string) string {
 	t.Helper()
 	a, err := filepath.Abs(p)

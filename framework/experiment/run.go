@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/dataset"
+	"github.com/vecrosim/vecro/framework/eval"
 	"github.com/vecrosim/vecro/framework/fault"
 	"github.com/vecrosim/vecro/framework/load"
 	"github.com/vecrosim/vecro/framework/metrics"
@@ -232,7 +234,36 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		return res, fmt.Errorf("experiment %s: %w (dataset marked failed: %s)", e.Name, failed, res.Dir)
 	}
 	prog.say("dataset written to %s", res.Dir)
+	if e.RCAEval {
+		n, err := exportRCAEval(res)
+		if err != nil {
+			return res, fmt.Errorf("experiment %s: %w", e.Name, err)
+		}
+		prog.say("%d RCAEval cases written to %s", n, filepath.Join(res.Dir, RCAEvalDir))
+	}
 	return res, nil
+}
+
+// RCAEvalDir is where in a dataset Experiment.RCAEval writes RCAEval's
+// layout.
+const RCAEvalDir = "rcaeval"
+
+// exportRCAEval writes the dataset of res in RCAEval's layout beside it. A
+// fault that cannot be exported (applied on some instances only: RCAEval
+// cannot say so) is an error, as the option asked for every fault.
+func exportRCAEval(res *Result) (int, error) {
+	c, err := eval.LoadCase(res.RunID, res.Dir)
+	if err != nil {
+		return 0, fmt.Errorf("RCAEval export: %w", err)
+	}
+	exported, skipped, err := eval.ExportRCAEval([]eval.Case{c}, filepath.Join(res.Dir, RCAEvalDir))
+	if err == nil && len(skipped) > 0 {
+		err = fmt.Errorf("not exported: %s", strings.Join(skipped, "; "))
+	}
+	if err != nil {
+		return len(exported), fmt.Errorf("RCAEval export of %s: %w", res.Dir, err)
+	}
+	return len(exported), nil
 }
 
 // logLinesDropped is how many request log lines the instances' rate caps

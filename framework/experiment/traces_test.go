@@ -42,6 +42,8 @@ faults:
 	e.Load = experiment.Load{Services: []string{"a"}, Rate: "20", Arrivals: "poisson"}
 	e.Phases = experiment.Phases{WarmUp: 5 * time.Second, Recovery: 5 * time.Second}
 	e.Windows = metrics.Windows{Rate: 5 * time.Second, Quantile: 5 * time.Second, Resource: 5 * time.Second}
+	// And the run in RCAEval's layout beside it (checked in rcaeval below).
+	e.RCAEval = true
 	var progress strings.Builder
 	e.Progress = &progress
 	res, err := e.Run(ctx)
@@ -49,6 +51,7 @@ faults:
 		t.Fatalf("experiment: %v\n%s", err, progress.String())
 	}
 	t.Logf("dataset: %s", res.Dir)
+	rcaeval(t, res.Dir)
 	m, err := dataset.ReadManifest(res.Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -179,3 +182,36 @@ func (r refuseStart) Start(context.Context, *spec.System) (*runtime.Deployment, 
 	return nil, errors.New("refused")
 }
 func (refuseStart) Stop(context.Context) error { return nil }
+
+// rcaeval checks the RCAEval case Experiment.RCAEval wrote for the run's one
+// fault (an ingress delay on b): <target>_<fault>/1/ with data.csv (a time
+// column, then <service>_<metric> columns), inject_time.txt inside the
+// applied window, and the traces RCAEval's RE2 reads.
+func rcaeval(t *testing.T, dir string) {
+	t.Helper()
+	c := filepath.Join(dir, experiment.RCAEvalDir, "b_delay", "1")
+	b, err := os.ReadFile(filepath.Join(c, "data.csv"))
+	if err != nil {
+		t.Fatalf("RCAEval export: %v", err)
+	}
+	header := strings.Split(strings.SplitN(string(b), "\n", 2)[0], ",")
+	if header[0] != "time" || !slices.Contains(header, "b_latency") {
+		t.Errorf("RCAEval data.csv columns %v: want time first and b_latency among them", header)
+	}
+	it, err := os.ReadFile(filepath.Join(c, "inject_time.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := dataset.Labels(dir)
+	if err != nil || len(labels) != 1 {
+		t.Fatalf("labels: %v (%d)", err, len(labels))
+	}
+	start, _ := time.Parse(time.RFC3339Nano, labels[0]["applied_start"])
+	end, _ := time.Parse(time.RFC3339Nano, labels[0]["applied_end"])
+	if sec, err := strconv.ParseInt(strings.TrimSpace(string(it)), 10, 64); err != nil || sec < start.Unix() || sec > end.Unix() {
+		t.Errorf("inject_time.txt %q: want a Unix second in the applied window %v–%v", it, start, end)
+	}
+	if _, err := os.Stat(filepath.Join(c, "traces.csv")); err != nil {
+		t.Errorf("RCAEval case without traces: %v", err)
+	}
+}

@@ -28,6 +28,7 @@ import (
 //	steady-state: {max-error-rate: 0.05, max-p99: 5s}
 //	guardrail: {max-error-rate: 0.95, for: 10s}
 //	social9: true
+//	rcaeval: true                       # also RCAEval's layout, under rcaeval/ in the dataset
 //	original-metric-names: true         # also serve vecro_base_<system>_*
 //	trace-sample: 0.1                   # trace a tenth of the load's requests (default: all)
 type ExperimentFile struct {
@@ -56,6 +57,8 @@ type ExperimentFile struct {
 		For          Duration `yaml:"for,omitempty"`
 	} `yaml:"guardrail,omitempty"`
 	Social9 bool `yaml:"social9,omitempty"`
+	// RCAEval: also RCAEval's layout (Experiment.RCAEval).
+	RCAEval bool `yaml:"rcaeval,omitempty"`
 	NoPlots bool `yaml:"no-plots,omitempty"`
 	// OriginalMetricNames: the services also serve the original's metric
 	// names (vecro_base_<system>_*).
