@@ -80,6 +80,19 @@ func learn(t *testing.T, path string, runs ...analysis.Signature) {
 	}
 }
 
+// learnFullDelay learns a golden from three runs of the full delay on db
+// and returns its path and what it holds.
+func learnFullDelay(t *testing.T) (string, analysis.Golden) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "delay.json")
+	learn(t, path, run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4))
+	golden, err := analysis.ReadSignature(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, golden
+}
+
 // mismatch matches sig against the golden and returns the failure message,
 // failing the test if it matches.
 func mismatch(t *testing.T, path string, sig analysis.Signature) string {
@@ -99,10 +112,7 @@ func mismatch(t *testing.T, path string, sig analysis.Signature) string {
 
 func TestSignatureCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 	g := NewWithT(t)
-	path := filepath.Join(t.TempDir(), "delay.json")
-	learn(t, path, run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4))
-	golden, err := analysis.ReadSignature(path)
-	g.Expect(err).NotTo(HaveOccurred())
+	path, golden := learnFullDelay(t)
 	g.Expect(golden.Runs).To(Equal(3))
 	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(analysis.Rise))
 	g.Expect(golden.Trends["db"]["latency_p95"]).To(Equal(analysis.Flat))
@@ -139,10 +149,7 @@ func TestSignatureCatchesAWeakerFaultAndTheWrongTarget(t *testing.T) {
 // on the busy machine is still caught.
 func TestGoldenBoundsTheEffectNotTheRatio(t *testing.T) {
 	g := NewWithT(t)
-	path := filepath.Join(t.TempDir(), "delay.json")
-	learn(t, path, run(1, "db", 0.4), run(2, "db", 0.4), run(3, "db", 0.4))
-	golden, err := analysis.ReadSignature(path)
-	g.Expect(err).NotTo(HaveOccurred())
+	path, golden := learnFullDelay(t)
 	b := golden.Bands["api"]["latency_p95"]
 	g.Expect(b.EffectMin).To(BeNumerically(">", 0.3))
 	g.Expect(b.EffectMax).To(BeNumerically("<", 0.5))

@@ -319,15 +319,7 @@ func listedDataset(list, describe string) (string, error) {
 // loadSent is the number of requests the load sent (load.csv's sent).
 func loadSent(t *testing.T, dir string) int {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "load.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) < 2 {
-		t.Fatalf("%s load.csv: %d rows, %v", dir, len(rows), err)
-	}
+	rows := readCSV(t, dir, "load.csv")
 	col := slices.Index(rows[0], "sent")
 	if col < 0 {
 		t.Fatalf("%s load.csv: no sent column in %v", dir, rows[0])
@@ -480,15 +472,7 @@ func faultWindow(t *testing.T, dir string) analysis.Window {
 // and of those that started outside it.
 func clientSpanMedians(t *testing.T, dir, peer string, w analysis.Window) (during, outside time.Duration) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "traces.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) < 2 {
-		t.Fatalf("%s traces.csv: %d rows, %v", dir, len(rows), err)
-	}
+	rows := readCSV(t, dir, "traces.csv")
 	col := map[string]int{}
 	for i, h := range rows[0] {
 		col[h] = i
@@ -543,4 +527,19 @@ func compareP95(t *testing.T, dir, svc string, w analysis.Window) analysis.Compa
 	}
 	w.Start = w.Start.Add(10 * time.Second)
 	return analysis.Compare(s, w, 1e-4)
+}
+
+// readCSV reads a dataset's CSV file whole: its header and at least one row.
+func readCSV(t *testing.T, dir, name string) [][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%s %s: %d rows, %v", dir, name, len(rows), err)
+	}
+	return rows
 }
