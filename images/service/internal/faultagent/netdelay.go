@@ -66,22 +66,17 @@ const (
 
 func parseNetDelay(a *Agent, f agent.Fault) (behaviour, string, error) {
 	var p behavior.NetDelay
-	if err := decodeParams(f.Params, &p); err != nil {
+	proxy, key, err := a.decodeLinked(f, &p)
+	if err != nil {
 		return nil, "", err
 	}
-	d := &netDelay{id: f.ID, clock: a.clock, time: p.Time.D(), jitter: p.Jitter.D(), dist: cmp.Or(p.Distribution, behavior.Distributions[0]), trace: a.traceDelay}
+	d := &netDelay{id: f.ID, clock: a.clock, time: p.Time.D(), jitter: p.Jitter.D(), dist: cmp.Or(p.Distribution, behavior.Distributions[0]), trace: a.traceDelay, link: proxy}
 	if d.dist != distUniform && d.dist != distNormal {
 		// Validate knows the distribution; this agent has no draw for it.
 		return nil, "", fmt.Errorf("distribution %q: this agent does not implement it", d.dist)
 	}
-	link := p.Link()
-	proxy, err := a.proxyFor(link)
-	if err != nil {
-		return nil, "", err
-	}
-	d.link = proxy
 	d.rng = newLockedRand(a.seedFor(f))
-	return d, f.Behavior + "/" + string(link), nil
+	return d, key, nil
 }
 
 // drawDelay draws one delay. It is the whole model of the draw, so it is

@@ -66,17 +66,13 @@ const (
 
 func parseNetLoss(a *Agent, f agent.Fault) (behaviour, string, error) {
 	var p behavior.NetLoss
-	if err := decodeParams(f.Params, &p); err != nil {
-		return nil, "", err
-	}
-	link := p.Link()
-	proxy, err := a.proxyFor(link)
+	proxy, key, err := a.decodeLinked(f, &p)
 	if err != nil {
 		return nil, "", err
 	}
 	l := &netLoss{id: f.ID, p: p.Percent.Fraction(), clock: a.clock, link: proxy}
 	l.rng = newLockedRand(a.seedFor(f))
-	return l, f.Behavior + "/" + string(link), nil
+	return l, key, nil
 }
 
 // drawLosses draws how many times in a row a chunk is lost.

@@ -53,16 +53,11 @@ const pieceTime = 10 * time.Millisecond
 
 func parseNetRate(a *Agent, f agent.Fault) (behaviour, string, error) {
 	var p behavior.NetRate
-	if err := decodeParams(f.Params, &p); err != nil {
-		return nil, "", err
-	}
-	link := p.Link()
-	proxy, err := a.proxyFor(link)
+	proxy, key, err := a.decodeLinked(f, &p)
 	if err != nil {
 		return nil, "", err
 	}
-	r := &netRate{id: f.ID, rate: p.Rate.BytesPerSecond(), clock: a.clock, link: proxy}
-	return r, f.Behavior + "/" + string(link), nil
+	return &netRate{id: f.ID, rate: p.Rate.BytesPerSecond(), clock: a.clock, link: proxy}, key, nil
 }
 
 // transmitTime is how long n bytes take at rate bytes/s.

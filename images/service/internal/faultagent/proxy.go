@@ -14,6 +14,7 @@ import (
 	"github.com/Shopify/toxiproxy/v2/stream"
 	"github.com/Shopify/toxiproxy/v2/toxics"
 
+	"github.com/vecrosim/vecro/framework/agent"
 	"github.com/vecrosim/vecro/framework/behavior"
 )
 
@@ -71,6 +72,24 @@ func (a *Agent) startProxy(ctx context.Context, link linkName, listen, upstream 
 	a.proxies[link] = pl
 	a.log.Info("proxy started", "link", link, "listen", p.Listen, "upstream", upstream)
 	return p.Listen, nil
+}
+
+// decodeLinked decodes f's parameters into p, a network behaviour's, and
+// returns the proxy of the link they name and the key the behaviour goes
+// by on it (behaviour/link).
+func (a *Agent) decodeLinked(f agent.Fault, p interface {
+	behavior.Behavior
+	Link() behavior.Link
+}) (*proxyLink, string, error) {
+	if err := decodeParams(f.Params, p); err != nil {
+		return nil, "", err
+	}
+	link := p.Link()
+	proxy, err := a.proxyFor(link)
+	if err != nil {
+		return nil, "", err
+	}
+	return proxy, f.Behavior + "/" + string(link), nil
 }
 
 // proxyFor returns the proxy of a link, or an error naming what is missing.
