@@ -33,6 +33,11 @@ type Logs struct {
 	// Dropped counts the lines the instances' rate caps dropped, when known
 	// (vecro_log_lines_dropped_total); negative when not.
 	Dropped float64
+	// Written counts the lines the instances wrote in the window read
+	// (vecro_log_lines_total), when known; negative when not. Fewer lines
+	// read than written were lost on the way (a kubelet rotates a
+	// container's log at its size limit and serves the last file only).
+	Written float64
 }
 
 // TracesSummary is the manifest's traces entry.
@@ -61,6 +66,10 @@ type LogsSummary struct {
 	// Dropped is the lines the instances' rate caps dropped; absent when
 	// unknown.
 	Dropped *float64 `json:"dropped,omitempty"`
+	// Written is about how many lines the instances wrote in the run's
+	// window (their counters read at its ends, so give or take a second's
+	// lines); absent when unknown. Lines well short of it were lost.
+	Written *float64 `json:"written,omitempty"`
 }
 
 // CallTreeSize is how many spans one traced load request to entry makes
@@ -136,6 +145,10 @@ func (l *Logs) Summarize() LogsSummary {
 	if l.Dropped >= 0 {
 		d := l.Dropped
 		sum.Dropped = &d
+	}
+	if l.Written >= 0 {
+		w := l.Written
+		sum.Written = &w
 	}
 	return sum
 }

@@ -222,7 +222,11 @@ func (e *Experiment) Run(ctx context.Context) (res *Result, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("experiment %s: collect logs: %w", e.Name, err)
 		}
-		res.Logs = &dataset.Logs{Lines: lines, Stats: st, Dropped: logLinesDropped(ctx, dep.Metrics, e.System.Name, r)}
+		res.Logs = &dataset.Logs{Lines: lines, Stats: st, Dropped: logLinesDropped(ctx, dep.Metrics, e.System.Name, r),
+			Written: logLinesWritten(ctx, dep.Metrics, e.System.Name, t0, collected)}
+		if w := res.Logs.Written; w >= 0 && float64(len(lines)) < 0.98*w-50 {
+			prog.say("logs: %d lines read of about %.0f written in the run: the rest were lost before they could be read (a kubelet rotating a container's log at its size limit keeps the last file only)", len(lines), w)
+		}
 	}
 
 	res.Dir, err = dataset.Write(e.ArtifactsDir, e.datasetRun(res, failed))
@@ -277,6 +281,29 @@ func logLinesDropped(ctx context.Context, src metrics.Source, system string, r m
 		return -1
 	}
 	return ss[0].Points[len(ss[0].Points)-1].V
+}
+
+// logLinesWritten is about how many request and error log lines the
+// instances wrote between from and to, by their counters at both ends, or
+// -1 when the metrics cannot say.
+func logLinesWritten(ctx context.Context, src metrics.Source, system string, from, to time.Time) float64 {
+	if src == nil {
+		return -1
+	}
+	at := func(t time.Time) (float64, bool) {
+		ss, err := src.Query(ctx, fmt.Sprintf("sum(vecro_log_lines_total{vecro_system=%q})", system), t)
+		if err != nil || len(ss) != 1 || len(ss[0].Points) == 0 {
+			return 0, false
+		}
+		return ss[0].Points[len(ss[0].Points)-1].V, true
+	}
+	end, ok := at(to)
+	if !ok {
+		return -1
+	}
+	// No sample yet at the start: the instances wrote nothing before it.
+	start, _ := at(from)
+	return end - start
 }
 
 // groundTruth reads every agent's record of its faults and merges them into

@@ -3,6 +3,7 @@ package experiment_test
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,11 +64,23 @@ faults:
 	if m.Logs.Dropped != nil {
 		dropped = strconv.FormatFloat(*m.Logs.Dropped, 'g', -1, 64)
 	}
-	t.Logf("traces: %+v; logs: lines %d, errors %d, dropped %s", *m.Traces, m.Logs.Lines, m.Logs.ErrorLines, dropped)
+	written := "unknown"
+	if m.Logs.Written != nil {
+		written = strconv.FormatFloat(*m.Logs.Written, 'f', 0, 64)
+	}
+	t.Logf("traces: %+v; logs: lines %d (written %s), errors %d, dropped %s", *m.Traces, m.Logs.Lines, written, m.Logs.ErrorLines, dropped)
 	// load → a (server, client b, client c) → b, c (server): 6 spans.
 	if want := uint64(m.Traces.Rooted); res.Load.OK+res.Load.Errors > want+want/100 || m.Traces.CompletePercent < 99 {
 		t.Errorf("%d requests answered, %d traces rooted at the load, %.1f%% complete; want one complete trace per request",
 			res.Load.OK+res.Load.Errors, m.Traces.Rooted, m.Traces.CompletePercent)
+	}
+	// Every line the instances wrote in the run was read (the embedded
+	// runtime reads their whole output), give or take the lines of the
+	// second at each end of the window that their counters were read in.
+	if m.Logs.Written == nil {
+		t.Errorf("manifest logs without written lines: %+v", *m.Logs)
+	} else if w := *m.Logs.Written; math.Abs(float64(m.Logs.Lines)-w) > 0.02*w+50 {
+		t.Errorf("%d log lines read, %.0f written in the run", m.Logs.Lines, w)
 	}
 	if m.Traces.Dropped != 0 {
 		t.Errorf("%d spans dropped at the receiver", m.Traces.Dropped)

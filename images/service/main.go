@@ -88,7 +88,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.
 	var reqLog *slog.Logger
 	if cfg.LogRate != 0 {
 		reqLog = slog.New(telemetry.NewLogHandler(stdout, telemetry.LogOptions{
-			Rate: cfg.LogRate, Dropped: m.DroppedLogLine, Level: cfg.LogLevel,
+			Rate: cfg.LogRate, Dropped: m.DroppedLogLine, Written: m.WrittenLogLine, Level: cfg.LogLevel,
 		})).With(logs.KeyService, cfg.Service, logs.KeyInstance, cfg.Instance)
 	}
 	wl, err := workload.New(workload.Params{

@@ -90,6 +90,7 @@ type Metrics struct {
 	downstream *prometheus.HistogramVec
 	rx, tx     prometheus.Counter
 	logDropped prometheus.Counter
+	logLines   prometheus.Counter
 
 	legacy *legacy
 }
@@ -144,8 +145,12 @@ func New(o Options) (*Metrics, error) {
 		Name: "vecro_log_lines_dropped_total",
 		Help: "Request log lines not written because the log's rate cap was reached.",
 	})
+	m.logLines = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vecro_log_lines_total",
+		Help: "Log lines written (requests, errors and fault actions), so that a reader of the log can tell lines it lost.",
+	})
 	cs := []prometheus.Collector{
-		m.requests, m.duration, m.respBytes, m.inFlight, m.downstream, m.rx, m.tx, m.logDropped,
+		m.requests, m.duration, m.respBytes, m.inFlight, m.downstream, m.rx, m.tx, m.logDropped, m.logLines,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
@@ -286,6 +291,9 @@ func (m *Metrics) ObserveDownstream(callee string, status int, d time.Duration) 
 
 // DroppedLogLine counts one request log line the rate cap dropped.
 func (m *Metrics) DroppedLogLine() { m.logDropped.Inc() }
+
+// WrittenLogLine counts one log line written.
+func (m *Metrics) WrittenLogLine() { m.logLines.Inc() }
 
 // WrapListener counts the bytes of every connection l accepts.
 func (m *Metrics) WrapListener(l net.Listener) net.Listener {

@@ -23,6 +23,8 @@ type LogOptions struct {
 	// Dropped, if set, is called for every line the cap dropped (a
 	// counter's Inc).
 	Dropped func()
+	// Written, if set, is called for every line written.
+	Written func()
 	// Level is the least level written.
 	Level slog.Leveler
 }
@@ -33,6 +35,7 @@ func NewLogHandler(w io.Writer, o LogOptions) slog.Handler {
 	h := &logHandler{
 		next:    slog.NewJSONHandler(w, &slog.HandlerOptions{Level: o.Level}),
 		dropped: o.Dropped,
+		written: o.Written,
 	}
 	switch {
 	case o.Rate == 0:
@@ -48,6 +51,7 @@ type logHandler struct {
 	next    slog.Handler
 	limit   *rate.Limiter // shared by the handler's WithAttrs copies
 	dropped func()
+	written func()
 }
 
 func (h *logHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
@@ -63,13 +67,17 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		r.AddAttrs(slog.String(logs.KeyTraceID, sc.TraceID().String()), slog.String(logs.KeySpanID, sc.SpanID().String()))
 	}
-	return h.next.Handle(ctx, r)
+	err := h.next.Handle(ctx, r)
+	if err == nil && h.written != nil {
+		h.written()
+	}
+	return err
 }
 
 func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &logHandler{next: h.next.WithAttrs(as), limit: h.limit, dropped: h.dropped}
+	return &logHandler{next: h.next.WithAttrs(as), limit: h.limit, dropped: h.dropped, written: h.written}
 }
 
 func (h *logHandler) WithGroup(name string) slog.Handler {
-	return &logHandler{next: h.next.WithGroup(name), limit: h.limit, dropped: h.dropped}
+	return &logHandler{next: h.next.WithGroup(name), limit: h.limit, dropped: h.dropped, written: h.written}
 }
