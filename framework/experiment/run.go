@@ -273,37 +273,37 @@ func exportRCAEval(res *Result) (int, error) {
 // logLinesDropped is how many request log lines the instances' rate caps
 // dropped by the end of r, or -1 when the metrics cannot say.
 func logLinesDropped(ctx context.Context, src metrics.Source, system string, r metrics.Range) float64 {
-	if src == nil {
+	v, ok := systemTotal(ctx, src, "vecro_log_lines_dropped_total", system, r.End)
+	if !ok {
 		return -1
 	}
-	ss, err := src.Query(ctx, fmt.Sprintf("sum(vecro_log_lines_dropped_total{vecro_system=%q})", system), r.End)
-	if err != nil || len(ss) != 1 || len(ss[0].Points) == 0 {
-		return -1
-	}
-	return ss[0].Points[len(ss[0].Points)-1].V
+	return v
 }
 
 // logLinesWritten is about how many request and error log lines the
 // instances wrote between from and to, by their counters at both ends, or
 // -1 when the metrics cannot say.
 func logLinesWritten(ctx context.Context, src metrics.Source, system string, from, to time.Time) float64 {
-	if src == nil {
-		return -1
-	}
-	at := func(t time.Time) (float64, bool) {
-		ss, err := src.Query(ctx, fmt.Sprintf("sum(vecro_log_lines_total{vecro_system=%q})", system), t)
-		if err != nil || len(ss) != 1 || len(ss[0].Points) == 0 {
-			return 0, false
-		}
-		return ss[0].Points[len(ss[0].Points)-1].V, true
-	}
-	end, ok := at(to)
+	end, ok := systemTotal(ctx, src, "vecro_log_lines_total", system, to)
 	if !ok {
 		return -1
 	}
 	// No sample yet at the start: the instances wrote nothing before it.
-	start, _ := at(from)
+	start, _ := systemTotal(ctx, src, "vecro_log_lines_total", system, from)
 	return end - start
+}
+
+// systemTotal is the sum of the system's instances' counter at t, and
+// whether the metrics hold it.
+func systemTotal(ctx context.Context, src metrics.Source, counter, system string, t time.Time) (float64, bool) {
+	if src == nil {
+		return 0, false
+	}
+	ss, err := src.Query(ctx, fmt.Sprintf("sum(%s{vecro_system=%q})", counter, system), t)
+	if err != nil || len(ss) != 1 || len(ss[0].Points) == 0 {
+		return 0, false
+	}
+	return ss[0].Points[len(ss[0].Points)-1].V, true
 }
 
 // groundTruth reads every agent's record of its faults and merges them into
