@@ -199,9 +199,15 @@ var _ = Describe("compose-post CPU stress", Ordered, ContinueOnFailure, Label("f
 	})
 	// Not asserted: the latency of those services. The issue's target is
 	// within 1.3× of baseline; nine runs on 2026-12-05 (a build beside
-	// most) saw 0.63–4.88×, search worst (its path ends in
-	// posts-storage-db's FerretDB), so no bound that holds here would
-	// mean anything. Open in issue #12; the dataset keeps the numbers.
+	// most) saw 0.63–4.88×, and ten on a quiet machine on 2026-12-06
+	// still 0.99–4.51× (search 2.0–4.5× in every run, its path ends in
+	// posts-storage-db's FerretDB). The cause is the machine, not a leak:
+	// the stress stays inside compose-post's 700m (the services' CPU rises
+	// by 0.55 cores, unrelated services' CPU does not), but it takes the
+	// 2-core machine from ~50 % busy to ~77 % (sampled from /proc/stat
+	// in those runs), and every request on it then waits longer for a
+	// core. Weights divide CPU time; they do not make a woken request
+	// skip the queue. Open in issue #12; the dataset keeps the numbers.
 	It("matches its signature", func() {
 		// CPU and errors only: on a 2-core machine the stress's 0.7 core
 		// slows the whole system, and which services' p95 crosses the 3×
