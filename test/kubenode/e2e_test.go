@@ -242,6 +242,10 @@ func TestSocialDelayE2E(t *testing.T) {
 	}
 
 	parallelCampaign(ctx, t, vecro, root, kubeFlags, cs)
+
+	// A pod deleted mid-run ends the run, as a dead process does locally
+	// (no Jaeger and no databases: the chain system needs neither).
+	deletedPodAbortsRun(ctx, t, vecro, root, []string{"--kubeconfig", kubeconfig, "--containerd-socket", node.ContainerdSocket, "--cpu-request", "20m"}, cs)
 }
 
 // embeddedDelayDataset is the embedded runtime's dataset of the delay
