@@ -86,6 +86,12 @@ func (c Config) cniConfig() string {
 // v1 host), failSwapOn false; eviction thresholds low and image GC off so
 // that a full disk on a shared machine neither evicts the test pods nor
 // deletes the preloaded images, which cannot be pulled again.
+//
+// Container logs rotate at 128 KiB (the default is 10 MiB), two files
+// kept: the busiest services of the e2e's social run (20 requests/s)
+// write about 1,100 lines of ~300 bytes, 2–3 times that, so their logs
+// rotate during the run and a read at its end finds the last file only. Only a runtime that follows the logs while the system
+// runs reads them all; the e2e checks that it does.
 func (c Config) kubeletConfig() string {
 	pki := c.pkiDir()
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
@@ -127,6 +133,8 @@ registerNode: true
 syncFrequency: 10s
 fileCheckFrequency: 5s
 nodeStatusUpdateFrequency: 5s
+containerLogMaxSize: 128Ki
+containerLogMaxFiles: 2
 `, c.NodeIP, KubeletPort, KubeletHealth, filepath.Join(pki, "ca.crt"), filepath.Join(pki, "kubelet.crt"), filepath.Join(pki, "kubelet.key"),
 		c.containerdSock(), DNSServiceIP, ClusterDomain, c.path("resolv.conf"))
 }

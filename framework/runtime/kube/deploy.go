@@ -310,16 +310,23 @@ func (r *Runtime) reach(ctx context.Context, sys *spec.System, m *Manifest) (*ru
 		}
 		dep.Metrics, dep.Monitoring = src, string(mon.Mode())
 	}
-	lp := podLogs{cs: r.cs, ns: m.Namespace}
+	var pods []string
 	for _, s := range dep.Services {
 		for _, in := range s.Instances {
-			lp.pods = append(lp.pods, in.Name)
+			pods = append(pods, in.Name)
 		}
 	}
-	dep.Logs = lp
 	failures := make(chan error, 64)
 	dep.Failures = failures
+	// The pod watch and the log followers run until Stop.
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	lp, err := followLogs(wctx, r.cs, m.Namespace, pods)
+	if err != nil {
+		cancel()
+		r.fwd.CloseAll()
+		return nil, err
+	}
+	dep.Logs = lp
 	r.mu.Lock()
 	r.stopWatch, r.watchDone = cancel, make(chan struct{})
 	done := r.watchDone
