@@ -122,8 +122,15 @@ PromQL selectors.`,
 					onKube(slot, e)
 				}
 			}
-			fmt.Fprintf(s.Out, "campaign %s: %d cases, estimated %s; corpus %s\n",
-				plan.Name, len(plan.Cases), plan.Estimate().Round(time.Second), filepath.Join(artifacts, plan.Name))
+			opts.Starting = func(kept, toRun int, est time.Duration) {
+				corpus := filepath.Join(artifacts, plan.Name)
+				if kept == 0 {
+					fmt.Fprintf(s.Out, "campaign %s: %d cases, estimated %s; corpus %s\n", plan.Name, toRun, est.Round(time.Second), corpus)
+					return
+				}
+				fmt.Fprintf(s.Out, "campaign %s: %d cases, %d kept from an earlier run, %d to run, estimated %s; corpus %s\n",
+					plan.Name, len(plan.Cases), kept, toRun, est.Round(time.Second), corpus)
+			}
 			sum, err := campaign.Run(cmd.Context(), plan, artifacts, opts)
 			printSummary(s.Out, sum)
 			if err != nil {

@@ -41,6 +41,11 @@ type Options struct {
 	// runtime (one per slot, or per case), a logger, social9. No two cases
 	// run in the same slot at once.
 	Prepare func(slot int, c *Case, e *experiment.Experiment)
+	// Starting, when set, is told what this run will do once cases.csv is
+	// read and before the first case starts: how many cases an earlier run
+	// left alone (kept), how many run now, and their estimated time — so a
+	// resumed campaign announces the rest, not the whole plan.
+	Starting func(kept, toRun int, estimate time.Duration)
 
 	// run runs one experiment; tests put a fake here.
 	run func(context.Context, *experiment.Experiment) (*experiment.Result, error)
@@ -130,8 +135,14 @@ func Run(ctx context.Context, plan Plan, artifactsDir string, opts Options) (sum
 
 	prog := newProgress(opts.Progress, len(rows), sum.Kept, workers)
 	defer prog.close()
+	var estimate time.Duration
 	for _, i := range todo {
-		prog.plan(plan.Cases[i].Duration + CaseOverhead)
+		est := plan.Cases[i].Duration + CaseOverhead
+		prog.plan(est)
+		estimate += est
+	}
+	if opts.Starting != nil {
+		opts.Starting(sum.Kept, len(todo), estimate)
 	}
 
 	var (

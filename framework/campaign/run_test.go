@@ -215,9 +215,16 @@ func TestRunAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.ran = nil
-	sum, err = Run(context.Background(), p, arts, Options{run: f.run})
+	var kept, toRun int
+	var est time.Duration
+	starting := func(k, n int, e time.Duration) { kept, toRun, est = k, n, e }
+	sum, err = Run(context.Background(), p, arts, Options{run: f.run, Starting: starting})
 	if err != nil || sum.Kept != 2 || sum.Complete != 2 || !slices.Equal(f.ran, []string{rows[1].Case, rows[2].Case}) {
 		t.Fatalf("resume: %v, %+v, ran %v", err, sum, f.ran)
+	}
+	// The resumed run announces the two cases it runs, not the plan's four.
+	if want := p.Cases[1].Duration + p.Cases[2].Duration + 2*CaseOverhead; kept != 2 || toRun != 2 || est != want {
+		t.Errorf("Starting(%d, %d, %v), want (2, 2, %v)", kept, toRun, est, want)
 	}
 	if _, err := os.Stat(leftover); !os.IsNotExist(err) {
 		t.Errorf("the interrupted run's directory is still there: %v", err)
