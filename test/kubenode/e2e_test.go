@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"math"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/vecrosim/vecro/framework/analysis"
+	"github.com/vecrosim/vecro/framework/behavior"
 	"github.com/vecrosim/vecro/framework/dataset"
 	"github.com/vecrosim/vecro/test/kubenode"
 )
@@ -199,14 +201,26 @@ func TestSocialDelayE2E(t *testing.T) {
 
 	// The delay shows where it is seen: in the p95 of the services that
 	// call posts-storage-db (server-side latency of the target itself does
-	// not hold its own ingress delay).
+	// not hold its own ingress delay), by about the delay's own p95. The
+	// rise is measured against that truth rather than as a ratio to the
+	// baseline, which tested the node's speed as much as the delay:
+	// compose-post's baseline p95 is 0.20 s on the node (0.07 s embedded),
+	// so its ratio could only be ~3.2× and read 3.1× against a 3× bound on
+	// a quiet fresh machine. The p95 of baseline + delay is at least the
+	// delay's p95 plus the caller's fastest request, so the rise loses at
+	// most the caller's spread (p95 − fastest, ≤ 0.2 s here) of 0.535 s:
+	// 0.6 of it. Measured rises were 0.43–0.53 s; a delay a third as
+	// strong (p95 0.18 s) fails.
 	for name, dir := range map[string]string{"embedded": local, "kube": kube} {
 		w := faultWindow(t, dir)
+		truth := injectedDelayP95(t, dir)
 		for _, svc := range []string{"posts-storage", "read-post", "compose-post"} {
 			c := compareP95(t, dir, svc, w)
-			t.Logf("%s: p95 of %s: %v during the fault vs %v at baseline: %.1f×", name, svc, c.During, c.Base, c.Ratio)
-			if !c.Valid() || c.Ratio < 3 {
-				t.Errorf("%s: p95 of %s did not rise 3× during the delay: %.2f× (%v vs %v)", name, svc, c.Ratio, c.During, c.Base)
+			rise := c.Delta
+			t.Logf("%s: p95 of %s: %v during the fault vs %v at baseline: %.1f×, +%.3f s (%.2f of the injected p95 %.3f s)",
+				name, svc, c.During, c.Base, c.Ratio, rise, rise/truth, truth)
+			if !c.Valid() || rise < 0.6*truth {
+				t.Errorf("%s: p95 of %s rose %.3f s during the delay, less than 0.6 of its p95 %.3f s (%v vs %v)", name, svc, rise, truth, c.During, c.Base)
 			}
 		}
 	}
@@ -462,6 +476,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// injectedDelayP95 is the p95 in seconds of the delay the dataset's one
+// fault drew, from its parameters in labels.csv: a uniform draw over
+// time ± jitter has its p95 at time + 0.9·jitter.
+func injectedDelayP95(t *testing.T, dir string) float64 {
+	t.Helper()
+	labels, err := dataset.Labels(dir)
+	if err != nil || len(labels) != 1 || labels[0]["behavior"] != "net-delay" {
+		t.Fatalf("%s: want one net-delay fault in labels: %v %v", dir, err, labels)
+	}
+	var d behavior.NetDelay
+	if err := json.Unmarshal([]byte(labels[0]["params"]), &d); err != nil {
+		t.Fatalf("%s: params %q: %v", dir, labels[0]["params"], err)
+	}
+	if d.Distribution != "" && d.Distribution != behavior.Distributions[0] {
+		t.Fatalf("%s: a %s delay: its p95 is not worked out here", dir, d.Distribution)
+	}
+	return (d.Time.D() + 9*d.Jitter.D()/10).Seconds()
 }
 
 // faultWindow is the applied window of the dataset's one fault.
