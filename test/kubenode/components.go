@@ -90,8 +90,9 @@ func (c Config) cniConfig() string {
 // Container logs rotate at 128 KiB (the default is 10 MiB), two files
 // kept: the busiest services of the e2e's social run (20 requests/s)
 // write about 1,100 lines of ~300 bytes, 2–3 times that, so their logs
-// rotate during the run and a read at its end finds the last file only. Only a runtime that follows the logs while the system
-// runs reads them all; the e2e checks that it does.
+// rotate during the run and a read at its end finds the last file only.
+// Only a runtime that follows the logs while the system runs reads them
+// all; the e2e checks that it does.
 func (c Config) kubeletConfig() string {
 	pki := c.pkiDir()
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1

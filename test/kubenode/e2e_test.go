@@ -209,18 +209,17 @@ func TestSocialDelayE2E(t *testing.T) {
 	// a quiet fresh machine. The p95 of baseline + delay is at least the
 	// delay's p95 plus the caller's fastest request, so the rise loses at
 	// most the caller's spread (p95 − fastest, ≤ 0.2 s here) of 0.535 s:
-	// 0.6 of it. Measured rises were 0.43–0.53 s; a delay a third as
-	// strong (p95 0.18 s) fails.
+	// 0.6 of it. Measured rises were 0.43–0.54 s; a delay a third as
+	// strong (p95 0.18 s) would fail (worked out, not run).
 	for name, dir := range map[string]string{"embedded": local, "kube": kube} {
 		w := faultWindow(t, dir)
 		truth := injectedDelayP95(t, dir)
 		for _, svc := range []string{"posts-storage", "read-post", "compose-post"} {
 			c := compareP95(t, dir, svc, w)
-			rise := c.Delta
 			t.Logf("%s: p95 of %s: %v during the fault vs %v at baseline: %.1f×, +%.3f s (%.2f of the injected p95 %.3f s)",
-				name, svc, c.During, c.Base, c.Ratio, rise, rise/truth, truth)
-			if !c.Valid() || rise < 0.6*truth {
-				t.Errorf("%s: p95 of %s rose %.3f s during the delay, less than 0.6 of its p95 %.3f s (%v vs %v)", name, svc, rise, truth, c.During, c.Base)
+				name, svc, c.During, c.Base, c.Ratio, c.Delta, c.Delta/truth, truth)
+			if !c.Valid() || c.Delta < 0.6*truth {
+				t.Errorf("%s: p95 of %s rose %.3f s during the delay, less than 0.6 of its p95 %.3f s (%v vs %v)", name, svc, c.Delta, truth, c.During, c.Base)
 			}
 		}
 	}

@@ -141,13 +141,15 @@ func (p *podLogs) readOnce(ctx context.Context, pod string, from, to time.Time, 
 type follower struct {
 	pod, path string
 
+	// last is the kubelet's timestamp of the last line spooled (with
+	// Timestamps on, every line starts with it): a stream opened again
+	// after a break starts at its second and skips what was spooled. Only
+	// the follower's own goroutine (run, copy) touches it.
+	last time.Time
+
 	mu        sync.Mutex
 	connected bool      // a stream was open at least once
 	lastWrite time.Time // when a line was last spooled
-	// last is the kubelet's timestamp of the last line spooled (with
-	// Timestamps on, every line starts with it): a stream opened again
-	// after a break starts at its second and skips what was spooled.
-	last time.Time
 }
 
 func (f *follower) run(ctx context.Context, cs kubernetes.Interface, ns string) {
@@ -159,12 +161,10 @@ func (f *follower) run(ctx context.Context, cs kubernetes.Interface, ns string) 
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		opts := &corev1.PodLogOptions{Container: serviceContainer, Follow: true, Timestamps: true}
-		f.mu.Lock()
 		if !f.last.IsZero() {
 			since := metav1.NewTime(f.last)
 			opts.SinceTime = &since
 		}
-		f.mu.Unlock()
 		rc, err := cs.CoreV1().Pods(ns).GetLogs(f.pod, opts).Stream(ctx)
 		if err == nil {
 			f.mu.Lock()
@@ -189,6 +189,7 @@ func (f *follower) run(ctx context.Context, cs kubernetes.Interface, ns string) 
 func (f *follower) copy(r io.Reader, out io.Writer) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 2<<20)
+	var buf []byte
 	for sc.Scan() {
 		line := sc.Bytes()
 		ts, rest, ok := bytes.Cut(line, []byte{' '})
@@ -198,21 +199,17 @@ func (f *follower) copy(r io.Reader, out io.Writer) {
 			// keep it whole.
 			at, rest = time.Time{}, line
 		}
-		f.mu.Lock()
-		repeat := !at.IsZero() && !at.After(f.last)
-		f.mu.Unlock()
-		if repeat {
+		if !at.IsZero() && !at.After(f.last) {
 			continue
 		}
-		buf := make([]byte, 0, len(rest)+1)
-		buf = append(append(buf, rest...), '\n')
+		buf = append(append(buf[:0], rest...), '\n')
 		if _, err := out.Write(buf); err != nil {
 			return
 		}
-		f.mu.Lock()
 		if !at.IsZero() {
 			f.last = at
 		}
+		f.mu.Lock()
 		f.lastWrite = time.Now()
 		f.mu.Unlock()
 	}
