@@ -242,7 +242,12 @@ func decodeTraces(b []byte, td *tracepb.TracesData) error {
 // traces, and the query service's HTTP and gRPC APIs on query and grpc
 // (host:port each). Only what is used is on: no Jaeger or Zipkin
 // receivers, no gRPC OTLP, no self-telemetry endpoint (its default port,
-// 8888, would clash between two Jaegers on one machine).
+// 8888, would clash between two Jaegers on one machine), and no tracing of
+// the query service itself: Jaeger's default exports a span of every query
+// to an OTLP/gRPC collector on localhost:4317, which is nobody here, so
+// each query left a span that the SDK retried to export for 10 s — and
+// held Jaeger's shutdown for those 10 s (a Kubernetes namespace's deletion
+// waited on it after every run that read its traces).
 func JaegerConfig(otlp, query, grpc string, maxTraces int) string {
 	return fmt.Sprintf(`service:
   extensions: [jaeger_storage, jaeger_query]
@@ -263,6 +268,7 @@ extensions:
         memory:
           max_traces: %d
   jaeger_query:
+    enable_tracing: false
     storage:
       traces: memstore
     http:
