@@ -278,7 +278,7 @@ func TestSocialOnEnvtest(t *testing.T) {
 	// So is a pod that starts terminating under the running system (an
 	// eviction, a kubectl delete), although its Deployment replaces it. A
 	// finalizer keeps the pod, and so its agent for Stop to clear, until
-	// Stop deletes the namespace.
+	// Stop deletes the system (its Deployment first).
 	held := podOf["image"]
 	const hold = `{"metadata":{"finalizers":["vecro.test/hold"]}}`
 	if _, err := cp.cs.CoreV1().Pods(ns).Patch(ctx, held, types.MergePatchType, []byte(hold), metav1.PatchOptions{}); err != nil {
@@ -299,7 +299,7 @@ func TestSocialOnEnvtest(t *testing.T) {
 	go func() {
 		defer close(release)
 		for ctx.Err() == nil {
-			if n, err := cp.cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil || n.DeletionTimestamp != nil {
+			if d, err := cp.cs.AppsV1().Deployments(ns).Get(ctx, "social-image", metav1.GetOptions{}); err != nil || d.DeletionTimestamp != nil {
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
