@@ -85,12 +85,13 @@ var _ = AfterSuite(func(ctx SpecContext) {
 
 // golden is the path of a signature golden for the suite's runtime: the
 // embedded runtime's in fixtures/signatures/, another runtime's beneath it
-// in a directory of its name, or $VECRO_SIGNATURES_DIR's for any runtime. A
+// in a directory of its name, or, for any runtime, $VECRO_SIGNATURES_DIR's
+// (absolute, or relative to scenarios/, where go test runs the suite). A
 // signature is the system's response on one runtime and machine
-// (Kubernetes adds its network and its scheduler), so another runtime's run
-// is never held to the embedded golden, and fixtures/signatures/kube/ is
-// the offline node's (test/kubenode): a cluster of your own learns and
-// checks its goldens in a directory of its own. Where a runtime has no
+// (Kubernetes adds its network and its scheduler), so another runtime's
+// run is never held to the embedded golden, and a cluster's to no other
+// cluster's: the offline node's are in fixtures/signatures/kubenode/,
+// which its e2e names in VECRO_SIGNATURES_DIR. Where a runtime has no
 // golden the spec skips, naming how to learn one, and fails under CI=true
 // (the embedded runtime and the node that `make test` runs have theirs).
 func golden(name string) string {
@@ -98,6 +99,7 @@ func golden(name string) string {
 	dir := os.Getenv(signaturesDirEnv)
 	switch {
 	case dir != "":
+		// A directory of the user's own, for whatever runtime.
 	case runtimeName == "local":
 		return signatures + name
 	default:

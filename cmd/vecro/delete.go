@@ -61,7 +61,7 @@ runtime's processes die with vecro, so it needs no delete.`,
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&kubeContext, "context", "", "kubeconfig context (default: the current one)")
 	f.StringVar(&namespace, "namespace", "", "namespace the system was deployed to (default: the definition's, else the system's name)")
-	f.DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for the namespace to be gone")
+	f.DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for the system's pods and namespace to be gone")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log what is deleted")
 	return cmd
 }

@@ -118,9 +118,10 @@ func TestSocialDelayE2E(t *testing.T) {
 	// embedded runtime, through VECRO_RUNTIME=kube with the CLI's kube
 	// flags, as a user's suite would run them on a cluster. Its ingress
 	// delay's five specs but the isolation one run and pass, the
-	// signature against fixtures/signatures/kube/, the node's golden
-	// (learned from five runs with these flags).
-	kube := scenarioDataset(ctx, t, root, "kube", "VECRO_RUNTIME=kube", "VECRO_KUBE_FLAGS="+strings.Join(kubeFlags, " "))
+	// signature against the node's own golden (learned from five runs
+	// with these flags), not a cluster's.
+	kube := scenarioDataset(ctx, t, root, "kube", "VECRO_RUNTIME=kube", "VECRO_KUBE_FLAGS="+strings.Join(kubeFlags, " "),
+		"VECRO_SIGNATURES_DIR="+filepath.Join(root, "fixtures", "signatures", "kubenode"))
 
 	m, err := dataset.ReadManifest(kube)
 	if err != nil {
@@ -283,7 +284,7 @@ func embeddedDelayDataset(ctx context.Context, t *testing.T, root string) string
 		t.Logf("embedded dataset: %s (the scenario suite's, from %s)", dir, list)
 		return dir
 	}
-	return scenarioDataset(ctx, t, root, "embedded", "VECRO_RUNTIME=local")
+	return scenarioDataset(ctx, t, root, "embedded", "VECRO_RUNTIME=local", "VECRO_SIGNATURES_DIR=")
 }
 
 // scenarioDataset runs the scenario suite's delay experiment with env added
@@ -306,8 +307,8 @@ func scenarioDataset(ctx context.Context, t *testing.T, root, name string, env .
 		t.Fatalf("the delay scenario (%s): %v", name, err)
 	}
 	// go test shows a passing package's output (Ginkgo's summary) only
-	// with -v. Ginkgo does not count a spec that skipped as run: the four
-	// are the signature's among them.
+	// with -v. Ginkgo does not count skipped specs as run; the four
+	// include the signature spec.
 	ran := -1
 	if m := regexp.MustCompile(`Ran (\d+) of \d+ Specs`).FindSubmatch(out); m != nil {
 		ran, _ = strconv.Atoi(string(m[1]))

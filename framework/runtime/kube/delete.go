@@ -20,9 +20,9 @@ import (
 )
 
 // Delete removes what a deploy of sys left in the cluster when the process
-// that deployed it could not (it was killed): the namespace if vecro created
-// it, else vecro's objects in it, and the standalone Prometheus' cluster role
-// and binding. The agents go with their pods, and any fault with them. It
+// that deployed it could not (it was killed): vecro's objects, the
+// standalone Prometheus' cluster role and binding among them, and then the
+// namespace if vecro created it. The agents go with their pods, and any fault with them. It
 // needs no earlier Start; nothing there is not an error.
 func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 	if _, err := r.Connect(ctx); err != nil {
@@ -65,13 +65,15 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 	return r.delete(ctx, m, owns)
 }
 
-// delete removes the system and waits until it is gone: its objects first
-// and its pods gone, then a namespace vecro created. Deleting the
-// namespace first left the pods to the namespace controller, which, finding
-// them still terminating, looks again only after the longest grace period
-// they declare (Jaeger's and Prometheus' default 30 s): the namespace of
-// every run stayed 30 s, the pods gone in about ten.
+// delete removes the system and waits until it is gone, within
+// DeleteTimeout: its objects first and its pods gone, then a namespace vecro
+// created. Deleting the namespace first left the pods to the namespace
+// controller, which, finding them still terminating, looks again only
+// after the longest grace period they declare (Jaeger's and Prometheus'
+// default 30 s): the namespace of every run stayed 30 s, the pods gone in
+// about ten.
 func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
+	deadline := time.Now().Add(r.opts.DeleteTimeout)
 	bg := metav1.DeletePropagationBackground
 	var errs []error
 	for _, o := range slices.Backward(m.Objects) {
@@ -79,47 +81,42 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 			continue
 		}
 		err := manifest.Delete(ctx, r.clients(), o, metav1.DeleteOptions{PropagationPolicy: &bg})
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
+		if err == nil || apierrors.IsNotFound(err) {
+			continue
 		}
-	}
-	var left []string
-	start := time.Now()
-	// In a namespace of its own the wait only spares the namespace
-	// controller's: beyond the default grace period it spares nothing, and
-	// the namespace takes what is left.
-	podsTimeout := r.opts.DeleteTimeout
-	if owns {
-		podsTimeout = min(podsTimeout, podsFirstTimeout)
-	}
-	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, podsTimeout, false, func(ctx context.Context) (bool, error) {
-		pods, err := r.cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: manifest.SystemSelector(m.System)})
-		if err != nil {
-			return false, nil
+		err = fmt.Errorf("delete %s: %w", o, err)
+		if owns && o.Namespace != "" {
+			r.log.Info("left to the namespace's deletion", "error", err)
+			continue
 		}
-		left = left[:0]
-		for _, p := range pods.Items {
-			left = append(left, podState(&p))
-		}
-		return len(left) == 0, nil
-	}); err != nil {
-		err = fmt.Errorf("delete system %s in namespace %s: %d pod(s) left after %v (%s): %w", m.System, m.Namespace, len(left), time.Since(start).Round(100*time.Millisecond), strings.Join(left, "; "), err)
-		if !owns || ctx.Err() != nil {
-			errs = append(errs, err)
-		} else {
-			r.log.Info("deleting the namespace with pods left in it", "why", err)
-		}
-	} else {
-		r.log.Debug("pods gone", "namespace", m.Namespace, "took", time.Since(start).Round(100*time.Millisecond))
+		errs = append(errs, err)
 	}
-	if !owns || ctx.Err() != nil {
-		return errors.Join(errs...)
+	if !owns {
+		if len(errs) > 0 {
+			// A Deployment that is still there keeps its pods: waiting
+			// for them would only time out.
+			return errors.Join(errs...)
+		}
+		return r.waitPodsGone(ctx, m, time.Until(deadline))
 	}
-	// The namespace goes even when objects or pods did not: it takes
-	// whatever is left with it.
-	err := r.cs.CoreV1().Namespaces().Delete(ctx, m.Namespace, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
+	// Past a pod's default grace period the namespace controller waits no
+	// longer than this would: the namespace takes what is left.
+	if err := r.waitPodsGone(ctx, m, min(time.Until(deadline), podsFirstTimeout)); err != nil {
+		r.log.Info("deleting the namespace with pods left in it", "why", err)
+	}
+	// A teardown cut short still deletes the namespace vecro created,
+	// without waiting for it: it must not outlive the run.
+	dctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+	}
+	if err := r.cs.CoreV1().Namespaces().Delete(dctx, m.Namespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return errors.Join(append(errs, fmt.Errorf("delete namespace %s: %w", m.Namespace, err))...)
+	}
+	if err := ctx.Err(); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("delete namespace %s: started, not waited for: %w", m.Namespace, err))...)
 	}
 	gone := func(ctx context.Context) (bool, error) {
 		_, err := r.cs.CoreV1().Namespaces().Get(ctx, m.Namespace, metav1.GetOptions{})
@@ -128,8 +125,8 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 		}
 		return false, err
 	}
-	start = time.Now()
-	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, r.opts.DeleteTimeout, false, gone); err != nil {
+	start := time.Now()
+	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, max(time.Until(deadline), time.Second), false, gone); err != nil {
 		// The time waited, not the bound: a caller's shorter deadline
 		// ends the wait first.
 		return errors.Join(append(errs, fmt.Errorf("delete namespace %s: still there after %v (%s): %w", m.Namespace, time.Since(start).Round(100*time.Millisecond), r.namespaceState(ctx, m.Namespace), err))...)
@@ -139,9 +136,40 @@ func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 }
 
 // podsFirstTimeout bounds the wait for a system's pods before its own
-// namespace is deleted: the default grace period of a pod, which is as long
-// as the namespace controller would wait on them.
+// namespace is deleted: a pod's default grace period, as long as the
+// namespace controller would wait on them.
 const podsFirstTimeout = 30 * time.Second
+
+// waitPodsGone waits up to timeout for the system's pods to be gone and
+// otherwise names those left.
+func (r *Runtime) waitPodsGone(ctx context.Context, m *Manifest, timeout time.Duration) error {
+	var left []string
+	var listErr error
+	start := time.Now()
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, max(timeout, time.Second), false, func(ctx context.Context) (bool, error) {
+		pods, err := r.cs.CoreV1().Pods(m.Namespace).List(ctx, metav1.ListOptions{LabelSelector: manifest.SystemSelector(m.System)})
+		if err != nil {
+			listErr = err
+			return false, nil
+		}
+		listErr, left = nil, left[:0]
+		for i := range pods.Items {
+			left = append(left, podState(&pods.Items[i]))
+		}
+		return len(left) == 0, nil
+	})
+	if err == nil {
+		r.log.Debug("pods gone", "namespace", m.Namespace, "took", time.Since(start).Round(100*time.Millisecond))
+		return nil
+	}
+	what := fmt.Sprintf("%d pod(s) left", len(left))
+	if listErr != nil {
+		what = "pods unknown: " + listErr.Error()
+	} else if len(left) > 5 {
+		left = append(left[:5], "…")
+	}
+	return fmt.Errorf("delete system %s in namespace %s: %s after %v (%s): %w", m.System, m.Namespace, what, time.Since(start).Round(100*time.Millisecond), strings.Join(left, "; "), err)
+}
 
 // podState names a pod left behind and says why it may still be there.
 func podState(p *corev1.Pod) string {

@@ -85,8 +85,8 @@ type Options struct {
 	// RolloutTimeout bounds the wait for the system's Deployments;
 	// default DefaultRolloutTimeout.
 	RolloutTimeout time.Duration
-	// DeleteTimeout bounds the wait for the namespace to be gone; default
-	// 3 minutes.
+	// DeleteTimeout bounds a teardown's waits, for the system's pods and
+	// then its namespace to be gone; default 3 minutes.
 	DeleteTimeout time.Duration
 
 	Logger *slog.Logger
