@@ -70,8 +70,8 @@ func (r *Runtime) Delete(ctx context.Context, sys *spec.System) error {
 // created. Deleting the namespace first left the pods to the namespace
 // controller, which, finding them still terminating, looks again only
 // after the longest grace period they declare (Jaeger's and Prometheus'
-// default 30 s): the namespace of every run stayed 30 s, the pods gone in
-// about ten.
+// default 30 s): the namespace of every run on the offline node stayed
+// 30 s, its pods gone in about 16.
 func (r *Runtime) delete(ctx context.Context, m *Manifest, owns bool) error {
 	deadline := time.Now().Add(r.opts.DeleteTimeout)
 	bg := metav1.DeletePropagationBackground
