@@ -39,7 +39,8 @@ const cleanupTimeout = 30 * time.Second
 // it: on the offline 2-core node that took over 30 s, and the run failed
 // with the system still terminating. The kube runtime bounds its own wait
 // (kube.Options.DeleteTimeout, 3 min by default, for its pods and then its
-// namespace); this is the margin above it, and the local runtime's Stop returns in seconds.
+// namespace); this is the margin above it, and the local runtime's Stop
+// returns in seconds.
 const stopTimeout = 5 * time.Minute
 
 // minBaselineSteps is the fewest baseline samples the assertions accept.
