@@ -26,8 +26,9 @@
 //
 // A golden is learned, not written by hand: with VECRO_UPDATE_SIGNATURES=N
 // every signature check records its run in <golden>.runs.jsonl, and the N-th writes
-// the golden. A cell is decided there only where all N runs agree, so the
-// noise of this machine turns cells unknown instead of into flaky failures;
-// each rise and fall keeps the smallest and largest ratio and effect of the
-// N runs.
+// the golden. A cell is decided there only where all N runs agree, and a
+// rise or fall only where every run cleared its threshold by BandSlack, so
+// the noise of this machine turns cells unknown instead of into flaky
+// failures; each rise and fall keeps the smallest and largest ratio and
+// effect of the N runs.
 package analysis

@@ -85,12 +85,15 @@ type Signature struct {
 	Fault string
 	// Cells by service, then family.
 	Cells map[string]map[string]Cell
+	// Thresholds are the ones the cells were classified with; a golden
+	// learned from the signature needs them (see Golden).
+	Thresholds Thresholds
 }
 
 // ComputeSignature classifies every series during w against its baseline.
 // settle is skipped at the start of w (see Settle).
 func ComputeSignature(series []Series, w Window, th Thresholds) Signature {
-	sig := Signature{Fault: w.Name, Cells: map[string]map[string]Cell{}}
+	sig := Signature{Fault: w.Name, Cells: map[string]map[string]Cell{}, Thresholds: th}
 	for _, s := range series {
 		c := Compare(s, w, th.floor(s.Family))
 		if sig.Cells[s.Service] == nil {
@@ -165,14 +168,24 @@ func (b Band) hasEffect() bool { return b.EffectMin != 0 || b.EffectMax != 0 }
 const BandSlack = 1.5
 
 // Golden returns what a golden file holds of s alone: its trends, and a
-// band of exactly its ratio for every rise and fall.
+// band of exactly its ratio and effect for every rise and fall. A rise or
+// fall that cleared its threshold by less than BandSlack is unknown there:
+// checked against that golden, a run whose ratio is a little weaker (a
+// busier machine raises the baseline a delay is divided by) would fall into
+// the dead zone and fail, although its effect is within the band. On the
+// offline node a 0.45 s delay on read-post's 0.18 s baseline gave 3.42×,
+// 14 % above the rise threshold.
 func (s Signature) Golden() Golden {
 	g := Golden{Fault: s.Fault, Runs: 1, Trends: map[string]map[string]Trend{}, Bands: map[string]map[string]Band{}}
 	for svc, fams := range s.Cells {
 		g.Trends[svc] = map[string]Trend{}
 		for f, c := range fams {
-			g.Trends[svc][f] = c.Trend
-			if (c.Trend == Rise || c.Trend == Fall) && c.Ratio > 0 && !math.IsInf(c.Ratio, 0) {
+			t := c.Trend
+			if (t == Rise || t == Fall) && !s.Thresholds.clears(c.Comparison, t) {
+				t = Unknown
+			}
+			g.Trends[svc][f] = t
+			if (t == Rise || t == Fall) && c.Ratio > 0 && !math.IsInf(c.Ratio, 0) {
 				if g.Bands[svc] == nil {
 					g.Bands[svc] = map[string]Band{}
 				}
@@ -181,6 +194,19 @@ func (s Signature) Golden() Golden {
 		}
 	}
 	return g
+}
+
+// clears reports whether c is a rise or fall by at least BandSlack beyond
+// th's ratio threshold for it. Zero thresholds (a signature built by hand)
+// set no margin.
+func (th Thresholds) clears(c Comparison, t Trend) bool {
+	if th.Rise == 0 {
+		return true
+	}
+	if t == Rise {
+		return c.Ratio >= th.Rise*BandSlack
+	}
+	return c.Ratio <= 1/(th.Rise*BandSlack)
 }
 
 // Learn merges the goldens of single runs of one fault into one golden: a

@@ -276,6 +276,34 @@ func TestLearnDecidesOnlyWhereEveryRunAgrees(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring(`of fault "another-fault"`)))
 }
 
+// A rise that cleared the threshold by less than BandSlack in a learning
+// run is left unknown: a slightly busier machine would put it in the dead
+// zone and fail the golden although the delay is the same.
+func TestLearnLeavesANarrowRiseUnknown(t *testing.T) {
+	g := NewWithT(t)
+	// 125 ms on web's 50 ms: about 3.5×, over the rise threshold (3) but
+	// under 3×BandSlack; on api's 20 ms, about 7×.
+	runs := []analysis.Signature{run(1, "db", 0.125), run(2, "db", 0.125)}
+	for _, r := range runs {
+		c := r.Cells["web"]["latency_p95"]
+		g.Expect(c.Trend).To(Equal(analysis.Rise))
+		g.Expect(c.Ratio).To(BeNumerically("<", 3*analysis.BandSlack))
+	}
+	path := filepath.Join(t.TempDir(), "delay.json")
+	learn(t, path, runs...)
+	golden, err := analysis.ReadSignature(path)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(golden.Trends["web"]["latency_p95"]).To(Equal(analysis.Unknown))
+	g.Expect(golden.Bands["web"]).NotTo(HaveKey("latency_p95"))
+	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(analysis.Rise))
+
+	// The same delay on a machine that makes every service 20 % slower:
+	// web's ratio drops under the rise threshold, the golden still holds.
+	busy := runOn(3, "db", 0.125, 1.2)
+	g.Expect(busy.Cells["web"]["latency_p95"].Trend).NotTo(Equal(analysis.Rise))
+	g.Expect(busy).To(matchers.MatchSignatureFile(path))
+}
+
 func TestLearningRefusesRunsOfAnotherSession(t *testing.T) {
 	g := NewWithT(t)
 	path := filepath.Join(t.TempDir(), "delay.json")

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -297,14 +298,17 @@ func scenarioDataset(ctx context.Context, t *testing.T, root, name string, env .
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(ctx, "go", "test", "-v", "-count=1", "-timeout", "12m", "./scenarios/",
-		"-args", "-ginkgo.label-filter="+delayScenario, "-ginkgo.v")
+		"-args", "-ginkgo.label-filter="+delayScenario, "-ginkgo.v",
+		"-ginkgo.json-report="+filepath.Join(arts, "scenarios.json"))
 	cmd.Dir = root
 	cmd.Env = append(append(os.Environ(), "ARTIFACTS_DIR="+arts), env...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s go test ./scenarios/ (%s, %s):\n%s", strings.Join(env, " "), delayScenario, time.Since(start).Round(time.Second), out)
 	if err != nil {
-		t.Fatalf("the delay scenario (%s): %v", name, err)
+		// CI keeps only the end of a failed test's output, and the
+		// suite's own log above is long: the failures go last.
+		t.Fatalf("the delay scenario (%s): %v\n%s", name, err, ginkgoFailures(filepath.Join(arts, "scenarios.json"), out))
 	}
 	// go test shows a passing package's output (Ginkgo's summary) only
 	// with -v. Ginkgo does not count skipped specs as run; the four
@@ -321,6 +325,28 @@ func scenarioDataset(ctx context.Context, t *testing.T, root, name string, env .
 		t.Fatalf("the delay scenario (%s): %v", name, err)
 	}
 	return dir
+}
+
+// ginkgoFailures names a Ginkgo run's failed specs and their messages,
+// from its JSON report; when the run ended before Ginkgo wrote one (a build
+// error, a panic, a timeout), the output's last 40 lines.
+func ginkgoFailures(report string, out []byte) string {
+	var reports []types.Report
+	if b, err := os.ReadFile(report); err == nil && json.Unmarshal(b, &reports) == nil {
+		var sb strings.Builder
+		for _, r := range reports {
+			for _, s := range r.SpecReports {
+				if s.State.Is(types.SpecStateFailureStates) {
+					fmt.Fprintf(&sb, "[%s] %s (%s)\n%s\n", s.State, s.FullText(), s.FailureLocation(), s.FailureMessage())
+				}
+			}
+		}
+		if sb.Len() > 0 {
+			return sb.String()
+		}
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }
 
 // listedDataset reads a scenario suite's datasets.txt (dataset, spec
