@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -616,4 +617,39 @@ func readCSV(t *testing.T, dir, name string) [][]string {
 		t.Fatalf("%s %s: %d rows, %v", dir, name, len(rows), err)
 	}
 	return rows
+}
+
+// A failed scenario run names its failed specs from the JSON report Ginkgo
+// writes (GenerateJSONReport is what -ginkgo.json-report calls), and falls
+// back to the output's end when there is none.
+func TestGinkgoFailuresNamesTheFailedSpecs(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "report.json")
+	spec := func(text string, state types.SpecState, msg string) types.SpecReport {
+		return types.SpecReport{
+			ContainerHierarchyTexts: []string{"posts-storage-db ingress delay"},
+			LeafNodeText:            text,
+			State:                   state,
+			Failure:                 types.Failure{Message: msg, Location: types.CodeLocation{FileName: "social_test.go", LineNumber: 107}},
+		}
+	}
+	err := reporters.GenerateJSONReport(types.Report{SpecReports: types.SpecReports{
+		spec("slows the target's callers", types.SpecStatePassed, ""),
+		spec("matches its signature", types.SpecStateFailed, "signature differs in 1 of 8 compared cells:\n  read-post latency_p95: golden rise, got unknown"),
+	}}, report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ginkgoFailures(report, []byte("lots of output"))
+	for _, want := range []string{"[failed] posts-storage-db ingress delay matches its signature (social_test.go:107)", "read-post latency_p95: golden rise, got unknown"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ginkgoFailures:\n%s\nwant it to contain %q", got, want)
+		}
+	}
+	if strings.Contains(got, "callers") {
+		t.Errorf("ginkgoFailures names a passed spec:\n%s", got)
+	}
+	out := []byte(strings.Repeat("line\n", 100) + "panic: boom\n")
+	if got := ginkgoFailures(filepath.Join(t.TempDir(), "none.json"), out); !strings.HasSuffix(got, "panic: boom") || strings.Count(got, "\n") != 39 {
+		t.Errorf("without a report: %q, want the output's last 40 lines", got)
+	}
 }
