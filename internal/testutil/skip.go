@@ -11,13 +11,23 @@ import (
 
 // SkipOrFail skips a test that needs something this machine lacks (a
 // Debian package, a tool binary), but fails it when CI=true: CI must never
-// pass by skipping silently.
-func SkipOrFail(t testing.TB, format string, args ...any) {
+// pass by skipping silently. t is a testing.TB or a Ginkgo spec's
+// GinkgoT().
+func SkipOrFail(t Skipper, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("CI=true, not skipping: "+format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// Skipper is what SkipOrFail needs of a test: testing.TB has it, and so
+// has GinkgoT(), which cannot be a testing.TB (that interface has a
+// private method).
+type Skipper interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
 }
 
 // Logger writes log records at level and above into t's log. Records that
