@@ -276,10 +276,15 @@ func TestSocialDelayE2E(t *testing.T) {
 
 // embeddedDelayDataset is the embedded runtime's dataset of the delay
 // scenario: the one the scenario suite of this `make test` wrote, listed in
-// $VECRO_EMBEDDED_DATASETS, or else a run of it here.
+// $VECRO_EMBEDDED_DATASETS (a path relative to the module's root, where
+// make runs, or absolute), or else a run of it here.
 func embeddedDelayDataset(ctx context.Context, t *testing.T, root string) string {
 	t.Helper()
 	if list := os.Getenv("VECRO_EMBEDDED_DATASETS"); list != "" {
+		// go test runs this in test/kubenode, not where the user typed it.
+		if !filepath.IsAbs(list) {
+			list = filepath.Join(root, list)
+		}
 		dir, err := listedDataset(list, delayDescribe)
 		if err != nil {
 			t.Fatalf("VECRO_EMBEDDED_DATASETS: %v", err)
