@@ -58,6 +58,19 @@ func runOn(seed uint64, target string, delay, busy float64) analysis.Signature {
 	return sig
 }
 
+// learnGolden learns a golden from runs in a temporary file and reads it
+// back.
+func learnGolden(t *testing.T, runs ...analysis.Signature) (string, analysis.Golden) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "delay.json")
+	learn(t, path, runs...)
+	golden, err := analysis.ReadSignature(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, golden
+}
+
 // learn writes the golden of runs through the matcher, as a suite run n
 // times with VECRO_UPDATE_SIGNATURES=n does.
 func learn(t *testing.T, path string, runs ...analysis.Signature) {
@@ -243,10 +256,7 @@ func TestLearnDecidesOnlyWhereEveryRunAgrees(t *testing.T) {
 	runs[1].Cells["web"]["latency_p95"] = c
 	delete(runs[2].Cells["db"], "error_rate")
 
-	path := filepath.Join(t.TempDir(), "delay.json")
-	learn(t, path, runs...)
-	golden, err := analysis.ReadSignature(path)
-	g.Expect(err).NotTo(HaveOccurred())
+	_, golden := learnGolden(t, runs...)
 	g.Expect(golden.Trends["web"]["latency_p95"]).To(Equal(analysis.Unknown))
 	g.Expect(golden.Bands["web"]).NotTo(HaveKey("latency_p95"))
 	g.Expect(golden.Trends["db"]["error_rate"]).To(Equal(analysis.Unknown))
@@ -289,10 +299,7 @@ func TestLearnLeavesANarrowRiseUnknown(t *testing.T) {
 		g.Expect(c.Trend).To(Equal(analysis.Rise))
 		g.Expect(c.Ratio).To(BeNumerically("<", 3*analysis.BandSlack))
 	}
-	path := filepath.Join(t.TempDir(), "delay.json")
-	learn(t, path, runs...)
-	golden, err := analysis.ReadSignature(path)
-	g.Expect(err).NotTo(HaveOccurred())
+	path, golden := learnGolden(t, runs...)
 	g.Expect(golden.Trends["web"]["latency_p95"]).To(Equal(analysis.Unknown))
 	g.Expect(golden.Bands["web"]).NotTo(HaveKey("latency_p95"))
 	g.Expect(golden.Trends["api"]["latency_p95"]).To(Equal(analysis.Rise))
