@@ -149,11 +149,6 @@ func goLoad(b *testing.B, url string, conns int, d time.Duration) float64 {
 	return float64(ok.Load()) / time.Since(start).Seconds()
 }
 
-// containerMemLimit is the soft memory limit the service sets itself in
-// the default 250 MiB container (90 %), given here through the environment
-// because a test's child is in no memory-limited cgroup.
-const containerMemLimit = "GOMEMLIMIT=225MiB"
-
 // BenchmarkIngressVsBare measures the service with an empty workload as a
 // caller sees it — on its service port, through the fault agent's ingress
 // wrapper, with no fault on — against a bare net/http handler in its own
@@ -174,10 +169,8 @@ func BenchmarkIngressVsBare(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = rcv.Close() })
-	// Both under the soft memory limit a runtime's default 250 MiB
-	// container gives them (see tuneGC), as they run in an experiment.
-	svc := startServiceEnv(b, "bench", []string{containerMemLimit}, "--log-rate", "0")
-	traced := startServiceEnv(b, "traced", []string{containerMemLimit}, "--otlp-endpoint", rcv.URL())
+	svc := startService(b, "bench", "--log-rate", "0")
+	traced := startService(b, "traced", "--otlp-endpoint", rcv.URL())
 	bare, barePID := startBare(b)
 	const (
 		conns  = 16

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -472,30 +471,5 @@ func TestManyConcurrentRequestsThroughTheProxy(t *testing.T) {
 	}
 	if v, _ := value(scrape(t, leaf), "vecro_http_requests_total", map[string]string{"code": "200"}); v != 1600 {
 		t.Errorf("leaf served %v requests with 200, want 1600", v)
-	}
-}
-
-// Under a memory limit the service collects garbage at GOGC 400 inside a
-// soft limit (tuneGC); with none it keeps Go's defaults, and a GOGC or
-// GOMEMLIMIT of the user's wins. The Go collector's own gauges say which.
-func TestGCUnderAMemoryLimit(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		env      []string
-		gogc     float64
-		memLimit float64
-	}{
-		{"limited", []string{"GOMEMLIMIT=100MiB"}, gcPercent, 100 << 20},
-		{"unlimited", []string{"AUTOMEMLIMIT=off"}, 100, math.MaxInt64},
-		{"user's GOGC", []string{"GOMEMLIMIT=100MiB", "GOGC=50"}, 50, 100 << 20},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fams := scrape(t, startServiceEnv(t, "gc", tc.env))
-			gogc, ok1 := value(fams, "go_gc_gogc_percent", nil)
-			lim, ok2 := value(fams, "go_gc_gomemlimit_bytes", nil)
-			if !ok1 || !ok2 || gogc != tc.gogc || lim != tc.memLimit {
-				t.Errorf("%v: go_gc_gogc_percent %v (%v), go_gc_gomemlimit_bytes %v (%v); want %v and %v", tc.env, gogc, ok1, lim, ok2, tc.gogc, tc.memLimit)
-			}
-		})
 	}
 }

@@ -110,13 +110,6 @@ func childEnv(extra ...string) []string {
 // written its addresses, and stops it (SIGTERM) at cleanup.
 func startService(t testing.TB, name string, args ...string) *child {
 	t.Helper()
-	return startServiceEnv(t, name, nil, args...)
-}
-
-// startServiceEnv is startService with env added to the child's
-// environment.
-func startServiceEnv(t testing.TB, name string, env []string, args ...string) *child {
-	t.Helper()
 	needBinary(t)
 	dir := t.TempDir()
 	addrFile := filepath.Join(dir, "addr.json")
@@ -127,7 +120,7 @@ func startServiceEnv(t testing.TB, name string, env []string, args ...string) *c
 	}, args...)
 	c := &child{name: name, token: testToken, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(serviceBin, all...)
-	c.cmd.Env = childEnv(env...)
+	c.cmd.Env = childEnv()
 	c.cmd.Stdout = c.log
 	c.cmd.Stderr = c.log
 	if err := c.cmd.Start(); err != nil {

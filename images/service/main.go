@@ -8,17 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
-
-	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	"github.com/vecrosim/vecro/framework/logs"
 	"github.com/vecrosim/vecro/framework/traces"
@@ -39,42 +35,9 @@ func main() {
 	// The first signal starts the drain; restoring the default handling then
 	// lets a second one end the process at once.
 	context.AfterFunc(ctx, stop)
-	if err := tuneGC(); err != nil {
-		fmt.Fprintf(os.Stderr, "service: %v (the garbage collector keeps Go's defaults)\n", err)
-	}
 	code := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-// gcPercent is the service's GOGC under a memory limit. Its live heap is a
-// few MiB, so at Go's default (100) it collects after every few MiB
-// allocated, and with tracing on every request allocates its spans twice
-// (the SDK's span, then the exporter's OTLP copy): BenchmarkIngressVsBare
-// measured the traced service at 45 µs of CPU per request with GOGC 100,
-// 33 µs with 400 and 36 µs with 1000 (the untraced one 24.8 and 23.1 µs).
-const gcPercent = 400
-
-// tuneGC sets the soft memory limit to 90 % of the process's cgroup limit
-// (as automemlimit does; GOMEMLIMIT, if set, wins) and, only under such a
-// limit, GOGC to gcPercent: the limit, not GOGC, then bounds a heap that
-// grows with its live data (a memory workload, a mem-stress fault), so
-// the container is not OOM-killed for the collector's slack. A GOGC in the
-// environment wins.
-func tuneGC() error {
-	limit, err := memlimit.Set(memlimit.WithProvider(memlimit.FromCgroup))
-	if errors.Is(err, memlimit.ErrNoCgroup) || errors.Is(err, memlimit.ErrCgroupsNotSupported) {
-		// No limit to keep within: a process run by hand, or a runtime
-		// that could not make cgroups here (it says so itself).
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if _, set := os.LookupEnv("GOGC"); !set && limit < math.MaxInt64 {
-		debug.SetGCPercent(gcPercent)
-	}
-	return nil
 }
 
 // run is the whole program: 0 after a clean shutdown, 2 on a configuration
