@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vecrosim/vecro/framework/service/build"
+	"github.com/vecrosim/vecro/internal/childproc"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
 
@@ -136,7 +137,7 @@ func startService(t testing.TB, name string, args ...string) *child {
 		}
 		c.stop(t)
 		if t.Failed() {
-			t.Logf("%s log:\n%s", name, c.log)
+			t.Logf("%s log:\n%s", name, c.failureLog())
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -152,11 +153,11 @@ func startService(t testing.TB, name string, args ...string) *child {
 		}
 		select {
 		case <-c.done:
-			t.Fatalf("%s exited before it was ready: %v\n%s", name, c.err, c.log)
+			t.Fatalf("%s exited before it was ready: %v\n%s", name, c.err, c.failureLog())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 30s:\n%s", name, c.log)
+			t.Fatalf("%s not ready after 30s:\n%s", name, c.failureLog())
 		}
 	}
 }
@@ -193,6 +194,21 @@ func (c *child) dumpGoroutines() {
 	case <-c.done:
 	case <-time.After(5 * time.Second):
 	}
+}
+
+// failureLogLines bounds the child output a failed test prints: a
+// goroutine dump (about 370 lines for a traced service) fits, the thousands
+// of request lines a benchmark's service writes before it do not (one bench
+// that missed its target printed 15,000).
+const failureLogLines = 500
+
+// failureLog is the end of the child's output, saying how much it left out.
+func (c *child) failureLog() string {
+	s := strings.TrimRight(c.log.String(), "\n")
+	if n := strings.Count(s, "\n") + 1; n > failureLogLines {
+		return fmt.Sprintf("(its first %d lines left out)\n%s", n-failureLogLines, childproc.LastLines(s, failureLogLines))
+	}
+	return s
 }
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
