@@ -117,37 +117,57 @@ func wrkLoad(b *testing.B, wrk, url string, conns int, d time.Duration) float64 
 
 func goLoad(b *testing.B, url string, conns int, d time.Duration) float64 {
 	b.Helper()
-	tr := &http.Transport{MaxIdleConnsPerHost: conns}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr}
+	l := newLoadClient(conns)
+	defer l.close()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	var ok, bad atomic.Int64
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range conns {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				resp, err := c.Get(url)
-				if err != nil {
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					ok.Add(1)
-				} else {
-					bad.Add(1)
-				}
+				l.get(url)
 			}
 		})
 	}
 	wg.Wait()
-	if bad.Load() > 0 {
-		b.Fatalf("%d non-200 answers from %s", bad.Load(), url)
+	if l.bad.Load() > 0 {
+		b.Fatalf("%d non-200 answers from %s", l.bad.Load(), url)
 	}
-	return float64(ok.Load()) / time.Since(start).Seconds()
+	return float64(l.ok.Load()) / time.Since(start).Seconds()
 }
+
+// loadClient sends GET requests over keep-alive connections, as many as
+// its requesters, and counts the answers.
+type loadClient struct {
+	tr      *http.Transport
+	c       *http.Client
+	ok, bad atomic.Int64 // answers 200, and any other status
+}
+
+func newLoadClient(conns int) *loadClient {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns}
+	return &loadClient{tr: tr, c: &http.Client{Transport: tr}}
+}
+
+// get sends one request and counts its answer; false means it failed
+// before any answer came.
+func (l *loadClient) get(url string) bool {
+	resp, err := l.c.Get(url)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		l.ok.Add(1)
+	} else {
+		l.bad.Add(1)
+	}
+	return true
+}
+
+func (l *loadClient) close() { l.tr.CloseIdleConnections() }
 
 // BenchmarkIngressVsBare measures the service with an empty workload as a
 // caller sees it — on its service port, through the fault agent's ingress
@@ -158,8 +178,9 @@ func goLoad(b *testing.B, url string, conns int, d time.Duration) float64 {
 // receiver in this process, a JSON line per request up to the default
 // rate cap), against the service with both off. It also reports each
 // server process's CPU time per request, which other processes' load
-// disturbs far less than the rate. Targets: service ≥ 0.7 × bare, traced
-// ≥ 0.8 × service.
+// disturbs far less than the rate, and, from both service arms served at
+// one paced rate (see paced), what tracing and the log cost per request.
+// Targets: service ≥ 0.7 × bare, traced ≥ 0.8 × service.
 //
 //	go test -run '^$' -bench IngressVsBare -benchtime 1x ./images/service
 func BenchmarkIngressVsBare(b *testing.B) {
@@ -251,26 +272,15 @@ const pacedRounds = 3
 // request is the work one does that the other does not.
 func paced(b *testing.B, c *child, rate float64, conns int, d time.Duration) measured {
 	b.Helper()
-	tr := &http.Transport{MaxIdleConnsPerHost: conns}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+	l := newLoadClient(conns)
+	defer l.close()
 	due := make(chan struct{}, conns)
-	var ok, bad atomic.Int64
 	var wg sync.WaitGroup
 	for range conns {
 		wg.Go(func() {
 			for range due {
-				resp, err := client.Get(c.url)
-				if err != nil {
-					bad.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					ok.Add(1)
-				} else {
-					bad.Add(1)
+				if !l.get(c.url) {
+					l.bad.Add(1)
 				}
 			}
 		})
@@ -293,10 +303,10 @@ func paced(b *testing.B, c *child, rate float64, conns int, d time.Duration) mea
 	wg.Wait()
 	el := time.Since(start)
 	cpu := procCPU(b, c.pid()) - before
-	if bad.Load() > 0 {
-		b.Fatalf("%s: %d failed requests at %.0f req/s", c.name, bad.Load(), rate)
+	if l.bad.Load() > 0 {
+		b.Fatalf("%s: %d failed requests at %.0f req/s", c.name, l.bad.Load(), rate)
 	}
-	n := ok.Load()
+	n := l.ok.Load()
 	if n == 0 {
 		b.Fatalf("%s: no answer at %.0f req/s", c.name, rate)
 	}
