@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vecrosim/vecro/internal/childproc"
 )
 
 // component is one long-running program of the node.
@@ -197,11 +199,7 @@ func tail(path string, n int) string {
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return childproc.LastLines(string(b), n)
 }
 
 // run runs a short command and returns its output; the error carries the

@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vecrosim/vecro/framework/toolcache"
+	"github.com/vecrosim/vecro/internal/childproc"
 	"github.com/vecrosim/vecro/internal/testutil"
 )
 
@@ -411,11 +412,7 @@ func tail(path string, n int) string {
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return childproc.LastLines(string(b), n)
 }
 
 // createNodes registers the fake nodes, each pointing its kubelet endpoint
